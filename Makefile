@@ -1,0 +1,36 @@
+# One entry point for people and CI. `make demo` and `make test` are all a
+# newcomer needs; both create .venv and install the pinned set when missing.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FLEET ?= include/fleets/demo.yaml
+PLAN ?= include/rollouts/demo.yaml
+PORT ?= 8080
+
+.PHONY: venv demo test airflow lint clean
+
+$(STAMP): requirements.txt constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	@# plugins/ and the project root on sys.path, so `python -m patchflow` and `python -m fleetsim` work anywhere
+	@printf '%s\n%s\n' "$(CURDIR)/plugins" "$(CURDIR)" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/patchflow-project.pth"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m patchflow demo --fleet "$(FLEET)" --plan "$(PLAN)"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/python -m patchflow lint
+
+airflow: $(STAMP)
+	$(BIN)/python -m patchflow standalone --fleet "$(FLEET)" --port "$(PORT)"
+
+clean:
+	rm -rf .airflow reports .pytest_cache

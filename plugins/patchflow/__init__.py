@@ -1,0 +1,1 @@
+"""patchflow: staged AWS Systems Manager Patch Manager rollouts on Apache Airflow."""

@@ -1,0 +1,33 @@
+"""Reading user YAML (and JSON, which is YAML) safely, with errors that name the file."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from patchflow.errors import InvalidInput, Problem
+
+
+def load_document(path: str | Path) -> Any:
+    """Parse one YAML/JSON document with yaml.safe_load; raise InvalidInput naming the file."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput([Problem(source, "", "file not found")]) from None
+    except IsADirectoryError:
+        raise InvalidInput([Problem(source, "", "expected a file, got a directory")]) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput([Problem(source, "", f"expected UTF-8 text, got undecodable byte at offset {exc.start}")]) from None
+    return parse_document(text, source)
+
+
+def parse_document(text: str, source: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InvalidInput([Problem(source, where, f"expected valid YAML, got a syntax error ({reason})")]) from None

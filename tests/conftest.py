@@ -1,0 +1,29 @@
+"""Test-wide environment: a throwaway AIRFLOW_HOME and fake AWS credentials.
+
+Set before anything imports airflow or boto3, so no test can reach a real
+account or a developer's own Airflow metadata database.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+_airflow_home = tempfile.mkdtemp(prefix="patchflow-airflow-home-")
+os.environ.update(
+    {
+        "AIRFLOW_HOME": _airflow_home,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+)
+for leaked in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+    os.environ.pop(leaked, None)
