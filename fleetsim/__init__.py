@@ -1,0 +1,132 @@
+"""fleetsim: a simulated EC2 fleet that answers like SSM Patch Manager and Run Command.
+
+    with fleetsim.running("include/fleets/demo.yaml", seed=7, time_scale=120) as sim:
+        ssm = sim.client("ssm")          # or set AWS_ENDPOINT_URL=sim.endpoint
+        ssm.send_command(...)
+
+The server runs as a subprocess (`python -m fleetsim serve`) on a free
+loopback port and is always stopped when the block exits. See README.md for
+the fleet spec and what is simulated.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+READY_PREFIX = "fleetsim: serving"
+
+
+class FleetSimError(RuntimeError):
+    """The server did not start; the message ends with its last output line."""
+
+
+@dataclass(frozen=True)
+class Running:
+    endpoint: str
+    port: int
+    pid: int
+    log_path: str
+
+    def client(self, service: str, **kwargs):
+        """A boto3 client for `service` aimed at this fleet (fake credentials, us-east-1)."""
+        import boto3
+
+        session = boto3.session.Session(aws_access_key_id="fleetsim", aws_secret_access_key="fleetsim", region_name="us-east-1")
+        return session.client(service, endpoint_url=self.endpoint, **kwargs)
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point AWS SDKs and the AWS CLI at this fleet."""
+        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "fleetsim", "AWS_SECRET_ACCESS_KEY": "fleetsim", "AWS_DEFAULT_REGION": "us-east-1"}
+
+    def _call(self, method: str, path: str, payload: dict | None = None) -> dict:
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = urllib.request.Request(f"{self.endpoint}{path}", data=data, method=method, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise ValueError(json.loads(exc.read()).get("error", str(exc))) from None
+
+    def stats(self) -> dict[str, int]:
+        """API calls per action since start or the last reset."""
+        return self._call("GET", "/_fleetsim/stats")["calls"]
+
+    def reset_stats(self) -> None:
+        self._call("DELETE", "/_fleetsim/stats")
+
+    def set_ping_status(self, instance_ids: list[str], ping_status: str) -> None:
+        self._call("POST", "/_fleetsim/agents", {"instance_ids": list(instance_ids), "ping_status": ping_status})
+
+
+def _wait_ready(process: subprocess.Popen, log_path: Path, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+        for line in text.splitlines():
+            if line.startswith(READY_PREFIX):
+                return int(line.split("http://", 1)[1].split(" ", 1)[0].rsplit(":", 1)[1])
+        if process.poll() is not None:
+            last = [line for line in text.splitlines() if line.strip()]
+            raise FleetSimError(f"fleetsim exited with code {process.returncode}: {last[-1] if last else 'no output'}")
+        time.sleep(0.05)
+    raise FleetSimError(f"fleetsim did not answer within {timeout:.0f}s; see {log_path}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+@contextmanager
+def running(fleet: str | os.PathLike | Mapping, seed: int = 0, time_scale: float = 1.0, port: int | None = None,
+            *, host: str = "127.0.0.1", startup_timeout: float = 120.0) -> Iterator[Running]:
+    """Start `python -m fleetsim serve` for `fleet` (a path or a spec dict), yield once it answers, always stop it.
+
+    An invalid fleet raises patchflow.errors.InvalidInput before anything starts.
+    """
+    import yaml
+
+    from fleetsim.spec import load_fleet
+
+    workdir = Path(tempfile.mkdtemp(prefix="fleetsim-"))
+    try:
+        if isinstance(fleet, Mapping):
+            load_fleet(fleet, "fleet")
+            fleet_path = workdir / "fleet.yaml"
+            fleet_path.write_text(yaml.safe_dump(dict(fleet), sort_keys=False), encoding="utf-8")
+        else:
+            fleet_path = Path(fleet)
+            load_fleet(fleet_path)
+        log_path = workdir / "server.log"
+        command = [sys.executable, "-m", "fleetsim", "serve", "--fleet", str(fleet_path), "--port", str(port or 0),
+                   "--host", host, "--seed", str(seed), "--time-scale", repr(float(time_scale))]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+        env["PYTHONUNBUFFERED"] = "1"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=PROJECT_ROOT)
+        try:
+            bound = _wait_ready(process, log_path, startup_timeout)
+            yield Running(endpoint=f"http://127.0.0.1:{bound}", port=bound, pid=process.pid, log_path=str(log_path))
+        finally:
+            _stop(process)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,113 @@
+"""The simulated instances: what each runs, has installed, and how its agent behaves."""
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleetsim.patching import HAVE_INSTALLED, HAVE_MISSING, HAVE_NOT_APPLICABLE
+from fleetsim.spec import FleetSpec, GroupSpec
+from patchflow.catalog import load_catalog
+
+
+@dataclass(frozen=True)
+class Platform:
+    operating_system: str
+    platform_type: str
+    platform_name: str
+    platform_version: str
+    image_id: str
+    image_name: str
+    plugin_name: str  # the AWS-RunPatchBaseline step that runs here
+    plugin_kind: str  # the plugin that step uses, as it appears in S3 output keys
+
+
+PLATFORMS = {
+    "AMAZON_LINUX_2023": Platform(
+        "AMAZON_LINUX_2023", "Linux", "Amazon Linux", "2023", "ami-0453ec754f44f9a4a",
+        "al2023-ami-2023.6.20241121.0-kernel-6.1-x86_64", "PatchLinux", "awsrunShellScript",
+    ),
+    "UBUNTU": Platform(
+        "UBUNTU", "Linux", "Ubuntu", "22.04", "ami-005fc0f236362e99f",
+        "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20241109", "PatchLinux", "awsrunShellScript",
+    ),
+    "WINDOWS": Platform(
+        "WINDOWS", "Windows", "Microsoft Windows Server 2022 Datacenter", "10.0.20348", "ami-0324a83b82023f0b3",
+        "Windows_Server-2022-English-Full-Base-2024.11.13", "PatchWindows", "awsrunPowerShellScript",
+    ),
+}
+PLUGIN_NAMES = ("PatchWindows", "PatchLinux", "PatchMacOS")
+AGENT_VERSION = "3.3.987.0"
+
+
+def stable_random(*parts: object) -> random.Random:
+    """A generator seeded from the parts, identical across processes (unlike hash())."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+@dataclass
+class SimInstance:
+    instance_id: str
+    index: int
+    group: GroupSpec
+    platform: Platform
+    ping_status: str
+    have: dict[str, str]
+    reboot_needed: bool
+    drops_mid_run: bool
+    private_ip: str
+    pending_reboot: frozenset = frozenset()
+    commands_run: int = 0
+    patch_state: dict[str, Any] | None = None  # set by the first Scan or Install
+    patch_items: tuple = ()  # PatchOutcome items of the last operation
+    installed_at: dict = field(default_factory=dict)
+    last_ping_wall: Any = None
+    registered_wall: Any = None
+
+    @property
+    def computer_name(self) -> str:
+        if self.platform.platform_type == "Windows":
+            return f"EC2AMAZ-{self.instance_id[2:9].upper()}"
+        return f"ip-{self.private_ip.replace('.', '-')}.ec2.internal"
+
+
+def initial_inventory(group: GroupSpec, operating_system: str, rng: random.Random, seed: int) -> dict[str, str]:
+    have = {}
+    for patch in load_catalog(operating_system):
+        # Whether a product is present is drawn per patch, not per instance: instances built from one
+        # image carry the same packages, so what one node installs covers what its peers miss.
+        if stable_random(seed, "not-applicable", operating_system, patch.id).random() < group.not_applicable_share:
+            have[patch.id] = HAVE_NOT_APPLICABLE
+        elif rng.random() < group.missing_share:
+            have[patch.id] = HAVE_MISSING
+        else:
+            have[patch.id] = HAVE_INSTALLED
+    return have
+
+
+def build_instances(spec: FleetSpec, seed: int, instance_ids: list[str]) -> list[SimInstance]:
+    """Instances in spec order, one per id (the ids come from the EC2 launch)."""
+    instances = []
+    ids = iter(instance_ids)
+    index = 0
+    for group_index, group in enumerate(spec.groups):
+        for _ in range(group.count):
+            instance_id = next(ids)
+            rng = stable_random(seed, "instance", index)
+            instances.append(
+                SimInstance(
+                    instance_id=instance_id,
+                    index=index,
+                    group=group,
+                    platform=PLATFORMS[group.platform],
+                    ping_status=group.ping_status,
+                    have=initial_inventory(group, group.platform, rng, seed),
+                    reboot_needed=rng.random() < group.reboot_share,
+                    drops_mid_run=rng.random() < group.offline_mid_run_share,
+                    private_ip=f"10.{((index + 10) >> 16) & 255}.{((index + 10) >> 8) & 255}.{(index + 10) & 255}",
+                )
+            )
+            index += 1
+    return instances

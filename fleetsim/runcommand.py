@@ -1,0 +1,559 @@
+"""Run Command over simulated time: dispatch with rate control, agents answering, outcomes and roll-ups.
+
+Everything moves on a heap of timed events in simulated seconds. `advance()`
+replays the events due by now; the server calls it before answering any
+request and from a ticker, so a quiet server still moves on. Command
+counters are kept incrementally, so reading a command costs the same at 10
+instances or 10,000.
+"""
+from __future__ import annotations
+
+import heapq
+import traceback
+import json
+import uuid
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable, Mapping
+
+import yaml
+
+from fleetsim import ratecontrol, rollup
+from fleetsim.clock import SimClock
+from fleetsim.fleet import PLUGIN_NAMES, SimInstance, stable_random
+from fleetsim.patching import HAVE_INSTALLED, OperationResult, failure_draws, run_patch_operation
+from patchflow.catalog import load_catalog
+
+PATCH_DOCUMENT = "AWS-RunPatchBaseline"
+SHELL_DOCUMENTS = {"AWS-RunShellScript": "aws:runShellScript", "AWS-RunPowerShellScript": "aws:runPowerShellScript"}
+EXECUTION_TIMEOUTS = {PATCH_DOCUMENT: 7200, "AWS-RunShellScript": 3600, "AWS-RunPowerShellScript": 3600}
+DEFAULT_EXECUTION_TIMEOUT = 3600
+DEFAULT_TIMEOUT_SECONDS = 3600
+RESOLVE_DELAY = 2.0  # simulated seconds before targets resolve and invocations are listed
+DELIVERY_DELAY = (1.0, 3.0)  # simulated seconds from dispatch until the agent picks the command up
+STDOUT_LIMIT, STDERR_LIMIT, PLUGIN_OUTPUT_LIMIT = 24_000, 8_000, 2_500
+
+
+class CommandFault(Exception):
+    """The document failed on the instance (bad parameter file, unreadable S3 object...)."""
+
+
+@dataclass
+class Invocation:
+    instance: SimInstance
+    detail: str = rollup.PENDING
+    dispatched: bool = False
+    start_sim: float | None = None
+    end_sim: float | None = None
+    stdout: str = ""
+    stderr: str = ""
+    result: OperationResult | None = None
+    operation_record: dict | None = None
+    output_keys: tuple[str, str] | None = None
+
+    @property
+    def instance_id(self) -> str:
+        return self.instance.instance_id
+
+
+@dataclass
+class Command:
+    command_id: str
+    seq: int
+    document_name: str
+    document_version: str
+    parameters: dict[str, list[str]]
+    comment: str
+    requested_instance_ids: list[str]
+    targets: list[dict]
+    timeout_seconds: int
+    execution_timeout: int
+    max_concurrency: str
+    max_errors: str
+    output_bucket: str
+    output_prefix: str
+    output_region: str
+    service_role: str
+    notification_config: dict
+    cloudwatch: dict
+    requested_sim: float
+    requested_wall: datetime
+    expires_wall: datetime
+    resolved: bool = False
+    target_ids: list[str] = field(default_factory=list)
+    invocations: dict[str, Invocation] = field(default_factory=dict)
+    waiting: deque = field(default_factory=deque)
+    in_flight: int = 0
+    acknowledged: int = 0
+    errors: int = 0
+    stopped: bool = False
+    cancelled: bool = False
+    details: Counter = field(default_factory=Counter)
+    max_concurrency_count: int = 1
+    max_errors_count: int = 0
+    logged_status: tuple[str, str] = ("", "")
+
+    def status(self) -> tuple[str, str]:
+        return rollup.command_status(
+            resolved=self.resolved,
+            target_count=len(self.target_ids),
+            details=self.details,
+            max_errors=self.max_errors_count,
+            cancelled=self.cancelled,
+        )
+
+    def counters(self) -> rollup.Counters:
+        return rollup.counters(len(self.target_ids) if self.resolved else 0, self.details)
+
+    def plugin_names(self) -> tuple[str, ...]:
+        if self.document_name == PATCH_DOCUMENT:
+            return PLUGIN_NAMES
+        return (SHELL_DOCUMENTS.get(self.document_name, "aws:runShellScript"),)
+
+
+class RunCommand:
+    """Commands, their invocations and the event heap that moves them."""
+
+    def __init__(self, world, clock: SimClock, seed: int, log: Callable[[str], None] = lambda line: None):
+        # `world` gives: instances, resolve_targets(targets), patch_group(instance),
+        # baseline_for(instance), read_object(url), write_object(bucket, key, text), region
+        self.world = world
+        self.clock = clock
+        self.seed = seed
+        self.log = log
+        self.commands: dict[str, Command] = {}
+        self.order: list[Command] = []
+        self.by_instance: dict[str, list[Command]] = {}
+        self._events: list = []
+        self._event_seq = 0
+        self._decision_cache: dict = {}
+        self._snapshots: dict[str, float] = {}
+
+    # ---- sending and cancelling -------------------------------------------------
+
+    def send(self, *, document_name: str, parameters: dict, comment: str, instance_ids: list[str], targets: list[dict],
+             timeout_seconds: int | None, max_concurrency: str, max_errors: str, output_bucket: str, output_prefix: str,
+             output_region: str, service_role: str, notification_config: dict | None, cloudwatch: dict | None,
+             document_version: str = "$DEFAULT") -> Command:
+        self.advance()
+        now = self.clock.now()
+        execution_timeout = EXECUTION_TIMEOUTS.get(document_name, DEFAULT_EXECUTION_TIMEOUT)
+        if parameters.get("executionTimeout"):
+            execution_timeout = int(parameters["executionTimeout"][0])
+        timeout = timeout_seconds or DEFAULT_TIMEOUT_SECONDS
+        seq = len(self.order)
+        command = Command(
+            command_id=str(uuid.UUID(int=stable_random(self.seed, "command", seq).getrandbits(128), version=4)),
+            seq=seq,
+            document_name=document_name,
+            document_version=document_version,
+            parameters=parameters,
+            comment=comment,
+            requested_instance_ids=list(instance_ids),
+            targets=targets,
+            timeout_seconds=timeout,
+            execution_timeout=execution_timeout,
+            max_concurrency=max_concurrency,
+            max_errors=max_errors,
+            output_bucket=output_bucket,
+            output_prefix=output_prefix,
+            output_region=output_region,
+            service_role=service_role,
+            notification_config=notification_config or {"NotificationArn": "", "NotificationEvents": [], "NotificationType": ""},
+            cloudwatch=cloudwatch or {"CloudWatchOutputEnabled": False},
+            requested_sim=now,
+            requested_wall=self.clock.wall(now),
+            expires_wall=self.clock.wall(now + timeout + execution_timeout),
+        )
+        self.commands[command.command_id] = command
+        self.order.append(command)
+        self._schedule(now + RESOLVE_DELAY, self._resolve, command)
+        self._schedule(now + timeout, self._delivery_deadline, command)
+        self._schedule(now + timeout + execution_timeout, self._expire, command)
+        what = f"{len(instance_ids)} instance ids" if instance_ids else _describe_targets(targets)
+        self.log(f"command {command.command_id} sent: {document_name} {_operation(parameters)}to {what}, "
+                 f"MaxConcurrency {max_concurrency}, MaxErrors {max_errors}")
+        return command
+
+    def cancel(self, command: Command, instance_ids: list[str] | None) -> None:
+        self.advance()
+        now = self.clock.now()
+        command.cancelled = True
+        wanted = set(instance_ids) if instance_ids else None
+        if not command.resolved:
+            command.target_ids = []
+            command.resolved = True
+        for invocation in command.invocations.values():
+            if wanted is not None and invocation.instance_id not in wanted:
+                continue
+            if invocation.detail in (rollup.PENDING, rollup.IN_PROGRESS):
+                if invocation.dispatched:
+                    command.in_flight -= 1
+                self._finish(command, invocation, rollup.CANCELLED, now)
+        command.waiting = deque(i for i in command.waiting if command.invocations[i].detail == rollup.PENDING)
+        self._log_status(command)
+
+    # ---- time ---------------------------------------------------------------------
+
+    def _schedule(self, at: float, handler, *args) -> None:
+        self._event_seq += 1
+        heapq.heappush(self._events, (at, self._event_seq, handler, args))
+
+    def advance(self) -> None:
+        now = self.clock.now()
+        events = self._events
+        while events and events[0][0] <= now:
+            at, _, handler, args = heapq.heappop(events)
+            try:
+                handler(at, *args)
+            except Exception:  # one broken event must not stop the fleet or fail every later request
+                self.log(f"internal error while simulating {handler.__name__}:\n{traceback.format_exc()}")
+
+    def _resolve(self, at: float, command: Command) -> None:
+        if command.resolved:
+            return
+        ids = self.world.resolve_targets(command.requested_instance_ids, command.targets)
+        command.resolved = True
+        command.target_ids = ids
+        total = len(ids)
+        command.max_concurrency_count = ratecontrol.parse_max_concurrency(command.max_concurrency).of(total, minimum=1)
+        command.max_errors_count = ratecontrol.parse_max_errors(command.max_errors).of(total, minimum=0)
+        instances = self.world.instances
+        for instance_id in ids:
+            command.invocations[instance_id] = Invocation(instances[instance_id])
+            self.by_instance.setdefault(instance_id, []).append(command)
+        command.details[rollup.PENDING] = total
+        command.waiting = deque(ids)
+        self._dispatch(command, at)
+        self._log_status(command)
+
+    def _dispatch(self, command: Command, at: float) -> None:
+        count = ratecontrol.dispatch_count(
+            waiting=len(command.waiting),
+            in_flight=command.in_flight,
+            acknowledged=command.acknowledged,
+            max_concurrency=command.max_concurrency_count,
+            stopped=command.stopped or command.cancelled,
+        )
+        for _ in range(count):
+            instance_id = command.waiting.popleft()
+            invocation = command.invocations[instance_id]
+            invocation.dispatched = True
+            command.in_flight += 1
+            rng = stable_random(self.seed, "delivery", command.seq, instance_id)
+            self._schedule(at + rng.uniform(*DELIVERY_DELAY), self._acknowledge, command, invocation)
+
+    def _acknowledge(self, at: float, command: Command, invocation: Invocation) -> None:
+        if invocation.detail != rollup.PENDING:
+            return
+        instance = invocation.instance
+        command.acknowledged += 1
+        if instance.ping_status != "Online":
+            command.in_flight -= 1
+            invocation.stderr = "The instance is not connected to Systems Manager (agent ping status: %s)." % instance.ping_status
+            self._finish(command, invocation, rollup.UNDELIVERABLE, at)
+            self._dispatch(command, at)
+            self._log_status(command)
+            return
+        self._set_detail(command, invocation, rollup.IN_PROGRESS)
+        invocation.start_sim = at
+        rng = stable_random(self.seed, "execution", command.seq, instance.instance_id)
+        duration = rng.uniform(*instance.group.execution_seconds)
+        try:
+            duration += self._plan(command, invocation, at, rng)
+        except CommandFault as fault:
+            invocation.stderr = str(fault)
+            invocation.result = None
+        first_command = instance.commands_run == 0
+        instance.commands_run += 1
+        if instance.drops_mid_run and first_command:
+            self._schedule(at + duration / 2, self._agent_drops, instance)
+        if duration > command.execution_timeout:
+            self._schedule(at + command.execution_timeout, self._execution_timed_out, command, invocation)
+        else:
+            self._schedule(at + duration, self._complete, command, invocation)
+        self._dispatch(command, at)
+        self._log_status(command)
+
+    def _agent_drops(self, at: float, instance: SimInstance) -> None:
+        if instance.ping_status == "Online":
+            instance.ping_status = "ConnectionLost"
+            self.log(f"instance {instance.instance_id} agent lost its connection mid-run")
+
+    def _complete(self, at: float, command: Command, invocation: Invocation) -> None:
+        if invocation.detail != rollup.IN_PROGRESS or invocation.instance.ping_status != "Online":
+            # An agent that cannot report leaves the invocation In Progress until the command expires.
+            return
+        command.in_flight -= 1
+        failed = bool(invocation.stderr) and invocation.result is None
+        if invocation.result is not None:
+            self._apply(command, invocation, at)
+            failed = bool(invocation.result.failed_ids)
+        detail = rollup.FAILED if failed else rollup.SUCCESS
+        self._finish(command, invocation, detail, at)
+        self._write_output(command, invocation)
+        if failed:
+            self._count_error(command, at)
+        self._dispatch(command, at)
+        self._log_status(command)
+
+    def _execution_timed_out(self, at: float, command: Command, invocation: Invocation) -> None:
+        if invocation.detail != rollup.IN_PROGRESS or invocation.instance.ping_status != "Online":
+            return
+        command.in_flight -= 1
+        invocation.stderr += "\nThe execution timed out."
+        self._finish(command, invocation, rollup.EXECUTION_TIMED_OUT, at)
+        self._count_error(command, at)
+        self._dispatch(command, at)
+        self._log_status(command)
+
+    def _count_error(self, command: Command, at: float) -> None:
+        command.errors += 1
+        if not command.stopped and ratecontrol.error_threshold_crossed(command.errors, command.max_errors_count):
+            command.stopped = True
+            terminated = 0
+            while command.waiting:
+                invocation = command.invocations[command.waiting.popleft()]
+                self._finish(command, invocation, rollup.TERMINATED, at)
+                terminated += 1
+            self.log(f"command {command.command_id} reached error {command.errors} with MaxErrors {command.max_errors}: "
+                     f"stopped dispatching, {terminated} invocations terminated")
+
+    def _delivery_deadline(self, at: float, command: Command) -> None:
+        if not command.resolved:
+            self._resolve(at, command)
+        for invocation in command.invocations.values():
+            if invocation.detail == rollup.PENDING:
+                if invocation.dispatched:
+                    command.in_flight -= 1
+                self._finish(command, invocation, rollup.DELIVERY_TIMED_OUT, at)
+        command.waiting.clear()
+        self._log_status(command)
+
+    def _expire(self, at: float, command: Command) -> None:
+        for invocation in command.invocations.values():
+            if invocation.detail in (rollup.PENDING, rollup.IN_PROGRESS):
+                if invocation.dispatched:
+                    command.in_flight -= 1
+                self._finish(command, invocation, rollup.DELIVERY_TIMED_OUT, at)
+        command.waiting.clear()
+        self._log_status(command)
+
+    def _set_detail(self, command: Command, invocation: Invocation, detail: str) -> None:
+        command.details[invocation.detail] -= 1
+        command.details[detail] += 1
+        invocation.detail = detail
+
+    def _finish(self, command: Command, invocation: Invocation, detail: str, at: float) -> None:
+        self._set_detail(command, invocation, detail)
+        invocation.end_sim = at
+        if detail not in (rollup.SUCCESS,) and len(command.target_ids) <= 200:
+            self.log(f"command {command.command_id} on {invocation.instance_id}: {detail}")
+
+    def _log_status(self, command: Command) -> None:
+        status = command.status()
+        if status != command.logged_status:
+            command.logged_status = status
+            c = command.counters()
+            self.log(f"command {command.command_id} {status[0]} ({status[1]}): {c.completed_count}/{c.target_count} complete, "
+                     f"{c.error_count} errors, {c.delivery_timed_out_count} delivery timeouts")
+
+    # ---- AWS-RunPatchBaseline ------------------------------------------------------
+
+    def _plan(self, command: Command, invocation: Invocation, at: float, rng) -> float:
+        """Decide what the document will do on this instance; returns extra simulated seconds (reboots)."""
+        if command.document_name != PATCH_DOCUMENT:
+            invocation.stdout = ""
+            return 0.0
+        instance = invocation.instance
+        parameters = command.parameters
+        operation = parameters["Operation"][0]
+        reboot_option = (parameters.get("RebootOption") or ["RebootIfNeeded"])[0]
+        override_url = (parameters.get("InstallOverrideList") or [""])[0]
+        baseline_override_url = (parameters.get("BaselineOverride") or [""])[0]
+        snapshot_id = (parameters.get("SnapshotId") or [""])[0]
+        if override_url and baseline_override_url:
+            raise CommandFault("InstallOverrideList and BaselineOverride cannot be used together.")
+        baseline = self._baseline(instance, baseline_override_url)
+        if snapshot_id:
+            evaluated_at = self._snapshots.setdefault(snapshot_id, at)
+        else:
+            snapshot_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            evaluated_at = at
+        on = self.clock.calendar(evaluated_at)
+        catalog = load_catalog(instance.platform.operating_system)
+        decisions = self._decisions(baseline, catalog, on)
+        override_ids = None
+        if operation == "Install" and override_url:
+            override_ids = self._override_ids(override_url)
+        group = instance.group
+        common = dict(
+            patches=catalog,
+            decisions=decisions,
+            have=instance.have,
+            pending_reboot=instance.pending_reboot,
+            operation=operation,
+            reboot_option=reboot_option,
+            rejected_action=baseline.get("RejectedPatchesAction") or "ALLOW_AS_DEPENDENCY",
+            override_ids=override_ids,
+            reboot_needed=instance.reboot_needed and operation == "Install",
+        )
+        dry = run_patch_operation(**common, failing_ids=frozenset())
+        failing = frozenset()
+        if operation == "Install" and dry.installed_ids:
+            failing = failure_draws(
+                dry.installed_ids,
+                instance_failure=rng.random() < group.install_failure_probability,
+                per_patch=group.patch_failure_probability,
+                draw=rng.random,
+            )
+        result = run_patch_operation(**common, failing_ids=failing) if failing else dry
+        invocation.result = result
+        invocation.operation_record = {
+            "BaselineId": baseline.get("BaselineId", ""),
+            "SnapshotId": snapshot_id,
+            "Operation": operation,
+            "RebootOption": reboot_option,
+            "InstallOverrideList": override_url if operation == "Install" and override_url else None,
+            "PatchGroup": self.world.patch_group(instance),
+        }
+        invocation.stdout = _patch_output(instance, invocation.operation_record, result, baseline)
+        if result.failed_ids:
+            invocation.stderr = "".join(f"Failed to install package {pid}.\n" for pid in sorted(result.failed_ids))
+        return instance.group.reboot_seconds if result.rebooted else 0.0
+
+    def _baseline(self, instance: SimInstance, override_url: str) -> Mapping[str, Any]:
+        operating_system = instance.platform.operating_system
+        if not override_url:
+            return self.world.baseline_for(instance)
+        body = self.world.read_object(override_url)
+        if body is None:
+            raise CommandFault(f"Unable to download the BaselineOverride file from {override_url}.")
+        try:
+            entries = json.loads(body)
+        except ValueError:
+            raise CommandFault(f"The BaselineOverride file {override_url} is not valid JSON.") from None
+        if isinstance(entries, dict):
+            entries = [entries]
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and entry.get("OperatingSystem", "WINDOWS") == operating_system:
+                return entry
+        return self.world.baseline_for(instance)
+
+    def _override_ids(self, url: str) -> tuple[str, ...]:
+        body = self.world.read_object(url)
+        if body is None:
+            raise CommandFault(f"Unable to download the InstallOverrideList file from {url}.")
+        try:
+            document = yaml.safe_load(body)
+        except yaml.YAMLError:
+            raise CommandFault(f"The InstallOverrideList file {url} is not valid YAML.") from None
+        patches = document.get("patches") if isinstance(document, dict) else None
+        if not isinstance(patches, list) or not all(isinstance(p, dict) and isinstance(p.get("id"), str) for p in patches):
+            raise CommandFault(f"The InstallOverrideList file {url} must hold 'patches: [{{id, title}}]'.")
+        return tuple(p["id"] for p in patches)
+
+    def _decisions(self, baseline: Mapping[str, Any], catalog, on: datetime) -> dict[str, Any]:
+        try:
+            from patchflow.approval import evaluate
+        except ImportError as exc:
+            raise CommandFault(f"Failed to evaluate the patch baseline: {exc}") from None
+
+        # Approval is evaluated per simulated minute: same answers, far fewer evaluations at fleet scale.
+        minute = on.replace(second=0, microsecond=0)
+        key = (json.dumps(baseline, sort_keys=True, default=str), catalog[0].operating_system if catalog else "", minute)
+        cached = self._decision_cache.get(key)
+        if cached is None:
+            try:
+                cached = {patch.id: evaluate(baseline, patch, minute) for patch in catalog}
+            except Exception as exc:  # a baseline the evaluator refuses fails the document, as on a node
+                raise CommandFault(f"Failed to evaluate the patch baseline: {exc}") from None
+            if len(self._decision_cache) > 512:
+                self._decision_cache.clear()
+            self._decision_cache[key] = cached
+        return cached
+
+    def _apply(self, command: Command, invocation: Invocation, at: float) -> None:
+        instance = invocation.instance
+        result = invocation.result
+        for patch_id in result.installed_ids:
+            instance.have[patch_id] = HAVE_INSTALLED
+        instance.pending_reboot = result.pending_reboot_ids
+        record = dict(invocation.operation_record)
+        record = {k: v for k, v in record.items() if v is not None}
+        start_wall = self.clock.wall(invocation.start_sim)
+        end_wall = self.clock.wall(at)
+        record.update(
+            InstanceId=instance.instance_id,
+            OperationStartTime=start_wall,
+            OperationEndTime=end_wall,
+            **result.counts(),
+            **result.compliance_counts(),
+            UnreportedNotApplicableCount=0,
+        )
+        if record["Operation"] == "Install" and record["RebootOption"] == "NoReboot":
+            record["LastNoRebootInstallOperationTime"] = end_wall
+        elif instance.patch_state and "LastNoRebootInstallOperationTime" in instance.patch_state and result.pending_reboot_ids:
+            record["LastNoRebootInstallOperationTime"] = instance.patch_state["LastNoRebootInstallOperationTime"]
+        instance.patch_state = record
+        installed_at = dict(getattr(instance, "installed_at", {}) or {})
+        for patch_id in result.installed_ids:
+            installed_at[patch_id] = end_wall
+        instance.installed_at = installed_at
+        instance.patch_items = result.outcomes
+
+    def _write_output(self, command: Command, invocation: Invocation) -> None:
+        if not command.output_bucket:
+            return
+        plugin = invocation.instance.platform.plugin_name if command.document_name == PATCH_DOCUMENT else command.plugin_names()[0]
+        kind = invocation.instance.platform.plugin_kind if command.document_name == PATCH_DOCUMENT else "awsrunShellScript"
+        base = "/".join(part for part in (command.output_prefix.strip("/"), command.command_id, invocation.instance_id, kind, plugin) if part)
+        stdout_key, stderr_key = f"{base}/stdout", f"{base}/stderr"
+        self.world.write_object(command.output_bucket, stdout_key, invocation.stdout)
+        if invocation.stderr:
+            self.world.write_object(command.output_bucket, stderr_key, invocation.stderr)
+        invocation.output_keys = (stdout_key, stderr_key if invocation.stderr else "")
+
+    # ---- reading --------------------------------------------------------------------
+
+    def commands_for(self, instance_id: str) -> list[Command]:
+        found = list(self.by_instance.get(instance_id, ()))
+        seen = {c.command_id for c in found}
+        found += [c for c in self.order if not c.resolved and instance_id in c.requested_instance_ids and c.command_id not in seen]
+        return sorted(found, key=lambda c: c.seq)
+
+
+def _describe_targets(targets: Iterable[Mapping]) -> str:
+    return " and ".join(f"{t.get('Key')}={','.join(t.get('Values') or [])}" for t in targets) or "no targets"
+
+
+def _operation(parameters: Mapping) -> str:
+    operation = (parameters.get("Operation") or [""])[0]
+    return f"{operation} " if operation else ""
+
+
+def _patch_output(instance: SimInstance, record: Mapping, result: OperationResult, baseline: Mapping) -> str:
+    os_name = instance.platform.operating_system
+    counts = result.counts()
+    lines = [
+        f"Patch group: {record.get('PatchGroup') or '(none)'}",
+        f"Operating system: {os_name}",
+        f"Using patch baseline {baseline.get('BaselineId', '')} ({baseline.get('Name', 'override')})",
+        f"Snapshot id: {record['SnapshotId']}",
+        f"Operation: {record['Operation']}, reboot option: {record['RebootOption']}",
+    ]
+    if record.get("InstallOverrideList"):
+        lines.append(f"Install override list: {record['InstallOverrideList']}")
+    if result.installed_ids:
+        lines.append(f"Installed {len(result.installed_ids)} patches: {', '.join(sorted(result.installed_ids))}")
+    if result.failed_ids:
+        lines.append(f"Failed to install {len(result.failed_ids)} patches: {', '.join(sorted(result.failed_ids))}")
+    lines.append(
+        "Summary: " + ", ".join(f"{name[:-5]}={value}" for name, value in counts.items())
+    )
+    if result.rebooted:
+        lines.append("Reboot required by the installation; rebooting the instance.")
+    elif result.pending_reboot_ids:
+        lines.append("NoReboot was requested: installed patches are pending a reboot.")
+    return "\n".join(lines) + "\n"

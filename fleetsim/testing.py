@@ -1,0 +1,43 @@
+"""pytest fixtures for tests that need a fleetsim server.
+
+    from fleetsim.testing import fleetsim_fixture
+
+    demo_fleet = fleetsim_fixture("include/fleets/demo.yaml", seed=7, time_scale=600)
+
+    def test_something(demo_fleet):
+        ssm = demo_fleet.client("ssm")
+
+The fixture yields fleetsim.Running (endpoint, port, client(), stats(),
+reset_stats(), set_ping_status()). Module scope by default: one server per
+test module, since starting one takes about a second.
+"""
+from __future__ import annotations
+
+import os
+from typing import Mapping
+
+import pytest
+
+from fleetsim import running
+
+
+def fleetsim_fixture(fleet: str | os.PathLike | Mapping, *, seed: int = 0, time_scale: float = 600.0, scope: str = "module"):
+    """A pytest fixture that serves `fleet` for the duration of `scope`."""
+
+    @pytest.fixture(scope=scope)
+    def fleet_server():
+        with running(fleet, seed=seed, time_scale=time_scale) as sim:
+            yield sim
+
+    return fleet_server
+
+
+@pytest.fixture
+def aws_endpoint_env(monkeypatch):
+    """Point boto3 at a fleet through AWS_ENDPOINT_URL: call the returned function with a Running."""
+
+    def point_at(sim) -> None:
+        for name, value in sim.env().items():
+            monkeypatch.setenv(name, value)
+
+    return point_at
