@@ -31,3 +31,14 @@ def parse_document(text: str, source: str) -> Any:
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InvalidInput([Problem(source, where, f"expected valid YAML, got a syntax error ({reason})")]) from None
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def display_path(path: str | Path) -> str:
+    """Paths inside the project read as include/baselines/x.yaml; anything else as given."""
+    resolved = Path(path).resolve()
+    if resolved.is_relative_to(PROJECT_ROOT):
+        return str(resolved.relative_to(PROJECT_ROOT))
+    return str(path)

@@ -1,0 +1,168 @@
+"""Send, find, watch, read and cancel AWS-RunPatchBaseline commands.
+
+Every function takes a boto3 SSM client so the same code runs against
+fleetsim, moto or AWS, inside or outside Airflow.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, Iterator, Mapping, Sequence
+
+PATCH_DOCUMENT = "AWS-RunPatchBaseline"
+MAX_INSTANCE_IDS_PER_COMMAND = 50
+
+# Command StatusDetails that end a command (ssm-reference 4.4).
+TERMINAL_COMMAND_STATUSES = frozenset({"Success", "Cancelled", "Failed", "TimedOut"})
+
+
+@dataclass(frozen=True)
+class PatchCommandRequest:
+    """What one SendCommand of AWS-RunPatchBaseline carries; `comment` holds the run-scoped token."""
+
+    operation: str  # Scan | Install
+    reboot_option: str
+    max_concurrency: str
+    max_errors: str
+    timeout_seconds: int
+    comment: str
+    instance_ids: tuple[str, ...] = ()
+    target_tag: tuple[str, str] | None = None  # (tag key, value): target the whole patch group
+    install_override_list: str | None = None
+    snapshot_id: str | None = None
+    output_s3_bucket: str | None = None
+    output_s3_prefix: str | None = None
+    execution_timeout_seconds: int | None = None
+
+    def send_kwargs(self) -> dict:
+        parameters: dict[str, list[str]] = {"Operation": [self.operation], "RebootOption": [self.reboot_option]}
+        if self.install_override_list and self.operation == "Install":
+            parameters["InstallOverrideList"] = [self.install_override_list]
+        if self.snapshot_id:
+            parameters["SnapshotId"] = [self.snapshot_id]
+        kwargs: dict = {
+            "DocumentName": PATCH_DOCUMENT,
+            "Parameters": parameters,
+            "MaxConcurrency": self.max_concurrency,
+            "MaxErrors": self.max_errors,
+            "TimeoutSeconds": self.timeout_seconds,
+            "Comment": self.comment[:100],
+        }
+        if self.target_tag:
+            key, value = self.target_tag
+            kwargs["Targets"] = [{"Key": f"tag:{key}", "Values": [value]}]
+        else:
+            kwargs["InstanceIds"] = list(self.instance_ids)
+        if self.output_s3_bucket:
+            kwargs["OutputS3BucketName"] = self.output_s3_bucket
+            if self.output_s3_prefix:
+                kwargs["OutputS3KeyPrefix"] = self.output_s3_prefix
+        return kwargs
+
+
+@dataclass(frozen=True)
+class CommandProgress:
+    command_id: str
+    status: str
+    status_details: str
+    target_count: int
+    completed_count: int
+    error_count: int
+    delivery_timed_out_count: int
+    comment: str = ""
+
+    @property
+    def finished(self) -> bool:
+        # A Targets command reports TargetCount 0 until its targets resolve; it is
+        # finished only once SSM itself says so, never because 0 of 0 completed.
+        return self.status in TERMINAL_COMMAND_STATUSES
+
+    @classmethod
+    def from_api(cls, command: Mapping) -> "CommandProgress":
+        return cls(
+            command_id=command["CommandId"],
+            status=command.get("Status", ""),
+            status_details=command.get("StatusDetails", ""),
+            target_count=int(command.get("TargetCount", 0)),
+            completed_count=int(command.get("CompletedCount", 0)),
+            error_count=int(command.get("ErrorCount", 0)),
+            delivery_timed_out_count=int(command.get("DeliveryTimedOutCount", 0)),
+            comment=command.get("Comment", ""),
+        )
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+def chunked(items: Sequence[str], size: int = MAX_INSTANCE_IDS_PER_COMMAND) -> list[tuple[str, ...]]:
+    return [tuple(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def send_patch_command(ssm, request: PatchCommandRequest) -> str:
+    return ssm.send_command(**request.send_kwargs())["Command"]["CommandId"]
+
+
+def find_commands_by_comment(ssm, comment_prefix: str, invoked_after: datetime) -> dict[str, CommandProgress]:
+    """Commands already sent for this run step, keyed by comment: how a retried task re-attaches."""
+    found: dict[str, CommandProgress] = {}
+    filters = [
+        {"key": "DocumentName", "value": PATCH_DOCUMENT},
+        {"key": "InvokedAfter", "value": _iso(invoked_after - timedelta(minutes=5))},
+    ]
+    for command in _paginate(ssm.list_commands, "Commands", Filters=filters, MaxResults=50):
+        comment = command.get("Comment", "")
+        if comment.startswith(comment_prefix):
+            found.setdefault(comment, CommandProgress.from_api(command))
+    return found
+
+
+def command_progress(ssm, command_ids: Sequence[str], invoked_after: datetime | None = None) -> dict[str, CommandProgress]:
+    """Counters for the given commands, at a cost that does not grow with the fleet.
+
+    One command: one ListCommands call. Several: ListCommands pages filtered
+    by invocation time (50 commands a page), never per-invocation reads.
+    """
+    wanted = set(command_ids)
+    if len(wanted) == 1:
+        (command_id,) = wanted
+        commands = ssm.list_commands(CommandId=command_id)["Commands"]
+        return {c["CommandId"]: CommandProgress.from_api(c) for c in commands}
+    filters = [{"key": "DocumentName", "value": PATCH_DOCUMENT}]
+    if invoked_after:
+        filters.append({"key": "InvokedAfter", "value": _iso(invoked_after - timedelta(minutes=5))})
+    progress = {}
+    for command in _paginate(ssm.list_commands, "Commands", Filters=filters, MaxResults=50):
+        if command["CommandId"] in wanted:
+            progress[command["CommandId"]] = CommandProgress.from_api(command)
+    return progress
+
+
+def list_invocations(ssm, command_id: str) -> list[dict]:
+    """Every invocation of a command, all pages, with plugin details."""
+    return list(_paginate(ssm.list_command_invocations, "CommandInvocations", CommandId=command_id, Details=True, MaxResults=50))
+
+
+def cancel_commands(ssm, command_ids: Iterable[str]) -> list[str]:
+    """Best-effort cancel; returns the ids SSM accepted the cancel for."""
+    cancelled = []
+    for command_id in command_ids:
+        try:
+            ssm.cancel_command(CommandId=command_id)
+            cancelled.append(command_id)
+        except ssm.exceptions.ClientError:
+            continue
+    return cancelled
+
+
+def _paginate(call, key: str, **kwargs) -> Iterator[dict]:
+    while True:
+        page = call(**kwargs)
+        yield from page.get(key, [])
+        token = page.get("NextToken")
+        if not token:
+            return
+        kwargs["NextToken"] = token
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
