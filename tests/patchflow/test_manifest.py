@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from patchflow.manifest import Manifest, ManifestPatch, build_manifest, drift, install_override_document
+
+INSTALLED = {
+    "AMAZON_LINUX_2023": [
+        ("openssl-libs.x86_64", "openssl-libs.x86_64:1:3.0.8-1.amzn2023.0.14"),
+        ("curl.x86_64", "curl.x86_64:0:8.5.0-1.amzn2023.0.4"),
+        ("openssl-libs.x86_64", "openssl-libs.x86_64:1:3.0.8-1.amzn2023.0.14"),  # seen on a second instance
+    ],
+    "WINDOWS": [("KB5031361", "2023-10 Cumulative Update for Windows Server 2022"), ("KB5031364", "")],
+    "UBUNTU": [],
+}
+
+
+def test_build_manifest_groups_sorts_and_deduplicates():
+    manifest = build_manifest("dev", INSTALLED)
+    assert (manifest.source_stage, dict(manifest.patches)) == (
+        "dev",
+        {
+            "AMAZON_LINUX_2023": (
+                ManifestPatch("curl.x86_64", "curl.x86_64:0:8.5.0-1.amzn2023.0.4"),
+                ManifestPatch("openssl-libs.x86_64", "openssl-libs.x86_64:1:3.0.8-1.amzn2023.0.14"),
+            ),
+            "WINDOWS": (
+                ManifestPatch("KB5031361", "2023-10 Cumulative Update for Windows Server 2022"),
+                ManifestPatch("KB5031364", ""),
+            ),
+        },
+    )
+
+
+def test_content_hash_ignores_order_and_duplicates():
+    shuffled = {os_name: list(reversed(pairs)) + pairs for os_name, pairs in reversed(list(INSTALLED.items()))}
+    assert build_manifest("dev", shuffled).content_hash == build_manifest("dev", INSTALLED).content_hash
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        pytest.param({"WINDOWS": [("KB5031361", "")]}, id="fewer-patches"),
+        pytest.param({**INSTALLED, "WINDOWS": [("KB5031361", "other title"), ("KB5031364", "")]}, id="different-title"),
+    ],
+)
+def test_content_hash_changes_with_the_content(changed):
+    assert build_manifest("dev", changed).content_hash != build_manifest("dev", INSTALLED).content_hash
+
+
+def test_content_hash_is_of_the_patches_not_the_stage():
+    assert build_manifest("dev", INSTALLED).content_hash == build_manifest("test", INSTALLED).content_hash
+
+
+def test_json_round_trip():
+    manifest = build_manifest("dev", INSTALLED)
+    assert Manifest.from_json(json.loads(json.dumps(manifest.to_json()))) == manifest
+
+
+def test_from_json_refuses_a_hash_that_does_not_match():
+    data = build_manifest("dev", INSTALLED).to_json()
+    data["patches"]["WINDOWS"].append({"id": "KB9999999", "title": ""})
+    with pytest.raises(ValueError) as caught:
+        Manifest.from_json(data)
+    assert str(caught.value).startswith("manifest content_hash: expected ")
+    assert str(caught.value).endswith(f", got {data['content_hash']!r}")
+
+
+@pytest.mark.parametrize(
+    ("operating_system", "document"),
+    [
+        pytest.param(
+            "AMAZON_LINUX_2023",
+            "patches:\n"
+            "  - id: curl.x86_64\n"
+            "    title: curl.x86_64:0:8.5.0-1.amzn2023.0.4\n"
+            "  - id: openssl-libs.x86_64\n"
+            "    title: openssl-libs.x86_64:1:3.0.8-1.amzn2023.0.14\n",
+            id="linux",
+        ),
+        pytest.param(
+            "WINDOWS",
+            "patches:\n  - id: KB5031361\n    title: 2023-10 Cumulative Update for Windows Server 2022\n  - id: KB5031364\n",
+            id="windows-title-left-out-when-empty",
+        ),
+        pytest.param("UBUNTU", "patches: []\n", id="nothing-installed-means-install-nothing"),
+    ],
+)
+def test_install_override_document(operating_system, document):
+    assert install_override_document(build_manifest("dev", INSTALLED), operating_system) == document
+
+
+def test_install_override_document_quotes_what_yaml_would_misread():
+    manifest = build_manifest("dev", {"WINDOWS": [("KB1", "Update: yes # not a comment")]})
+    text = install_override_document(manifest, "WINDOWS")
+    assert yaml.safe_load(text) == {"patches": [{"id": "KB1", "title": "Update: yes # not a comment"}]}
+
+
+@pytest.mark.parametrize(
+    ("operating_system", "approved", "drifted"),
+    [
+        pytest.param("WINDOWS", ["KB5031361", "KB5040000", "KB5039999"], ["KB5039999", "KB5040000"], id="new-approvals"),
+        pytest.param("WINDOWS", ["KB5031361"], [], id="nothing-new"),
+        pytest.param("UBUNTU", ["libc6.amd64"], ["libc6.amd64"], id="os-not-in-manifest"),
+    ],
+)
+def test_drift(operating_system, approved, drifted):
+    assert drift(build_manifest("dev", INSTALLED), operating_system, approved) == drifted
