@@ -1,0 +1,189 @@
+"""`python -m patchflow demo`: the whole rollout on the simulated fleet, through real Airflow.
+
+Starts fleetsim, prepares a project-local Airflow home, syncs the baselines,
+runs the plan's DAG with `airflow dags test`, then prints the per-stage
+summary and writes reports/latest/. Exit 0 only when every stage promoted.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from patchflow.errors import InvalidInput
+from patchflow.ledger import RunLedger, list_runs, open_store
+from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.report import build_report, headline, render_html, render_markdown, summary_table
+
+DEMO_TIME_SCALE = "120"
+DEMO_POLL_INTERVAL = "1"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--fleet", default="include/fleets/demo.yaml", help="fleet spec for fleetsim")
+    parser.add_argument("--plan", default="include/rollouts/demo.yaml", help="rollout plan to run")
+    parser.add_argument("--seed", type=int, default=7, help="fleetsim seed (same seed, same outcome)")
+    parser.add_argument("--conf", default="{}", help="trigger-form params as JSON, e.g. '{\"dry_run\": true}'")
+    parser.add_argument("--reports", default="reports/latest", help="where report.json/.md/.html are written")
+
+
+class DemoError(Exception):
+    """A one-line reason the demo could not run."""
+
+
+def airflow_env(airflow_home: Path, dags_folder: Path, endpoint: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "fleetsim",
+            "AWS_SECRET_ACCESS_KEY": "fleetsim",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "PATCHFLOW_POLL_INTERVAL": DEMO_POLL_INTERVAL,
+            "PATCHFLOW_AWS_CONN_ID": "",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]),
+        }
+    )
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
+def write_dag_stub(dags_folder: Path, plan_path: Path) -> None:
+    if dags_folder.exists():
+        shutil.rmtree(dags_folder)
+    dags_folder.mkdir(parents=True)
+    (dags_folder / "rollout.py").write_text(
+        '"""Airflow DAG for the plan the demo was asked to run."""\n'
+        "from patchflow.rollout.factory import dag_from_plan_file\n\n"
+        f"dag = dag_from_plan_file({str(plan_path)!r})\n"
+    )
+
+
+def prepare_aws(plan, endpoint_env: dict[str, str]) -> None:
+    """Create what a real account already has: the ledger bucket and the notification topic."""
+    from urllib.parse import urlparse
+
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id=endpoint_env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=endpoint_env["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1"
+    )
+    endpoint = endpoint_env["AWS_ENDPOINT_URL"]
+    parsed = urlparse(plan.ledger_uri)
+    if parsed.scheme == "s3":
+        session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=parsed.netloc)
+    topic = getattr(plan.notifications, "sns_topic_arn", None) if plan.notifications else None
+    if topic:
+        session.client("sns", endpoint_url=endpoint).create_topic(Name=topic.rsplit(":", 1)[-1])
+
+
+def run_step(title: str, command: list[str], env: dict[str, str], log_path: Path) -> None:
+    started = time.monotonic()
+    print(f"==> {title}", flush=True)
+    with log_path.open("a") as log:
+        log.write(f"\n$ {' '.join(command)}\n")
+        log.flush()
+        finished = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+    print(f"    done in {time.monotonic() - started:.1f}s (exit {finished.returncode})", flush=True)
+    return finished.returncode
+
+
+def run(args) -> int:
+    try:
+        return _run(args)
+    except DemoError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    except InvalidInput as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    from fleetsim import running
+    from patchflow.plan import load_plan
+
+    fleet_path = Path(args.fleet).resolve()
+    plan_path = Path(args.plan).resolve()
+    for label, path in (("FLEET", fleet_path), ("PLAN", plan_path)):
+        if not path.is_file():
+            raise DemoError(f"{label}={path}: expected an existing file, got {'a directory' if path.is_dir() else 'no such file'}")
+    try:
+        conf = json.loads(args.conf)
+    except json.JSONDecodeError as exc:
+        raise DemoError(f"--conf: expected a JSON object, got invalid JSON ({exc.msg})") from None
+    plan = load_plan(plan_path)
+
+    airflow_home = PROJECT_ROOT / ".airflow"
+    airflow_home.mkdir(exist_ok=True)
+    dags_folder = airflow_home / "demo-dags"
+    write_dag_stub(dags_folder, plan_path)
+    log_path = airflow_home / "demo.log"
+    log_path.write_text("")
+    total_started = time.monotonic()
+
+    print(f"==> starting fleetsim with {fleet_path.relative_to(PROJECT_ROOT) if fleet_path.is_relative_to(PROJECT_ROOT) else fleet_path}", flush=True)
+    try:
+        sim_context = running(str(fleet_path), seed=args.seed, time_scale=float(DEMO_TIME_SCALE))
+        sim = sim_context.__enter__()
+    except InvalidInput:
+        raise
+    except Exception as exc:
+        raise DemoError(f"FLEET={fleet_path}: fleetsim did not start: {str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}") from None
+    try:
+        print(f"    fleetsim answering at {sim.endpoint}", flush=True)
+        env = airflow_env(airflow_home, dags_folder, sim.endpoint)
+        prepare_aws(plan, env)
+        python = sys.executable
+        if run_step("syncing patch baselines from include/baselines", [python, "-m", "patchflow", "sync"], env, log_path):
+            raise DemoError(f"baseline sync failed; see {log_path}")
+        if not (airflow_home / ".migrated").exists():
+            if run_step("preparing the Airflow metadata database", [python, "-m", "airflow", "db", "migrate"], env, log_path):
+                raise DemoError(f"airflow db migrate failed; see {log_path}")
+            (airflow_home / ".migrated").touch()
+        code = run_step(
+            f"running DAG {plan.dag_id} through Airflow (dags test)",
+            [python, "-m", "airflow", "dags", "test", plan.dag_id, "-c", json.dumps(conf)],
+            env,
+            log_path,
+        )
+        os.environ.update({k: env[k] for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
+        report = latest_report(plan)
+    finally:
+        sim_context.__exit__(None, None, None)
+    if report is None:
+        raise DemoError(f"the DAG run left no ledger records (airflow exit {code}); see {log_path}")
+    write_reports(report, PROJECT_ROOT / args.reports)
+    print()
+    print(summary_table(report))
+    print()
+    print(headline(report))
+    print(f"Report: {Path(args.reports) / 'report.html'} (also report.md, report.json); took {time.monotonic() - total_started:.0f}s")
+    return 0 if report["outcome"] == "promoted" and code == 0 else 1
+
+
+def latest_report(plan) -> dict | None:
+    store = open_store(plan.ledger_uri)
+    runs = [(dag, run) for dag, run in list_runs(store) if dag == plan.dag_id]
+    if not runs:
+        return None
+    ledgers = [RunLedger(store, dag, run) for dag, run in runs]
+    newest = max(ledgers, key=lambda ledger: min(r["at"] for r in ledger.records()))
+    return build_report(newest.records())
+
+
+def write_reports(report: dict, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=str))
+    (directory / "report.md").write_text(render_markdown(report))
+    (directory / "report.html").write_text(render_html(report))

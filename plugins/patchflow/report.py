@@ -1,0 +1,224 @@
+"""The rollout report, built from ledger records alone (no AWS, no Airflow).
+
+report.json is the machine-readable truth; report.md and report.html say the
+same for people. The summary table is what `make demo` prints.
+"""
+from __future__ import annotations
+
+import html
+from collections import Counter
+from typing import Iterable, Mapping
+
+OUTCOME_COLUMNS = ("succeeded", "failed", "timed_out", "unreachable", "not_dispatched", "cancelled", "in_progress")
+
+
+def build_report(records: Iterable[Mapping]) -> dict:
+    records = sorted(records, key=lambda r: r["at"])
+    started = next((r for r in records if r["kind"] == "run_started"), {})
+    finished = next((r for r in reversed(records) if r["kind"] == "run_finished"), None)
+    stage_names = list(started.get("stages", []))
+    stages: dict[str, dict] = {name: _empty_stage(name) for name in stage_names}
+
+    for record in records:
+        name = record.get("stage")
+        if name is None:
+            continue
+        stage = stages.setdefault(name, _empty_stage(name))
+        kind = record["kind"]
+        if kind == "preflight":
+            stage["patch_group"] = record.get("patch_group", "")
+            stage["targets"] = len(record.get("targets", []))
+            stage["offline"] = record.get("offline", [])
+            stage["baselines"] = record.get("baselines", {})
+            stage["state"] = "running"
+        elif kind == "command_sent":
+            stage["command_ids"].extend(c for c in record.get("command_ids", []) if c not in stage["command_ids"])
+        elif kind == "wave_result":
+            stage["waves"].append(
+                {
+                    "wave": record.get("wave"),
+                    "operation": record.get("operation", "Install"),
+                    "command_ids": record.get("command_ids", []),
+                    "targets": len(record.get("instances", [])),
+                    "counts": record.get("verdict", {}).get("counts", {}),
+                    "verdict": {k: record.get("verdict", {}).get(k) for k in ("passed", "reasons")},
+                    "instances": record.get("instances", []),
+                    "started_at": record.get("started_at"),
+                    "finished_at": record.get("finished_at"),
+                }
+            )
+        elif kind == "stage_verdict":
+            verdict = record.get("verdict", {})
+            stage["verdict"] = {"passed": verdict.get("passed"), "reasons": verdict.get("reasons", [])}
+            stage["counts"] = verdict.get("counts", {})
+            stage["state"] = "promoted" if verdict.get("passed") else "blocked"
+        elif kind == "manifest":
+            stage["manifest"] = {"hash": record.get("content_hash"), "size": record.get("size", 0), "location": record.get("location")}
+        elif kind == "drift":
+            stage["drift"] = record.get("drift", {})
+        elif kind == "stage_failed":
+            stage["state"] = "failed"
+            stage["error"] = record.get("reason", "")
+        elif kind == "approval":
+            stage["approval"] = {"decision": record.get("decision"), "by": record.get("by")}
+
+    for stage in stages.values():
+        if stage["waves"] and not stage["counts"]:
+            stage["counts"] = dict(sum((Counter(w["counts"]) for w in stage["waves"]), Counter()))
+
+    outcome = finished.get("outcome") if finished else "running"
+    return {
+        "plan": started.get("plan", ""),
+        "dag_id": started.get("dag_id", records[0]["dag_id"] if records else ""),
+        "run_id": started.get("run_id", records[0]["run_id"] if records else ""),
+        "dry_run": started.get("dry_run", False),
+        "change_ticket": started.get("change_ticket", ""),
+        "started_at": started.get("at"),
+        "finished_at": finished.get("at") if finished else None,
+        "outcome": outcome,
+        "blocking_stage": finished.get("blocking_stage") if finished else None,
+        "reason": finished.get("reason", "") if finished else "",
+        "stages": [stages[name] for name in stages],
+    }
+
+
+def _empty_stage(name: str) -> dict:
+    return {
+        "name": name,
+        "patch_group": "",
+        "state": "not started",
+        "targets": 0,
+        "offline": [],
+        "baselines": {},
+        "command_ids": [],
+        "waves": [],
+        "counts": {},
+        "verdict": None,
+        "manifest": None,
+        "drift": {},
+    }
+
+
+SUMMARY_HEADER = ("stage", "group", "targets", "succeeded", "failed", "unreachable", "gate", "commands")
+
+
+def summary_rows(report: Mapping) -> list[tuple[str, ...]]:
+    rows = []
+    for stage in report["stages"]:
+        counts = stage.get("counts") or {}
+        verdict = stage.get("verdict")
+        gate = "-" if verdict is None else ("PASS" if verdict["passed"] else "BLOCK")
+        if stage["state"] == "failed":
+            gate = "ERROR"
+        rows.append(
+            (
+                stage["name"],
+                stage.get("patch_group") or "-",
+                str(counts.get("targets", stage.get("targets", 0))),
+                str(counts.get("succeeded", 0)),
+                str(counts.get("failed", 0) + counts.get("timed_out", 0)),
+                str(counts.get("unreachable", 0) + counts.get("not_dispatched", 0)),
+                gate,
+                ",".join(stage.get("command_ids", [])) or "-",
+            )
+        )
+    return rows
+
+
+def summary_table(report: Mapping) -> str:
+    rows = [SUMMARY_HEADER, *summary_rows(report)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(SUMMARY_HEADER))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def headline(report: Mapping) -> str:
+    if report["outcome"] == "promoted":
+        return f"PROMOTED: every stage of {report['plan']} passed its gate."
+    if report["outcome"] == "blocked":
+        return f"BLOCKED at stage {report['blocking_stage']}: {report['reason']}"
+    return f"{report['outcome'].upper()}: {report.get('reason') or 'the run did not finish'}"
+
+
+def render_markdown(report: Mapping) -> str:
+    out = [f"# Patch rollout report: {report['plan']}", "", f"**{headline(report)}**", ""]
+    out += [
+        f"- DAG run: `{report['dag_id']}` / `{report['run_id']}`",
+        f"- Started: {report['started_at']}  Finished: {report['finished_at']}",
+        f"- Dry run (scan only): {'yes' if report['dry_run'] else 'no'}",
+    ]
+    if report.get("change_ticket"):
+        out.append(f"- Change ticket: {report['change_ticket']}")
+    out += ["", "## Summary", "", "| " + " | ".join(SUMMARY_HEADER) + " |", "|" + "---|" * len(SUMMARY_HEADER)]
+    out += ["| " + " | ".join(row) + " |" for row in summary_rows(report)]
+    for stage in report["stages"]:
+        out += ["", f"## Stage {stage['name']} (patch group `{stage['patch_group'] or '-'}`): {stage['state']}", ""]
+        if stage.get("error"):
+            out.append(f"Error: {stage['error']}")
+        if stage["verdict"]:
+            out.append("Gate: " + ("PASS" if stage["verdict"]["passed"] else "BLOCK"))
+            out += [f"- {reason}" for reason in stage["verdict"]["reasons"]]
+        if stage["baselines"]:
+            out.append("Baselines in force: " + ", ".join(f"{os}={b or 'OS default'}" for os, b in stage["baselines"].items()))
+        if stage["offline"]:
+            out.append("Offline agents at preflight: " + ", ".join(stage["offline"]))
+        if stage["manifest"]:
+            out.append(f"Pinned manifest: {stage['manifest']['hash']} ({stage['manifest']['size']} patches)")
+        for os_name, ids in (stage.get("drift") or {}).items():
+            if ids:
+                out.append(f"Drift on {os_name} (approved here, not in the manifest, not installed): {', '.join(ids)}")
+        for wave in stage["waves"]:
+            verdict = "PASS" if wave["verdict"]["passed"] else "BLOCK"
+            out += ["", f"### {wave['operation']} wave {wave['wave']}: {wave['targets']} instances, {verdict}", ""]
+            out += [f"- {reason}" for reason in wave["verdict"]["reasons"] or []]
+            out.append(f"- Commands: {', '.join(wave['command_ids']) or '-'}; {wave['started_at']} to {wave['finished_at']}")
+            out += ["", "| instance | os | outcome | status | compliant | pending reboot | command |", "|---|---|---|---|---|---|---|"]
+            for item in wave["instances"]:
+                out.append(
+                    f"| {item['instance_id']} | {item.get('operating_system') or '-'} | {item['outcome']} | {item.get('status_details', '')} "
+                    f"| {_yes_no(item.get('compliant'))} | {_yes_no(item.get('pending_reboot'))} | {item.get('command_id', '')} |"
+                )
+    return "\n".join(out) + "\n"
+
+
+def _yes_no(value) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+def render_html(report: Mapping) -> str:
+    e = html.escape
+    passed = report["outcome"] == "promoted"
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>Patch rollout {e(report['plan'])}</title>",
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
+        ".pass{color:#1a7f37}.block{color:#cf222e}.stage{margin-top:1.5em}</style></head><body>",
+        f"<h1>Patch rollout report: {e(report['plan'])}</h1>",
+        f"<p class='{'pass' if passed else 'block'}'><strong>{e(headline(report))}</strong></p>",
+        f"<p>DAG run <code>{e(report['dag_id'])}</code> / <code>{e(report['run_id'])}</code>; "
+        f"started {e(str(report['started_at']))}, finished {e(str(report['finished_at']))}</p>",
+        "<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in SUMMARY_HEADER) + "</tr>",
+    ]
+    for row in summary_rows(report):
+        parts.append("<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>")
+    parts.append("</table>")
+    for stage in report["stages"]:
+        parts.append(f"<div class='stage'><h2>Stage {e(stage['name'])}: {e(stage['state'])}</h2>")
+        if stage["verdict"]:
+            parts.append("<ul>" + "".join(f"<li>{e(r)}</li>" for r in stage["verdict"]["reasons"]) + "</ul>")
+        if stage["manifest"]:
+            parts.append(f"<p>Pinned manifest {e(str(stage['manifest']['hash']))} ({stage['manifest']['size']} patches)</p>")
+        for wave in stage["waves"]:
+            parts.append(f"<h3>{e(wave['operation'])} wave {wave['wave']}: {wave['targets']} instances</h3><table>")
+            parts.append("<tr><th>instance</th><th>os</th><th>outcome</th><th>status</th><th>compliant</th><th>command</th></tr>")
+            for item in wave["instances"]:
+                parts.append(
+                    f"<tr><td>{e(item['instance_id'])}</td><td>{e(item.get('operating_system') or '-')}</td>"
+                    f"<td>{e(item['outcome'])}</td><td>{e(item.get('status_details', ''))}</td>"
+                    f"<td>{_yes_no(item.get('compliant'))}</td><td>{e(item.get('command_id', ''))}</td></tr>"
+                )
+            parts.append("</table>")
+        parts.append("</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

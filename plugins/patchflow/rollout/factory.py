@@ -1,0 +1,136 @@
+"""One DAG per rollout plan, one TaskGroup per stage, both built from the plain plan model.
+
+Parsing reads only the plan file: no AWS call happens at parse time.
+"""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import DAG, Param, TaskGroup, TriggerRule
+
+from patchflow.plan import RolloutPlan, Stage, load_plan
+from patchflow.rollout.operators import (
+    DriftReportOperator,
+    FinishRunOperator,
+    MaintenanceWindowOperator,
+    ManifestOperator,
+    PatchWaveOperator,
+    PreflightOperator,
+    SoakOperator,
+    StageGateOperator,
+    StartRunOperator,
+)
+
+PLANS_DIR = Path(__file__).resolve().parents[3] / "include" / "rollouts"
+
+
+def poll_interval() -> float:
+    return float(os.environ.get("PATCHFLOW_POLL_INTERVAL", "15"))
+
+
+def aws_conn_id() -> str | None:
+    return os.environ.get("PATCHFLOW_AWS_CONN_ID", "aws_default") or None
+
+
+def build_stage_group(plan: RolloutPlan, stage: Stage, *, pinned_by_later_stage: bool) -> TaskGroup:
+    common = {"plan": plan, "stage": stage, "aws_conn_id": aws_conn_id()}
+    with TaskGroup(group_id=stage.name, tooltip=f"patch group {stage.patch_group}") as group:
+        chain = []
+        if stage.approval is not None:
+            chain.append(
+                ApprovalOperator(
+                    task_id="approval",
+                    subject=f"Start stage {stage.name} of rollout {plan.name}?",
+                    body=(
+                        f"Stage **{stage.name}** patches group `{stage.patch_group}`.\n\n"
+                        "Approve to start it. Reject, or no answer in time, stops the rollout as a failure."
+                    ),
+                    response_timeout=timedelta(seconds=stage.approval.timeout_seconds),
+                    fail_on_reject=True,
+                    retries=0,
+                )
+            )
+        chain.append(MaintenanceWindowOperator(task_id="window", **common))
+        chain.append(PreflightOperator(task_id="preflight", **common))
+        if stage.scan_first:
+            chain.append(PatchWaveOperator(task_id="scan", wave_index=1, operation="Scan", poll_interval=poll_interval(), **common))
+            if stage.pin_to:
+                chain.append(DriftReportOperator(task_id="drift", **common))
+        waves = [
+            PatchWaveOperator(task_id=f"wave_{n}", wave_index=n, operation="Install", poll_interval=poll_interval(), **common)
+            for n in range(1, len(stage.waves) + 1)
+        ]
+        chain.extend(waves)
+        chain.append(StageGateOperator(task_id="gate", wave_task_ids=[w.task_id for w in waves], **common))
+        if pinned_by_later_stage:
+            chain.append(ManifestOperator(task_id="manifest", **common))
+        chain.append(SoakOperator(task_id="soak", **common))
+        for upstream, downstream in zip(chain, chain[1:]):
+            upstream >> downstream
+    return group
+
+
+def plan_doc(plan: RolloutPlan) -> str:
+    lines = [f"# Rollout plan `{plan.name}`", "", plan.description or "", "", f"Source: `{plan.source}`", ""]
+    lines += ["| stage | patch group | waves | max failed | approval | window | pinned to |", "|---|---|---|---|---|---|---|"]
+    for stage in plan.stages:
+        window = "always" if stage.window is None else f"{stage.window.schedule.expression}, {stage.window.duration_hours}h, cutoff {stage.window.cutoff_hours}h"
+        approval = "no" if stage.approval is None else f"yes, {stage.approval.timeout_seconds // 60} min"
+        lines.append(
+            f"| {stage.name} | {stage.patch_group} | {', '.join(str(w) for w in stage.waves)} | {stage.gate.max_failed} | {approval} | {window} | {stage.pin_to or '-'} |"
+        )
+    lines += ["", "Trigger params: `dry_run` (scan only), `stages` (a subset), `max_failed` (tighter only), `change_ticket`."]
+    return "\n".join(lines)
+
+
+def dag_schedule(plan: RolloutPlan):
+    if plan.schedule is None:
+        return None
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    from patchflow.schedule import to_airflow_cron
+
+    cron = to_airflow_cron(plan.schedule.schedule)
+    return CronTriggerTimetable(cron, timezone=plan.schedule.timezone)
+
+
+def build_dag(plan: RolloutPlan) -> DAG:
+    stage_names = [s.name for s in plan.stages]
+    pinned_sources = {s.pin_to for s in plan.stages if s.pin_to}
+    with DAG(
+        dag_id=plan.dag_id,
+        description=plan.description[:200] if plan.description else None,
+        schedule=dag_schedule(plan),
+        start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        catchup=False,
+        max_active_runs=1,
+        tags=sorted({"patching", "rollout", *plan.tags}),
+        doc_md=plan_doc(plan),
+        default_args={"owner": plan.owner, "retries": 2, "retry_delay": timedelta(seconds=10)},
+        params={
+            "dry_run": Param(False, type="boolean", title="Dry run", description="Scan only: report what would be installed, install nothing."),
+            "stages": Param(stage_names, type="array", items={"type": "string", "enum": stage_names}, title="Stages", description="Run only these stages, in plan order."),
+            "max_failed": Param("", type="string", title="Tighter failure limit", description="Optional: a stricter max_failed for every gate, e.g. 0 or 5%."),
+            "change_ticket": Param("", type="string", title="Change ticket", description="Reference recorded in the ledger and the report."),
+        },
+    ) as dag:
+        start = StartRunOperator(task_id="start", plan=plan, aws_conn_id=aws_conn_id(), retries=0)
+        upstream = start
+        for stage in plan.stages:
+            group = build_stage_group(plan, stage, pinned_by_later_stage=stage.name in pinned_sources)
+            upstream >> group
+            upstream = group
+        finish = FinishRunOperator(task_id="finish", plan=plan, aws_conn_id=aws_conn_id(), trigger_rule=TriggerRule.ALL_DONE, retries=1)
+        upstream >> finish
+    return dag
+
+
+def dag_from_plan_file(path: str | Path) -> DAG:
+    """For a dags/ stub: a broken plan raises here, so it shows as that stub's import error."""
+    path = Path(path)
+    if not path.is_absolute():
+        path = PLANS_DIR / path
+    return build_dag(load_plan(path))

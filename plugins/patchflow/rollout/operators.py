@@ -1,0 +1,507 @@
+"""Operators for one rollout stage. Decisions live in the pure core; these only move data.
+
+Every task records what it did in the run ledger before it reports, so a
+crash never loses a send or a verdict, and a retry can find what was sent.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow.exceptions import AirflowFailException
+from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+from airflow.sdk import BaseOperator
+
+from patchflow import notify
+from patchflow.gates import GateThresholds, InstanceResult, Outcome, classify_invocation, evaluate_gate, tighten
+from patchflow.ledger import RunLedger, open_store
+from patchflow.manifest import Manifest, build_manifest, drift, install_override_document
+from patchflow.plan import RolloutPlan, Stage, validate_run_params
+from patchflow.ratecontrol import wave_batches
+from patchflow.report import build_report, headline, render_html, render_markdown, summary_table
+from patchflow.schedule import window_state
+from patchflow.ssm import commands as ssm_commands
+from patchflow.ssm import inventory
+from patchflow.rollout.triggers import CommandCompletionTrigger, ssm_client_for
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """What every task of one run needs: the plan, the validated trigger params, the ledger, SSM."""
+
+    plan: RolloutPlan
+    params: Any
+    ledger: RunLedger
+    dag_id: str
+    run_id: str
+    aws_conn_id: str | None
+    region_name: str | None
+
+    def ssm(self):
+        return ssm_client_for(self.aws_conn_id, self.region_name)
+
+    def selected(self, stage: Stage) -> bool:
+        return stage.name in self.params.stages
+
+    def thresholds(self, stage: Stage) -> GateThresholds:
+        if self.params.max_failed:
+            return tighten(stage.gate, {"max_failed": self.params.max_failed})
+        return stage.gate
+
+    @property
+    def run_token(self) -> str:
+        # Scoped to this DAG run: a retried task finds its own commands by it, never another run's.
+        return hashlib.sha256(f"{self.dag_id}/{self.run_id}".encode()).hexdigest()[:12]
+
+
+class RolloutOperator(BaseOperator):
+    ui_color = "#e8f1fb"
+
+    def __init__(self, *, plan: RolloutPlan, stage: Stage | None = None, aws_conn_id: str | None = "aws_default", region_name: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.plan = plan
+        self.stage = stage
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+
+    def rollout(self, context) -> Rollout:
+        dag_run = context["dag_run"]
+        params = validate_run_params(self.plan, dict(context["params"]))
+        s3_factory = (lambda: ssm_client_for_s3(self.aws_conn_id, self.region_name))
+        store = open_store(self.plan.ledger_uri, s3_client_factory=s3_factory)
+        ledger = RunLedger(store, dag_run.dag_id, dag_run.run_id)
+        return Rollout(self.plan, params, ledger, dag_run.dag_id, dag_run.run_id, self.aws_conn_id, self.region_name)
+
+    def group_task(self, name: str) -> str:
+        return f"{self.stage.name}.{name}"
+
+
+def ssm_client_for_s3(aws_conn_id: str | None, region_name: str | None):
+    if aws_conn_id:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(aws_conn_id=aws_conn_id, region_name=region_name).conn
+    from patchflow.ssm.client import aws_client
+
+    return aws_client("s3", region_name=region_name)
+
+
+def block(rollout: Rollout, stage: Stage, reason: str, *, kind: str = "run_finished") -> None:
+    """Record the block, tell people, and fail the task so the run is visibly failed."""
+    rollout.ledger.append(kind, outcome="blocked", blocking_stage=stage.name, reason=reason)
+    notify.send(rollout.plan, "block", f"Rollout {rollout.plan.name} blocked at {stage.name}", reason, run_id=rollout.run_id, stage=stage)
+    raise AirflowFailException(f"stage {stage.name} blocked: {reason}")
+
+
+class StartRunOperator(RolloutOperator):
+    """Validates the trigger form and opens the ledger. Nothing is sent if the params are bad."""
+
+    def execute(self, context):
+        rollout = self.rollout(context)
+        rollout.ledger.append(
+            "run_started",
+            plan=self.plan.name,
+            stages=list(rollout.params.stages),
+            all_stages=[s.name for s in self.plan.stages],
+            dry_run=rollout.params.dry_run,
+            change_ticket=rollout.params.change_ticket,
+            params=dict(context["params"]),
+        )
+        return {"stages": list(rollout.params.stages), "dry_run": rollout.params.dry_run}
+
+
+class MaintenanceWindowOperator(RolloutOperator):
+    """Waits, deferred, until the stage's window is open with time left to start work."""
+
+    def execute(self, context, event=None):
+        rollout = self.rollout(context)
+        if not rollout.selected(self.stage) or self.stage.window is None:
+            return {"open": True, "window": None}
+        now = datetime.now(timezone.utc)
+        state = window_state(self.stage.window, now)
+        if state.can_start_work:
+            return {"open": True, "last_start_at": state.last_start_at.isoformat()}
+        self.log.info("window for %s not open for new work; waiting until %s", self.stage.name, state.next_open_at)
+        self.defer(trigger=DateTimeTrigger(moment=state.next_open_at), method_name="execute")
+
+
+class PreflightOperator(RolloutOperator):
+    """Resolves the stage's targets through SSM and fails loudly on anything that would mislead the gate."""
+
+    def execute(self, context):
+        rollout = self.rollout(context)
+        if not rollout.selected(self.stage):
+            return {"selected": False, "targets": []}
+        ssm = rollout.ssm()
+        members = inventory.patch_group_members(ssm, self.stage.patch_group)
+        operating_systems = sorted({m.operating_system for m in members if m.operating_system})
+        baselines = inventory.baselines_for_group(ssm, self.stage.patch_group, operating_systems)
+        offline = [m.instance_id for m in members if not m.online]
+        rollout.ledger.append(
+            "preflight",
+            stage=self.stage.name,
+            patch_group=self.stage.patch_group,
+            targets=[m.to_json() for m in members],
+            offline=offline,
+            baselines=baselines,
+        )
+        problems = []
+        if not members:
+            problems.append(f"patch group '{self.stage.patch_group}' has no managed instances (tag 'Patch Group' or 'PatchGroup')")
+        elif len(members) < self.stage.expected_min_targets:
+            problems.append(
+                f"patch group '{self.stage.patch_group}' has {len(members)} managed instances, fewer than the {self.stage.expected_min_targets} the plan expects"
+            )
+        unknown = [m.instance_id for m in members if not m.operating_system]
+        if unknown:
+            problems.append(f"cannot tell the operating system of {', '.join(unknown)}")
+        missing_baselines = [os_name for os_name, baseline in baselines.items() if baseline is None]
+        if missing_baselines and self.stage.require_registered_baseline:
+            problems.append(
+                f"no patch baseline is registered for patch group '{self.stage.patch_group}' and {', '.join(missing_baselines)}"
+            )
+        if offline:
+            self.log.warning("offline agents in %s: %s", self.stage.patch_group, ", ".join(offline))
+        if problems:
+            reason = "; ".join(problems)
+            rollout.ledger.append("stage_failed", stage=self.stage.name, reason=reason)
+            block(rollout, self.stage, f"preflight: {reason}")
+        return {"selected": True, "targets": [m.to_json() for m in members], "offline": offline, "baselines": baselines}
+
+
+class PatchWaveOperator(RolloutOperator):
+    """Sends AWS-RunPatchBaseline to one wave, waits deferred, then reads every invocation and gates the wave."""
+
+    template_fields = ()
+
+    def __init__(self, *, wave_index: int, operation: str = "Install", poll_interval: float = 5.0, **kwargs):
+        super().__init__(**kwargs)
+        self.wave_index = wave_index
+        self.operation = operation
+        self.poll_interval = poll_interval
+
+    def _targets(self, context) -> list[dict]:
+        preflight = context["ti"].xcom_pull(task_ids=self.group_task("preflight")) or {}
+        return preflight.get("targets", [])
+
+    def _batch(self, context) -> list[dict]:
+        targets = self._targets(context)
+        if self.operation == "Scan":
+            return targets if self.wave_index == 1 else []
+        by_id = {t["instance_id"]: t for t in targets}
+        batches = wave_batches(sorted(by_id), self.stage.waves)
+        if self.wave_index > len(batches):
+            return []
+        return [by_id[i] for i in batches[self.wave_index - 1]]
+
+    def _comment_prefix(self, rollout: Rollout) -> str:
+        return f"patchflow {rollout.run_token} {self.stage.name} {self.operation[0]}{self.wave_index}"
+
+    def execute(self, context):
+        rollout = self.rollout(context)
+        if not rollout.selected(self.stage):
+            return {"selected": False, "results": []}
+        operation = "Scan" if rollout.params.dry_run else self.operation
+        batch = self._batch(context)
+        if not batch:
+            self.log.info("wave %d of %s has no instances left to patch", self.wave_index, self.stage.name)
+            return {"selected": True, "results": []}
+        if self.stage.window is not None and operation == "Install":
+            state = window_state(self.stage.window, datetime.now(timezone.utc))
+            if not state.can_start_work:
+                block(rollout, self.stage, f"the maintenance window allows no new work after {state.last_start_at}; wave {self.wave_index} was not started")
+
+        ssm = rollout.ssm()
+        started = datetime.now(timezone.utc)
+        prefix = self._comment_prefix(rollout)
+        overrides = self._install_overrides(context, rollout) if operation == "Install" and self.stage.pin_to else {}
+        requests = self._requests(batch, operation, prefix, overrides)
+        already = ssm_commands.find_commands_by_comment(ssm, prefix, _run_start(context))
+        command_ids = []
+        for request in requests:
+            if request.comment in already:
+                command_ids.append(already[request.comment].command_id)
+                self.log.info("re-attached to %s sent earlier for %r", already[request.comment].command_id, request.comment)
+                continue
+            command_ids.append(ssm_commands.send_patch_command(ssm, request))
+        rollout.ledger.append(
+            "command_sent",
+            stage=self.stage.name,
+            wave=self.wave_index,
+            operation=operation,
+            command_ids=command_ids,
+            instance_count=len(batch),
+            reattached=sorted(c.command_id for c in already.values()),
+            comments=[r.comment for r in requests],
+            install_override_lists=sorted(set(overrides.values())),
+        )
+        context["ti"].xcom_push(key="command_ids", value=command_ids)
+        deadline = started + timedelta(seconds=self.stage.timeout_seconds + self.stage.execution_timeout_seconds)
+        self.defer(
+            trigger=CommandCompletionTrigger(
+                command_ids=command_ids,
+                invoked_after=started.isoformat(),
+                deadline=deadline.isoformat(),
+                poll_interval=self.poll_interval,
+                aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
+            ),
+            method_name="execute_complete",
+            kwargs={"started_at": started.isoformat(), "command_ids": command_ids, "operation": operation},
+        )
+
+    def _requests(self, batch: list[dict], operation: str, prefix: str, overrides: dict[str, str]) -> list[ssm_commands.PatchCommandRequest]:
+        # With a pinned manifest each OS needs its own override list, so commands split by OS first.
+        groups: dict[str, list[str]] = {}
+        for target in batch:
+            key = target.get("operating_system") or "" if overrides else ""
+            groups.setdefault(key, []).append(target["instance_id"])
+        requests = []
+        for os_name in sorted(groups):
+            for n, chunk in enumerate(ssm_commands.chunked(sorted(groups[os_name]))):
+                suffix = f" {os_name or 'all'} c{n + 1}"
+                requests.append(
+                    ssm_commands.PatchCommandRequest(
+                        operation=operation,
+                        reboot_option="NoReboot" if operation == "Scan" else self.stage.reboot_option,
+                        max_concurrency=self.stage.max_concurrency,
+                        max_errors=self.stage.max_errors,
+                        timeout_seconds=self.stage.timeout_seconds,
+                        comment=(prefix + suffix)[:100],
+                        instance_ids=chunk,
+                        install_override_list=overrides.get(os_name),
+                    )
+                )
+        return requests
+
+    def _install_overrides(self, context, rollout: Rollout) -> dict[str, str]:
+        manifest_json = context["ti"].xcom_pull(task_ids=f"{self.stage.pin_to}.manifest")
+        if not manifest_json:
+            block(rollout, self.stage, f"stage is pinned to {self.stage.pin_to}, whose manifest is missing (did {self.stage.pin_to} run in this DAG run?)")
+        return dict(manifest_json["override_lists"])
+
+    def execute_complete(self, context, event: dict, started_at: str, command_ids: list[str], operation: str):
+        rollout = self.rollout(context)
+        ssm = rollout.ssm()
+        status = event.get("status")
+        if status == "error":
+            rollout.ledger.append("stage_failed", stage=self.stage.name, wave=self.wave_index, reason=event["message"], command_ids=command_ids)
+            raise AirflowFailException(event["message"])
+        if status == "deadline":
+            cancelled = ssm_commands.cancel_commands(ssm, event.get("unfinished", []))
+            self.log.warning("deadline passed; cancelled %s", cancelled)
+        batch = {t["instance_id"]: t for t in self._batch(context)}
+        invocations = {}
+        for command_id in command_ids:
+            for invocation in ssm_commands.list_invocations(ssm, command_id):
+                if invocation["InstanceId"] in batch:
+                    invocations[invocation["InstanceId"]] = invocation
+        states = inventory.patch_states(ssm, sorted(batch)) if operation == "Install" else inventory.patch_states(ssm, sorted(batch))
+        results, rows = [], []
+        for instance_id in sorted(batch):
+            invocation = invocations.get(instance_id)
+            if invocation is None:
+                outcome, details, command_id = Outcome.NOT_DISPATCHED, "NoInvocation", ""
+            else:
+                outcome = classify_invocation(invocation.get("Status", ""), invocation.get("StatusDetails", ""))
+                details, command_id = invocation.get("StatusDetails", ""), invocation["CommandId"]
+            state = states.get(instance_id)
+            compliant = inventory.is_compliant(state) if state else None
+            pending_reboot = bool(state and int(state.get("InstalledPendingRebootCount", 0) or 0) > 0)
+            results.append(
+                InstanceResult(
+                    instance_id=instance_id,
+                    outcome=outcome,
+                    compliant=compliant,
+                    pending_reboot=pending_reboot,
+                    missing_count=int(state.get("MissingCount", 0)) if state else 0,
+                    failed_count=int(state.get("FailedCount", 0)) if state else 0,
+                    platform=batch[instance_id].get("operating_system") or "",
+                )
+            )
+            rows.append(
+                {
+                    "instance_id": instance_id,
+                    "operating_system": batch[instance_id].get("operating_system"),
+                    "outcome": outcome.value,
+                    "status_details": details,
+                    "compliant": compliant,
+                    "pending_reboot": pending_reboot,
+                    "missing": results[-1].missing_count,
+                    "failed_patches": results[-1].failed_count,
+                    "command_id": command_id,
+                }
+            )
+        thresholds = replace(rollout.thresholds(self.stage), min_targets=0)
+        if operation == "Scan":
+            # A scan patches nothing: only reachability and command failures gate it.
+            thresholds = replace(thresholds, min_compliant_percent=None, max_pending_reboot=None)
+        verdict = evaluate_gate(results, thresholds)
+        rollout.ledger.append(
+            "wave_result",
+            stage=self.stage.name,
+            wave=self.wave_index,
+            operation=operation,
+            command_ids=command_ids,
+            instances=rows,
+            verdict=verdict.to_json(),
+            started_at=started_at,
+            finished_at=datetime.now(timezone.utc).isoformat(),
+            polls=event.get("polls"),
+        )
+        if not verdict.passed:
+            reason = f"{operation.lower()} wave {self.wave_index}: " + "; ".join(verdict.reasons)
+            rollout.ledger.append("stage_verdict", stage=self.stage.name, verdict=verdict.to_json())
+            block(rollout, self.stage, reason)
+        return {"selected": True, "operation": operation, "results": rows, "command_ids": command_ids}
+
+
+class StageGateOperator(RolloutOperator):
+    """The stage's gate over every wave's results: promotion happens only through here."""
+
+    def __init__(self, *, wave_task_ids: list[str], **kwargs):
+        super().__init__(**kwargs)
+        self.wave_task_ids = wave_task_ids
+
+    def execute(self, context):
+        rollout = self.rollout(context)
+        if not rollout.selected(self.stage):
+            return {"selected": False}
+        rows: dict[str, dict] = {}
+        for task_id in self.wave_task_ids:
+            result = context["ti"].xcom_pull(task_ids=task_id) or {}
+            for row in result.get("results", []):
+                rows[row["instance_id"]] = row
+        preflight = context["ti"].xcom_pull(task_ids=self.group_task("preflight")) or {}
+        for target in preflight.get("targets", []):
+            rows.setdefault(
+                target["instance_id"],
+                {"instance_id": target["instance_id"], "outcome": Outcome.NOT_DISPATCHED.value, "compliant": None, "pending_reboot": False},
+            )
+        results = [
+            InstanceResult(
+                instance_id=row["instance_id"],
+                outcome=Outcome(row["outcome"]),
+                compliant=row.get("compliant"),
+                pending_reboot=bool(row.get("pending_reboot")),
+                missing_count=int(row.get("missing", 0) or 0),
+                failed_count=int(row.get("failed_patches", 0) or 0),
+                platform=row.get("operating_system") or "",
+            )
+            for row in rows.values()
+        ]
+        thresholds = rollout.thresholds(self.stage)
+        if rollout.params.dry_run:
+            thresholds = replace(thresholds, min_compliant_percent=None, max_pending_reboot=None)
+        verdict = evaluate_gate(results, thresholds, expected_targets=self.stage.expected_min_targets)
+        rollout.ledger.append("stage_verdict", stage=self.stage.name, verdict=verdict.to_json())
+        if not verdict.passed:
+            block(rollout, self.stage, "gate: " + "; ".join(verdict.reasons))
+        return verdict.to_json()
+
+
+class ManifestOperator(RolloutOperator):
+    """What the pin-source stage actually installed becomes the set later stages install, exactly."""
+
+    def execute(self, context):
+        rollout = self.rollout(context)
+        if not rollout.selected(self.stage) or rollout.params.dry_run:
+            return None
+        ssm = rollout.ssm()
+        preflight = context["ti"].xcom_pull(task_ids=self.group_task("preflight")) or {}
+        os_of = {t["instance_id"]: t.get("operating_system") for t in preflight.get("targets", [])}
+        installed: dict[str, set[tuple[str, str]]] = {}
+        for instance_id, operating_system in sorted(os_of.items()):
+            for patch in inventory.instance_patches(ssm, instance_id, states=("INSTALLED", "INSTALLED_PENDING_REBOOT")):
+                installed.setdefault(operating_system, set()).add((patch["KBId"], patch.get("Title", "")))
+        manifest = build_manifest(self.stage.name, installed)
+        override_lists = {}
+        for operating_system in sorted(manifest.patches):
+            location = rollout.ledger.put_artifact(
+                f"manifest/{operating_system}.yaml", install_override_document(manifest, operating_system), "application/x-yaml"
+            )
+            override_lists[operating_system] = location
+        rollout.ledger.put_artifact("manifest/manifest.json", _json(manifest.to_json()), "application/json")
+        size = sum(len(p) for p in manifest.patches.values())
+        rollout.ledger.append("manifest", stage=self.stage.name, content_hash=manifest.content_hash, size=size, location=rollout.ledger.artifact_location("manifest/manifest.json"), override_lists=override_lists)
+        return {"content_hash": manifest.content_hash, "override_lists": override_lists, "manifest": manifest.to_json()}
+
+
+class DriftReportOperator(RolloutOperator):
+    """For a pinned stage: what its baseline approves that the manifest does not hold (reported, never installed)."""
+
+    def execute(self, context):
+        rollout = self.rollout(context)
+        if not rollout.selected(self.stage) or not self.stage.pin_to:
+            return None
+        manifest_json = context["ti"].xcom_pull(task_ids=f"{self.stage.pin_to}.manifest")
+        if not manifest_json:
+            return None
+        manifest = Manifest.from_json(manifest_json["manifest"])
+        ssm = rollout.ssm()
+        preflight = context["ti"].xcom_pull(task_ids=self.group_task("preflight")) or {}
+        approved: dict[str, set[str]] = {}
+        for target in preflight.get("targets", []):
+            for patch in inventory.instance_patches(ssm, target["instance_id"], states=("MISSING",)):
+                approved.setdefault(target.get("operating_system") or "", set()).add(patch["KBId"])
+        found = {os_name: drift(manifest, os_name, sorted(ids)) for os_name, ids in sorted(approved.items())}
+        found = {k: v for k, v in found.items() if v}
+        rollout.ledger.append("drift", stage=self.stage.name, drift=found)
+        return found
+
+
+class SoakOperator(RolloutOperator):
+    """Holds promotion for the stage's soak time without holding a worker."""
+
+    def execute(self, context, event=None):
+        rollout = self.rollout(context)
+        if not rollout.selected(self.stage) or self.stage.soak_seconds <= 0 or rollout.params.dry_run:
+            return None
+        if event is None:
+            until = datetime.now(timezone.utc) + timedelta(seconds=self.stage.soak_seconds)
+            self.defer(trigger=DateTimeTrigger(moment=until), method_name="execute", kwargs={"event": {"soaked_until": until.isoformat()}})
+        return None
+
+
+class FinishRunOperator(RolloutOperator):
+    """Writes the report whatever happened, and fails unless every selected stage was promoted."""
+
+    def execute(self, context):
+        rollout = self.rollout(context)
+        records = rollout.ledger.records()
+        if not any(r["kind"] == "run_finished" for r in records):
+            verdicts = {r["stage"]: r["verdict"]["passed"] for r in records if r["kind"] == "stage_verdict"}
+            failures = [r for r in records if r["kind"] == "stage_failed"]
+            missing = [s for s in rollout.params.stages if not verdicts.get(s)]
+            if failures:
+                outcome, stage, reason = "failed", failures[0]["stage"], failures[0]["reason"]
+            elif missing:
+                outcome, stage, reason = "failed", missing[0], f"stage {missing[0]} has no passing gate verdict (a task failed or was rejected before it)"
+            else:
+                outcome, stage, reason = "promoted", None, ""
+            records.append(rollout.ledger.append("run_finished", outcome=outcome, blocking_stage=stage, reason=reason))
+        report = build_report(records)
+        locations = {
+            "json": rollout.ledger.put_artifact("report.json", _json(report), "application/json"),
+            "markdown": rollout.ledger.put_artifact("report.md", render_markdown(report), "text/markdown"),
+            "html": rollout.ledger.put_artifact("report.html", render_html(report), "text/html"),
+        }
+        self.log.info("\n%s\n%s", summary_table(report), headline(report))
+        notify.send(self.plan, "complete", f"Rollout {self.plan.name}: {report['outcome']}", headline(report) + "\n\n" + summary_table(report), run_id=rollout.run_id)
+        if report["outcome"] != "promoted":
+            raise AirflowFailException(headline(report))
+        return {"outcome": report["outcome"], "report": locations}
+
+
+def _run_start(context) -> datetime:
+    dag_run = context["dag_run"]
+    start = getattr(dag_run, "start_date", None) or getattr(dag_run, "run_after", None) or datetime.now(timezone.utc)
+    return start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+
+
+def _json(data) -> str:
+    import json
+
+    return json.dumps(data, indent=2, sort_keys=True, default=str)

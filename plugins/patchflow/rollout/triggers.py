@@ -1,0 +1,125 @@
+"""Waiting on SSM commands without holding a worker slot.
+
+Each poll costs the same whatever the fleet size: it reads command counters
+(ListCommands), never the invocations. Reading every invocation happens once,
+after the commands finish, back on a worker.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timezone
+from typing import Any, AsyncIterator
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from patchflow.ssm.commands import command_progress
+
+
+def ssm_client_for(aws_conn_id: str | None, region_name: str | None):
+    if aws_conn_id:
+        from airflow.providers.amazon.aws.hooks.ssm import SsmHook
+
+        from patchflow.ssm.client import RETRY_CONFIG
+
+        return SsmHook(aws_conn_id=aws_conn_id, region_name=region_name, config=RETRY_CONFIG).conn
+    from patchflow.ssm.client import aws_client
+
+    return aws_client("ssm", region_name=region_name)
+
+
+class CommandCompletionTrigger(BaseTrigger):
+    """Fires once every command is terminal, the deadline passes, or SSM stops answering."""
+
+    def __init__(
+        self,
+        command_ids: list[str],
+        invoked_after: str,
+        deadline: str | None = None,
+        poll_interval: float = 5.0,
+        aws_conn_id: str | None = None,
+        region_name: str | None = None,
+        max_consecutive_errors: int = 5,
+    ):
+        super().__init__()
+        self.command_ids = list(command_ids)
+        self.invoked_after = invoked_after
+        self.deadline = deadline
+        self.poll_interval = poll_interval
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.max_consecutive_errors = max_consecutive_errors
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "command_ids": self.command_ids,
+                "invoked_after": self.invoked_after,
+                "deadline": self.deadline,
+                "poll_interval": self.poll_interval,
+                "aws_conn_id": self.aws_conn_id,
+                "region_name": self.region_name,
+                "max_consecutive_errors": self.max_consecutive_errors,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        client = await asyncio.to_thread(ssm_client_for, self.aws_conn_id, self.region_name)
+        invoked_after = datetime.fromisoformat(self.invoked_after)
+        deadline = datetime.fromisoformat(self.deadline) if self.deadline else None
+        errors = 0
+        polls = 0
+        started = time.monotonic()
+        while True:
+            polls += 1
+            try:
+                progress = await asyncio.to_thread(command_progress, client, self.command_ids, invoked_after)
+                errors = 0
+            except Exception as exc:  # the event carries the reason; the worker decides
+                errors += 1
+                self.log.warning("poll %d failed (%d in a row): %s", polls, errors, exc)
+                if errors >= self.max_consecutive_errors:
+                    yield TriggerEvent(
+                        {"status": "error", "polls": polls, "message": f"SSM stopped answering while waiting on {', '.join(self.command_ids)}: {exc}"}
+                    )
+                    return
+                await asyncio.sleep(self.poll_interval)
+                continue
+            # A command missing from ListCommands right after SendCommand is eventual
+            # consistency, not success: only a command SSM reports terminal counts.
+            finished = [c for c in self.command_ids if c in progress and progress[c].finished]
+            self.log.info(
+                "poll %d: %d/%d commands finished; %s",
+                polls,
+                len(finished),
+                len(self.command_ids),
+                "; ".join(f"{p.command_id} {p.status_details} {p.completed_count}/{p.target_count}" for p in progress.values()),
+            )
+            if len(finished) == len(self.command_ids):
+                yield TriggerEvent(
+                    {
+                        "status": "finished",
+                        "polls": polls,
+                        "waited_seconds": round(time.monotonic() - started, 3),
+                        "progress": {c: progress[c].to_json() for c in self.command_ids},
+                    }
+                )
+                return
+            if deadline and datetime.now(timezone.utc) >= deadline:
+                yield TriggerEvent(
+                    {
+                        "status": "deadline",
+                        "polls": polls,
+                        "unfinished": [c for c in self.command_ids if c not in finished],
+                        "progress": {c: p.to_json() for c, p in progress.items()},
+                    }
+                )
+                return
+            await asyncio.sleep(self.poll_interval)
+
+    async def on_kill(self) -> None:
+        from patchflow.ssm.commands import cancel_commands
+
+        client = await asyncio.to_thread(ssm_client_for, self.aws_conn_id, self.region_name)
+        await asyncio.to_thread(cancel_commands, client, self.command_ids)
