@@ -115,9 +115,9 @@ def _run(args) -> int:
 
     fleet_path = Path(args.fleet).resolve()
     plan_path = Path(args.plan).resolve()
-    for label, path in (("FLEET", fleet_path), ("PLAN", plan_path)):
+    for label, given, path in (("FLEET", args.fleet, fleet_path), ("PLAN", args.plan, plan_path)):
         if not path.is_file():
-            raise DemoError(f"{label}={path}: expected an existing file, got {'a directory' if path.is_dir() else 'no such file'}")
+            raise DemoError(f"{label}={given}: expected an existing file, got {'a directory' if path.is_dir() else 'no such file'}")
     try:
         conf = json.loads(args.conf)
     except json.JSONDecodeError as exc:

@@ -119,7 +119,9 @@ def summary_rows(report: Mapping) -> list[tuple[str, ...]]:
                 str(counts.get("failed", 0) + counts.get("timed_out", 0)),
                 str(counts.get("unreachable", 0) + counts.get("not_dispatched", 0)),
                 gate,
-                ",".join(stage.get("command_ids", [])) or "-",
+                # The first eight characters are enough to find a command in the console; the
+                # per-wave sections carry the full ids.
+                " ".join(c[:8] for c in stage.get("command_ids", [])) or "-",
             )
         )
     return rows

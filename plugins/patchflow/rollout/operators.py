@@ -216,8 +216,16 @@ class PatchWaveOperator(RolloutOperator):
         ssm = rollout.ssm()
         started = datetime.now(timezone.utc)
         prefix = self._comment_prefix(rollout)
-        overrides = self._install_overrides(context, rollout) if operation == "Install" and self.stage.pin_to else {}
-        requests = self._requests(batch, operation, prefix, overrides)
+        pinned = operation == "Install" and bool(self.stage.pin_to)
+        overrides = self._install_overrides(context, rollout) if pinned else {}
+        unpinned = sorted({t.get("operating_system") or "unknown" for t in batch} - set(overrides)) if pinned else []
+        if unpinned:
+            block(
+                rollout,
+                self.stage,
+                f"stage is pinned to {self.stage.pin_to}, which patched no {', '.join(unpinned)} instances, so there is no tried patch set to install on them",
+            )
+        requests = self._requests(batch, operation, prefix, overrides, split_by_os=pinned)
         already = ssm_commands.find_commands_by_comment(ssm, prefix, _run_start(context))
         command_ids = []
         for request in requests:
@@ -247,16 +255,16 @@ class PatchWaveOperator(RolloutOperator):
                 poll_interval=self.poll_interval,
                 aws_conn_id=self.aws_conn_id,
                 region_name=self.region_name,
+                echo={"started_at": started.isoformat(), "operation": operation},
             ),
             method_name="execute_complete",
-            kwargs={"started_at": started.isoformat(), "command_ids": command_ids, "operation": operation},
         )
 
-    def _requests(self, batch: list[dict], operation: str, prefix: str, overrides: dict[str, str]) -> list[ssm_commands.PatchCommandRequest]:
+    def _requests(self, batch: list[dict], operation: str, prefix: str, overrides: dict[str, str], split_by_os: bool) -> list[ssm_commands.PatchCommandRequest]:
         # With a pinned manifest each OS needs its own override list, so commands split by OS first.
         groups: dict[str, list[str]] = {}
         for target in batch:
-            key = target.get("operating_system") or "" if overrides else ""
+            key = (target.get("operating_system") or "") if split_by_os else ""
             groups.setdefault(key, []).append(target["instance_id"])
         requests = []
         for os_name in sorted(groups):
@@ -282,8 +290,10 @@ class PatchWaveOperator(RolloutOperator):
             block(rollout, self.stage, f"stage is pinned to {self.stage.pin_to}, whose manifest is missing (did {self.stage.pin_to} run in this DAG run?)")
         return dict(manifest_json["override_lists"])
 
-    def execute_complete(self, context, event: dict, started_at: str, command_ids: list[str], operation: str):
+    def execute_complete(self, context, event: dict):
         rollout = self.rollout(context)
+        command_ids = list(event["command_ids"])
+        started_at, operation = event["echo"]["started_at"], event["echo"]["operation"]
         ssm = rollout.ssm()
         status = event.get("status")
         if status == "error":
@@ -298,7 +308,7 @@ class PatchWaveOperator(RolloutOperator):
             for invocation in ssm_commands.list_invocations(ssm, command_id):
                 if invocation["InstanceId"] in batch:
                     invocations[invocation["InstanceId"]] = invocation
-        states = inventory.patch_states(ssm, sorted(batch)) if operation == "Install" else inventory.patch_states(ssm, sorted(batch))
+        states = inventory.patch_states(ssm, sorted(batch))
         results, rows = [], []
         for instance_id in sorted(batch):
             invocation = invocations.get(instance_id)
@@ -412,10 +422,15 @@ class ManifestOperator(RolloutOperator):
         ssm = rollout.ssm()
         preflight = context["ti"].xcom_pull(task_ids=self.group_task("preflight")) or {}
         os_of = {t["instance_id"]: t.get("operating_system") for t in preflight.get("targets", [])}
-        installed: dict[str, set[tuple[str, str]]] = {}
+        run_start = _run_start(context)
+        # Every OS the stage patched gets an entry, even an empty one: a pinned stage then
+        # installs exactly nothing for it rather than falling back to its own baseline.
+        installed: dict[str, set[tuple[str, str]]] = {os_name: set() for os_name in os_of.values() if os_name}
         for instance_id, operating_system in sorted(os_of.items()):
             for patch in inventory.instance_patches(ssm, instance_id, states=("INSTALLED", "INSTALLED_PENDING_REBOOT")):
-                installed.setdefault(operating_system, set()).add((patch["KBId"], patch.get("Title", "")))
+                # Only what this run installed: older patches were never tried by this rollout.
+                if _aware(patch["InstalledTime"]) >= run_start:
+                    installed[operating_system].add((patch["KBId"], patch.get("Title", "")))
         manifest = build_manifest(self.stage.name, installed)
         override_lists = {}
         for operating_system in sorted(manifest.patches):
@@ -497,8 +512,11 @@ class FinishRunOperator(RolloutOperator):
 
 def _run_start(context) -> datetime:
     dag_run = context["dag_run"]
-    start = getattr(dag_run, "start_date", None) or getattr(dag_run, "run_after", None) or datetime.now(timezone.utc)
-    return start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+    return _aware(getattr(dag_run, "start_date", None) or getattr(dag_run, "run_after", None) or datetime.now(timezone.utc))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _json(data) -> str:

@@ -40,6 +40,7 @@ class CommandCompletionTrigger(BaseTrigger):
         aws_conn_id: str | None = None,
         region_name: str | None = None,
         max_consecutive_errors: int = 5,
+        echo: dict[str, Any] | None = None,
     ):
         super().__init__()
         self.command_ids = list(command_ids)
@@ -49,6 +50,9 @@ class CommandCompletionTrigger(BaseTrigger):
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
         self.max_consecutive_errors = max_consecutive_errors
+        # Handed back in every event: the deferring task's own defer kwargs do not
+        # survive every resume path (`airflow dags test` replaces them with the event).
+        self.echo = dict(echo or {})
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -61,8 +65,12 @@ class CommandCompletionTrigger(BaseTrigger):
                 "aws_conn_id": self.aws_conn_id,
                 "region_name": self.region_name,
                 "max_consecutive_errors": self.max_consecutive_errors,
+                "echo": self.echo,
             },
         )
+
+    def _event(self, payload: dict[str, Any]) -> TriggerEvent:
+        return TriggerEvent({**payload, "command_ids": self.command_ids, "echo": self.echo})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         client = await asyncio.to_thread(ssm_client_for, self.aws_conn_id, self.region_name)
@@ -80,7 +88,7 @@ class CommandCompletionTrigger(BaseTrigger):
                 errors += 1
                 self.log.warning("poll %d failed (%d in a row): %s", polls, errors, exc)
                 if errors >= self.max_consecutive_errors:
-                    yield TriggerEvent(
+                    yield self._event(
                         {"status": "error", "polls": polls, "message": f"SSM stopped answering while waiting on {', '.join(self.command_ids)}: {exc}"}
                     )
                     return
@@ -97,7 +105,7 @@ class CommandCompletionTrigger(BaseTrigger):
                 "; ".join(f"{p.command_id} {p.status_details} {p.completed_count}/{p.target_count}" for p in progress.values()),
             )
             if len(finished) == len(self.command_ids):
-                yield TriggerEvent(
+                yield self._event(
                     {
                         "status": "finished",
                         "polls": polls,
@@ -107,7 +115,7 @@ class CommandCompletionTrigger(BaseTrigger):
                 )
                 return
             if deadline and datetime.now(timezone.utc) >= deadline:
-                yield TriggerEvent(
+                yield self._event(
                     {
                         "status": "deadline",
                         "polls": polls,
