@@ -6,6 +6,7 @@ summary and writes reports/latest/. Exit 0 only when every stage promoted.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -29,6 +30,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=7, help="fleetsim seed (same seed, same outcome)")
     parser.add_argument("--conf", default="{}", help="trigger-form params as JSON, e.g. '{\"dry_run\": true}'")
     parser.add_argument("--reports", default="reports/latest", help="where report.json/.md/.html are written")
+    parser.add_argument("--endpoint", help="use a fleetsim already answering at this URL instead of starting one (--fleet is then ignored)")
+    parser.add_argument("--airflow-home", default=".airflow", help="AIRFLOW_HOME for the run (created if missing)")
 
 
 class DemoError(Exception):
@@ -110,7 +113,6 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    from fleetsim import running
     from patchflow.plan import load_plan
 
     fleet_path = Path(args.fleet).resolve()
@@ -124,25 +126,18 @@ def _run(args) -> int:
         raise DemoError(f"--conf: expected a JSON object, got invalid JSON ({exc.msg})") from None
     plan = load_plan(plan_path)
 
-    airflow_home = PROJECT_ROOT / ".airflow"
-    airflow_home.mkdir(exist_ok=True)
+    airflow_home = Path(args.airflow_home)
+    airflow_home = airflow_home if airflow_home.is_absolute() else PROJECT_ROOT / airflow_home
+    airflow_home.mkdir(parents=True, exist_ok=True)
     dags_folder = airflow_home / "demo-dags"
     write_dag_stub(dags_folder, plan_path)
     log_path = airflow_home / "demo.log"
     log_path.write_text("")
     total_started = time.monotonic()
 
-    print(f"==> starting fleetsim with {fleet_path.relative_to(PROJECT_ROOT) if fleet_path.is_relative_to(PROJECT_ROOT) else fleet_path}", flush=True)
-    try:
-        sim_context = running(str(fleet_path), seed=args.seed, time_scale=float(DEMO_TIME_SCALE))
-        sim = sim_context.__enter__()
-    except InvalidInput:
-        raise
-    except Exception as exc:
-        raise DemoError(f"FLEET={fleet_path}: fleetsim did not start: {str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}") from None
-    try:
-        print(f"    fleetsim answering at {sim.endpoint}", flush=True)
-        env = airflow_env(airflow_home, dags_folder, sim.endpoint)
+    with fleet_endpoint(args, fleet_path) as endpoint:
+        print(f"    fleetsim answering at {endpoint}", flush=True)
+        env = airflow_env(airflow_home, dags_folder, endpoint)
         prepare_aws(plan, env)
         python = sys.executable
         if run_step("syncing patch baselines from include/baselines", [python, "-m", "patchflow", "sync"], env, log_path):
@@ -159,8 +154,6 @@ def _run(args) -> int:
         )
         os.environ.update({k: env[k] for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
         report = latest_report(plan)
-    finally:
-        sim_context.__exit__(None, None, None)
     if report is None:
         raise DemoError(f"the DAG run left no ledger records (airflow exit {code}); see {log_path}")
     write_reports(report, PROJECT_ROOT / args.reports)
@@ -170,6 +163,30 @@ def _run(args) -> int:
     print(headline(report))
     print(f"Report: {Path(args.reports) / 'report.html'} (also report.md, report.json); took {time.monotonic() - total_started:.0f}s")
     return 0 if report["outcome"] == "promoted" and code == 0 else 1
+
+
+@contextlib.contextmanager
+def fleet_endpoint(args, fleet_path: Path):
+    """The fleetsim to run against: the one given, or one started now and stopped whatever happens."""
+    from fleetsim import running
+
+    if args.endpoint:
+        yield args.endpoint
+        return
+    shown = fleet_path.relative_to(PROJECT_ROOT) if fleet_path.is_relative_to(PROJECT_ROOT) else fleet_path
+    print(f"==> starting fleetsim with {shown}", flush=True)
+    try:
+        sim_context = running(str(fleet_path), seed=args.seed, time_scale=float(DEMO_TIME_SCALE))
+        sim = sim_context.__enter__()
+    except InvalidInput:
+        raise
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise DemoError(f"FLEET={args.fleet}: fleetsim did not start: {reason}") from None
+    try:
+        yield sim.endpoint
+    finally:
+        sim_context.__exit__(None, None, None)
 
 
 def latest_report(plan) -> dict | None:
