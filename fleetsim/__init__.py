@@ -64,11 +64,27 @@ class Running:
         """API calls per action since start or the last reset."""
         return self._call("GET", "/_fleetsim/stats")["calls"]
 
+    def api_calls(self) -> dict[str, int]:
+        """Every AWS API call since start or the last reset, as `service:Action` -> count (ssm:SendCommand, s3:PutObject, sns:Publish, ...)."""
+        return self._call("GET", "/_fleetsim/stats")["api_calls"]
+
     def reset_stats(self) -> None:
         self._call("DELETE", "/_fleetsim/stats")
 
     def set_ping_status(self, instance_ids: list[str], ping_status: str) -> None:
         self._call("POST", "/_fleetsim/agents", {"instance_ids": list(instance_ids), "ping_status": ping_status})
+
+    def inject_fault(self, *, after_action: str, fail_action: str, after_count: int = 1, fail_count: int = 1,
+                     status: int = 500, code: str = "InternalServerError", message: str = "injected by fleetsim") -> dict:
+        """After `after_count` calls of `after_action`, the next `fail_count` calls of `fail_action` fail."""
+        return self._call("POST", "/_fleetsim/faults", {
+            "after": {"action": after_action, "count": after_count},
+            "fail": {"action": fail_action, "count": fail_count},
+            "error": {"status": status, "code": code, "message": message},
+        })
+
+    def faults(self) -> list[dict]:
+        return self._call("GET", "/_fleetsim/faults")["faults"]
 
 
 def _wait_ready(process: subprocess.Popen, log_path: Path, timeout: float) -> int:

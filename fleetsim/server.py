@@ -1,11 +1,14 @@
 """`python -m fleetsim serve`: moto's server with the simulated fleet, plus the /_fleetsim/ endpoints.
 
     GET    /_fleetsim/health        {"ok": true, "instances": N, ...}
-    GET    /_fleetsim/stats         {"calls": {"ListCommands": 3, ...}, "throttled": {...}}
+    GET    /_fleetsim/stats         {"calls": {"ListCommands": 3, ...}, "throttled": {...},
+                                     "api_calls": {"ssm:ListCommands": 3, "s3:PutObject": 1, ...}}
     DELETE /_fleetsim/stats         reset the counters (POST /_fleetsim/stats/reset does the same)
     POST   /_fleetsim/agents        {"instance_ids": ["i-..."], "ping_status": "ConnectionLost"}
 
-Every AWS request is counted by action; SSM actions above the fleet spec's
+Every AWS request is counted by action, and again as `service:Action` (the
+service from the SigV4 credential scope, S3 operations named from the method,
+path and query) so a test can list every API a client used; SSM actions above the fleet spec's
 `throttling` rate get `ThrottlingException` (HTTP 400), as SSM answers.
 """
 from __future__ import annotations
@@ -15,6 +18,7 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -23,6 +27,8 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs
+
+from fleetsim.faults import Fault, parse_fault
 
 AMIS_PATH = Path(__file__).with_name("amis.json")
 READY_PREFIX = "fleetsim: serving"
@@ -66,6 +72,82 @@ def request_action(environ: dict) -> tuple[str, bool]:
     return f"s3:{environ.get('REQUEST_METHOD', '')}", False
 
 
+TARGET_PREFIX_SERVICES = {"AmazonSSM": "ssm"}
+CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/]+/([a-z0-9-]+)/aws4_request")
+S3_BUCKET_SUBRESOURCES = {
+    "acl": "Acl", "cors": "Cors", "encryption": "Encryption", "lifecycle": "LifecycleConfiguration", "location": "Location",
+    "logging": "Logging", "notification": "NotificationConfiguration", "ownershipControls": "OwnershipControls",
+    "policy": "Policy", "publicAccessBlock": "PublicAccessBlock", "tagging": "Tagging", "versioning": "Versioning",
+    "website": "Website", "object-lock": "ObjectLockConfiguration", "replication": "Replication",
+}
+
+
+def request_service(environ: dict) -> str:
+    """The service a request is for: its SigV4 credential scope, else its X-Amz-Target prefix, else 'unknown'."""
+    scope = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if scope:
+        return scope.group(1)
+    credential = parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential", [""])[0]
+    parts = credential.split("/")
+    if len(parts) == 5 and parts[4] == "aws4_request":
+        return parts[3]
+    prefix = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")[0]
+    return TARGET_PREFIX_SERVICES.get(prefix, "unknown")
+
+
+def s3_operation(environ: dict) -> str:
+    """The S3 API operation of a path-style request (PutObject, ListObjectsV2, HeadBucket, ...)."""
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    bucket, _, key = environ.get("PATH_INFO", "/").lstrip("/").partition("/")
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    verbs = {"GET": "Get", "PUT": "Put", "DELETE": "Delete"}
+    if not bucket:
+        return "ListBuckets" if method == "GET" else f"{method}Service"
+    if not key:
+        for name, suffix in S3_BUCKET_SUBRESOURCES.items():
+            if name in query and method in verbs:
+                return f"{verbs[method]}Bucket{suffix}"
+        if method == "POST" and "delete" in query:
+            return "DeleteObjects"
+        if method == "GET" and "uploads" in query:
+            return "ListMultipartUploads"
+        if method == "GET" and "versions" in query:
+            return "ListObjectVersions"
+        return {"GET": "ListObjectsV2" if query.get("list-type") == ["2"] else "ListObjects",
+                "PUT": "CreateBucket", "HEAD": "HeadBucket", "DELETE": "DeleteBucket"}.get(method, f"{method}Bucket")
+    if "tagging" in query and method in verbs:
+        return f"{verbs[method]}ObjectTagging"
+    if "acl" in query and method in ("GET", "PUT"):
+        return f"{verbs[method]}ObjectAcl"
+    if method == "POST" and "uploads" in query:
+        return "CreateMultipartUpload"
+    if "uploadId" in query:
+        return {"PUT": "UploadPart", "POST": "CompleteMultipartUpload", "DELETE": "AbortMultipartUpload", "GET": "ListParts"}.get(method, f"{method}Object")
+    if method == "PUT" and environ.get("HTTP_X_AMZ_COPY_SOURCE"):
+        return "CopyObject"
+    return {"GET": "GetObject", "PUT": "PutObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}.get(method, f"{method}Object")
+
+
+def request_api_call(environ: dict) -> str:
+    """`service:Action` of an AWS request, e.g. ssm:SendCommand, sns:Publish, s3:PutObject (call after request_action)."""
+    service = request_service(environ)
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        return f"{service}:{target.partition('.')[2]}"
+    action = ""
+    if "application/x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+    action = action or parse_qs(environ.get("QUERY_STRING", "")).get("Action", [""])[0]
+    if action:
+        return f"{service}:{action}"
+    if service in ("s3", "unknown"):
+        return f"s3:{s3_operation(environ)}"
+    return f"{service}:{environ.get('REQUEST_METHOD', '')} {environ.get('PATH_INFO', '')}"
+
+
 class FleetSimApp:
     def __init__(self, moto_app, backend, throttling: dict[str, float], lock):
         self.moto_app = moto_app
@@ -74,7 +156,9 @@ class FleetSimApp:
         self.throttling = throttling
         self.buckets: dict[str, TokenBucket] = {}
         self.calls: Counter = Counter()
+        self.api_calls: Counter = Counter()
         self.throttled: Counter = Counter()
+        self.faults: list[Fault] = []
 
     def _bucket(self, action: str) -> TokenBucket | None:
         rate = self.throttling.get(action, self.throttling.get("*"))
@@ -88,8 +172,13 @@ class FleetSimApp:
         if environ.get("PATH_INFO", "").startswith("/_fleetsim/"):
             return self._admin(environ, start_response)
         action, is_ssm = request_action(environ)
+        api_call = request_api_call(environ)
         with self.lock:
             self.calls[action] += 1
+            self.api_calls[api_call] += 1
+            injected = next((f for f in self.faults if f.observe(action)), None)
+            if injected is not None:
+                return self._injected_error(injected, action, start_response)
             bucket = self._bucket(action) if is_ssm else None
             if bucket is not None and not bucket.take():
                 self.throttled[action] += 1
@@ -111,11 +200,20 @@ class FleetSimApp:
             if path == "/_fleetsim/health" and method == "GET":
                 return self._json(start_response, 200, self._health())
             if path == "/_fleetsim/stats" and method == "GET":
-                return self._json(start_response, 200, {"calls": dict(sorted(self.calls.items())), "throttled": dict(sorted(self.throttled.items()))})
+                return self._json(start_response, 200, {"calls": dict(sorted(self.calls.items())), "throttled": dict(sorted(self.throttled.items())),
+                                                        "api_calls": dict(sorted(self.api_calls.items()))})
             if (path == "/_fleetsim/stats" and method == "DELETE") or (path == "/_fleetsim/stats/reset" and method == "POST"):
                 self.calls.clear()
+                self.api_calls.clear()
                 self.throttled.clear()
-                return self._json(start_response, 200, {"calls": {}, "throttled": {}})
+                return self._json(start_response, 200, {"calls": {}, "throttled": {}, "api_calls": {}})
+            if path == "/_fleetsim/faults" and method == "POST":
+                return self._add_fault(environ, start_response)
+            if path == "/_fleetsim/faults" and method == "GET":
+                return self._json(start_response, 200, {"faults": [f.to_json() for f in self.faults]})
+            if path == "/_fleetsim/faults" and method == "DELETE":
+                self.faults.clear()
+                return self._json(start_response, 200, {"faults": []})
             if path == "/_fleetsim/agents" and method == "POST":
                 return self._set_agents(environ, start_response)
         return self._json(start_response, 404, {"error": f"no such fleetsim endpoint: {method} {path}"})
@@ -124,6 +222,29 @@ class FleetSimApp:
         commands = self.backend.commands()
         return {"ok": True, "instances": len(self.backend.instances), "commands": len(commands.order),
                 "simulated_seconds": round(self.backend.clock.now(), 3), "time_scale": self.backend.clock.time_scale}
+
+    def _add_fault(self, environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            fault = parse_fault(json.loads(environ["wsgi.input"].read(length) or b"{}"))
+        except ValueError as exc:
+            return self._json(start_response, 400, {"error": str(exc)})
+        self.faults.append(fault)
+        log(f"fault armed: after {fault.after_count} {fault.after_action}, fail {fault.fail_count} {fault.fail_action} with {fault.code}")
+        return self._json(start_response, 200, fault.to_json())
+
+    @staticmethod
+    def _injected_error(fault: Fault, action: str, start_response):
+        log(f"injected {fault.code} on {action}")
+        reason = {400: "Bad Request", 403: "Forbidden", 500: "Internal Server Error", 503: "Service Unavailable"}.get(fault.status, "Error")
+        if action.startswith("s3:"):
+            body = f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{fault.code}</Code><Message>{fault.message}</Message></Error>".encode()
+            content_type = "application/xml"
+        else:
+            body = json.dumps({"__type": fault.code, "message": fault.message}).encode()
+            content_type = "application/x-amz-json-1.1"
+        start_response(f"{fault.status} {reason}", [("Content-Type", content_type), ("x-amzn-ErrorType", fault.code), ("Content-Length", str(len(body)))])
+        return [body]
 
     def _set_agents(self, environ, start_response):
         length = int(environ.get("CONTENT_LENGTH") or 0)

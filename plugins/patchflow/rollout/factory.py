@@ -12,6 +12,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, TaskGroup, TriggerRule
 
 from patchflow.plan import RolloutPlan, Stage, load_plan
+from patchflow.rollout.notifiers import ApprovalRequestNotifier
 from patchflow.rollout.operators import (
     DriftReportOperator,
     FinishRunOperator,
@@ -49,7 +50,9 @@ def build_stage_group(plan: RolloutPlan, stage: Stage, *, pinned_by_later_stage:
                         "Approve to start it. Reject, or no answer in time, stops the rollout as a failure."
                     ),
                     response_timeout=timedelta(seconds=stage.approval.timeout_seconds),
+                    # Fail closed: a reject must read as a stopped rollout, never as a skipped stage.
                     fail_on_reject=True,
+                    notifiers=[ApprovalRequestNotifier(plan=plan, stage=stage)],
                     retries=0,
                 )
             )

@@ -234,6 +234,7 @@ class PatchWaveOperator(RolloutOperator):
                 self.log.info("re-attached to %s sent earlier for %r", already[request.comment].command_id, request.comment)
                 continue
             command_ids.append(ssm_commands.send_patch_command(ssm, request))
+            self._in_flight = list(command_ids)
         rollout.ledger.append(
             "command_sent",
             stage=self.stage.name,
@@ -259,6 +260,23 @@ class PatchWaveOperator(RolloutOperator):
             ),
             method_name="execute_complete",
         )
+
+    def on_kill(self) -> None:
+        # Killed on a worker between sending and deferring: what was sent must not keep patching.
+        sent = getattr(self, "_in_flight", [])
+        if sent:
+            ssm_commands.cancel_commands(ssm_client_for(self.aws_conn_id, self.region_name), sent)
+            self.log.warning("task killed; cancelled %s", ", ".join(sent))
+
+    def resume_execution(self, next_method: str, next_kwargs, context):
+        # Airflow's own execution_timeout ends a deferred task without calling execute_complete;
+        # the commands it was waiting on are cancelled before the timeout is reported.
+        if next_method == "__fail__":
+            sent = context["ti"].xcom_pull(task_ids=self.task_id, key="command_ids") or []
+            if sent:
+                cancelled = ssm_commands.cancel_commands(ssm_client_for(self.aws_conn_id, self.region_name), sent)
+                self.log.warning("wait ended by Airflow (%s); cancelled %s", (next_kwargs or {}).get("error", "unknown"), cancelled)
+        return super().resume_execution(next_method, next_kwargs, context)
 
     def _requests(self, batch: list[dict], operation: str, prefix: str, overrides: dict[str, str], split_by_os: bool) -> list[ssm_commands.PatchCommandRequest]:
         # With a pinned manifest each OS needs its own override list, so commands split by OS first.
@@ -493,7 +511,7 @@ class FinishRunOperator(RolloutOperator):
             if failures:
                 outcome, stage, reason = "failed", failures[0]["stage"], failures[0]["reason"]
             elif missing:
-                outcome, stage, reason = "failed", missing[0], f"stage {missing[0]} has no passing gate verdict (a task failed or was rejected before it)"
+                outcome, stage, reason = "failed", missing[0], _why_no_verdict(context, missing[0])
             else:
                 outcome, stage, reason = "promoted", None, ""
             records.append(rollout.ledger.append("run_finished", outcome=outcome, blocking_stage=stage, reason=reason))
@@ -508,6 +526,23 @@ class FinishRunOperator(RolloutOperator):
         if report["outcome"] != "promoted":
             raise AirflowFailException(headline(report))
         return {"outcome": report["outcome"], "report": locations}
+
+
+def _why_no_verdict(context, stage_name: str) -> str:
+    """Names the first task of the stage that did not succeed, e.g. a rejected approval."""
+    generic = f"stage {stage_name} has no passing gate verdict (a task failed or was rejected before it)"
+    try:
+        states = context["ti"].get_task_states(dag_id=context["dag_run"].dag_id, task_group_id=stage_name, run_ids=[context["dag_run"].run_id])
+    except Exception:  # the wording is a courtesy; the outcome does not depend on it
+        return generic
+    by_task = next(iter(states.values()), {}) if states else {}
+    stopped = [task for task, state in by_task.items() if state in ("failed", "upstream_failed", "skipped", "removed")]
+    if not stopped:
+        return generic
+    first = sorted(stopped, key=lambda task: (by_task[task] != "failed", task))[0]
+    if first.endswith(".approval"):
+        return f"stage {stage_name} was not approved (rejected, or no answer before the approval timed out)"
+    return f"stage {stage_name} stopped at task {first} ({by_task[first]}) before its gate"
 
 
 def _run_start(context) -> datetime:
