@@ -25,6 +25,7 @@ from patchflow.schedule import window_state
 from patchflow.ssm import commands as ssm_commands
 from patchflow.ssm import inventory
 from patchflow.rollout.triggers import CommandCompletionTrigger, ssm_client_for
+from patchflow.rollout.links import RolloutReportLink, SsmCommandConsoleLink
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,7 @@ class PatchWaveOperator(RolloutOperator):
     """Sends AWS-RunPatchBaseline to one wave, waits deferred, then reads every invocation and gates the wave."""
 
     template_fields = ()
+    operator_extra_links = (SsmCommandConsoleLink(),)
 
     def __init__(self, *, wave_index: int, operation: str = "Install", poll_interval: float = 5.0, **kwargs):
         super().__init__(**kwargs)
@@ -388,6 +390,8 @@ class PatchWaveOperator(RolloutOperator):
 
 class StageGateOperator(RolloutOperator):
     """The stage's gate over every wave's results: promotion happens only through here."""
+
+    operator_extra_links = (RolloutReportLink(),)
 
     def __init__(self, *, wave_task_ids: list[str], **kwargs):
         super().__init__(**kwargs)
