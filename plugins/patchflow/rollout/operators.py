@@ -515,7 +515,7 @@ class FinishRunOperator(RolloutOperator):
             if failures:
                 outcome, stage, reason = "failed", failures[0]["stage"], failures[0]["reason"]
             elif missing:
-                outcome, stage, reason = "failed", missing[0], _why_no_verdict(context, missing[0])
+                outcome, stage, reason = "failed", missing[0], _why_no_verdict(context, missing[0], self.plan.stage(missing[0]).approval is not None)
             else:
                 outcome, stage, reason = "promoted", None, ""
             records.append(rollout.ledger.append("run_finished", outcome=outcome, blocking_stage=stage, reason=reason))
@@ -532,7 +532,7 @@ class FinishRunOperator(RolloutOperator):
         return {"outcome": report["outcome"], "report": locations}
 
 
-def _why_no_verdict(context, stage_name: str) -> str:
+def _why_no_verdict(context, stage_name: str, has_approval: bool) -> str:
     """Names the first task of the stage that did not succeed, e.g. a rejected approval."""
     generic = f"stage {stage_name} has no passing gate verdict (a task failed or was rejected before it)"
     try:
@@ -543,9 +543,11 @@ def _why_no_verdict(context, stage_name: str) -> str:
     stopped = [task for task, state in by_task.items() if state in ("failed", "upstream_failed", "skipped", "removed")]
     if not stopped:
         return generic
-    first = sorted(stopped, key=lambda task: (by_task[task] != "failed", task))[0]
-    if first.endswith(".approval"):
+    # The window task's only upstream is the approval, so its upstream_failed means no approval
+    # (the approval task itself is not always among the states returned).
+    if by_task.get(f"{stage_name}.approval") == "failed" or (has_approval and by_task.get(f"{stage_name}.window") == "upstream_failed"):
         return f"stage {stage_name} was not approved (rejected, or no answer before the approval timed out)"
+    first = sorted(stopped, key=lambda task: (by_task[task] != "failed", task))[0]
     return f"stage {stage_name} stopped at task {first} ({by_task[first]}) before its gate"
 
 

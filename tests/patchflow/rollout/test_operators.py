@@ -1,0 +1,194 @@
+"""Whole rollouts through real Airflow task execution against fleetsim: what a release manager relies on."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from fleetsim.testing import fleetsim_fixture
+from patchflow.yamlfile import PROJECT_ROOT
+
+pytestmark = pytest.mark.airflow
+
+
+def _group(stage: str, platform: str, count: int, missing_share: float) -> dict:
+    return {"name": f"{stage}-{platform.lower()}", "count": count, "platform": platform, "tags": {"Patch Group": stage}, "missing_share": missing_share}
+
+
+# dev starts nearly up to date, test and prod far behind: their baselines approve much that dev
+# never installs, so pinning has something to hold back.
+PINNING_FLEET = {
+    "defaults": {"execution_seconds": [60, 180], "reboot_share": 0.0},
+    "groups": [
+        *(_group("dev", p, 2, 0.3) for p in ("AMAZON_LINUX_2023", "UBUNTU", "WINDOWS")),
+        *(_group("test", p, 2, 0.9) for p in ("AMAZON_LINUX_2023", "UBUNTU", "WINDOWS")),
+        _group("prod", "AMAZON_LINUX_2023", 4, 0.9), _group("prod", "UBUNTU", 3, 0.9), _group("prod", "WINDOWS", 3, 0.9),
+    ],
+}
+demo_fleet = fleetsim_fixture(PINNING_FLEET, seed=7, time_scale=600, scope="function")
+failing_fleet = fleetsim_fixture(PROJECT_ROOT / "include/fleets/failing-dev.yaml", seed=7, time_scale=600, scope="function")
+
+
+def commands_by_group(sim) -> dict[str, list[dict]]:
+    """Every command fleetsim ever accepted, by the patch group its instances carry."""
+    ssm, ec2 = sim.client("ssm"), sim.client("ec2")
+    group_of = {}
+    for reservation in ec2.describe_instances()["Reservations"]:
+        for instance in reservation["Instances"]:
+            tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+            group_of[instance["InstanceId"]] = tags.get("Patch Group") or tags.get("PatchGroup")
+    found: dict[str, list[dict]] = {}
+    for page in ssm.get_paginator("list_commands").paginate():
+        for command in page["Commands"]:
+            groups = {group_of.get(i) for i in command["InstanceIds"]}
+            for group in groups:
+                found.setdefault(group, []).append(command)
+    return found
+
+
+def test_the_demo_plan_promotes_dev_then_test_then_prod_with_waves_and_a_pinned_set(demo_fleet, run_rollout, demo_plan):
+    run = run_rollout(demo_fleet, demo_plan(), conf={"change_ticket": "CHG-1"})
+
+    assert run.state == "success"
+    assert run.report["outcome"] == "promoted"
+    assert [(s["name"], s["state"]) for s in run.report["stages"]] == [("dev", "promoted"), ("test", "promoted"), ("prod", "promoted")]
+    assert run.report["change_ticket"] == "CHG-1"
+
+    sent = commands_by_group(demo_fleet)
+    installs = {group: [c for c in commands if c["Parameters"]["Operation"] == ["Install"]] for group, commands in sent.items()}
+    # prod's waves [1, "50%", "100%"] over 10 instances: 1, then up to 5, then the rest, each wave split by OS.
+    prod_wave_sizes = [sum(len(c["InstanceIds"]) for c in run_commands) for run_commands in _by_wave(installs["prod"])]
+    assert prod_wave_sizes == [1, 4, 5]
+    assert {(c["MaxConcurrency"], c["MaxErrors"]) for c in installs["prod"]} == {("50%", "10%")}
+
+    # Pinned: test and prod install exactly what dev installed in this run, through InstallOverrideList.
+    manifest = run.kinds("manifest")[0]
+    assert manifest["stage"] == "dev" and manifest["size"] > 0
+    for group in ("test", "prod"):
+        assert all(c["Parameters"].get("InstallOverrideList", [""])[0].startswith("s3://rollout-tests/") for c in installs[group])
+    pinned_ids = _manifest_ids(demo_fleet, manifest["location"])
+    started = min(r["at"] for r in run.records)
+    for group in ("test", "prod"):
+        installed_now = _installed_since(demo_fleet, group, started)
+        assert installed_now and installed_now <= pinned_ids, f"{group} installed {sorted(installed_now - pinned_ids)} outside the manifest"
+    # Their own baselines approve more than dev installed: reported as drift, left missing.
+    drift = {record["stage"]: record["drift"] for record in run.kinds("drift")}
+    assert drift["prod"], "expected prod's baseline to approve patches dev never installed"
+    still_missing = _missing_ids(demo_fleet, "prod")
+    assert {patch for patches in drift["prod"].values() for patch in patches} <= still_missing
+
+
+def _by_wave(commands: list[dict]) -> list[list[dict]]:
+    waves: dict[str, list[dict]] = {}
+    for command in sorted(commands, key=lambda c: c["RequestedDateTime"]):
+        # comment: "patchflow <token> <stage> I<wave> <os> c<n>"
+        waves.setdefault(command["Comment"].split()[3], []).append(command)
+    return [waves[key] for key in sorted(waves)]
+
+
+def _group_instances(ssm, group: str) -> list[str]:
+    pages = ssm.get_paginator("describe_instance_information").paginate(Filters=[{"Key": "tag:Patch Group", "Values": [group]}])
+    return [i["InstanceId"] for page in pages for i in page["InstanceInformationList"]]
+
+
+def _installed_since(sim, group: str, started: str) -> set[str]:
+    from datetime import datetime
+
+    since = datetime.fromisoformat(started.replace("Z", "+00:00"))
+    ssm = sim.client("ssm")
+    return {
+        p["KBId"]
+        for instance_id in _group_instances(ssm, group)
+        for p in _patches(ssm, instance_id, "INSTALLED", "INSTALLED_PENDING_REBOOT")
+        if p["InstalledTime"] >= since
+    }
+
+
+def _manifest_ids(sim, location: str) -> set[str]:
+    import json
+
+    bucket, key = location.removeprefix("s3://").split("/", 1)
+    manifest = json.loads(sim.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    return {p["id"] for patches in manifest["patches"].values() for p in patches}
+
+
+def _missing_ids(sim, group: str) -> set[str]:
+    ssm = sim.client("ssm")
+    return {
+        p["KBId"]
+        for instance_id in _group_instances(ssm, group)
+        for p in _patches(ssm, instance_id, "MISSING")
+    }
+
+
+def _patches(ssm, instance_id: str, *states: str) -> list[dict]:
+    pages = ssm.get_paginator("describe_instance_patches").paginate(InstanceId=instance_id, Filters=[{"Key": "State", "Values": list(states)}])
+    return [patch for page in pages for patch in page["Patches"]]
+
+
+def _stage(name: str, group: str, **extra) -> dict:
+    return {"name": name, "patch_group": group, "expected_min_targets": 1, **extra}
+
+
+def test_a_dev_stage_failing_above_its_threshold_blocks_and_nothing_reaches_test_or_prod(failing_fleet, run_rollout, demo_plan):
+    run = run_rollout(failing_fleet, demo_plan())
+
+    assert run.state == "failed"
+    assert run.report["outcome"] == "blocked"
+    assert [(s["name"], s["state"]) for s in run.report["stages"]] == [("dev", "blocked"), ("test", "not started"), ("prod", "not started")]
+    assert run.report["reason"] == (
+        "install wave 1: 9 of 10 instances failed (90.0%), above the limit of 10%; 4 instances not dispatched counted as failures"
+    )
+    sent = commands_by_group(failing_fleet)
+    assert sorted(sent) == ["dev"], f"commands reached {sorted(sent)}"
+    # MaxErrors 10% of 10 is 1: SSM stopped dispatching after the second error; the rest never started.
+    install = [c for c in sent["dev"] if c["Parameters"]["Operation"] == ["Install"]]
+    assert [(c["MaxErrors"], c["Status"], c["ErrorCount"] >= 2) for c in install] == [("10%", "Failed", True)]
+    assert failing_fleet.stats().get("Publish", 0) >= 1, "the block was not notified"
+
+
+def test_a_stage_with_zero_targets_fails_with_the_reason_and_sends_nothing(demo_fleet, run_rollout, demo_plan):
+    run = run_rollout(demo_fleet, demo_plan(stages=[_stage("dev", "nobody")]))
+
+    assert run.state == "failed"
+    assert run.report["reason"] == "preflight: patch group 'nobody' has no managed instances (tag 'Patch Group' or 'PatchGroup')"
+    assert "SendCommand" not in demo_fleet.stats()
+
+
+def test_a_rejected_approval_fails_the_run_before_anything_is_sent(demo_fleet, run_rollout, demo_plan):
+    plan = demo_plan(stages=[_stage("dev", "dev", approval={"required": True, "timeout": "10m"})])
+    run = run_rollout(demo_fleet, plan, answer="Reject")
+
+    assert run.state == "failed"
+    assert run.report["outcome"] == "failed"
+    assert run.report["reason"] == "stage dev was not approved (rejected, or no answer before the approval timed out)"
+    assert "SendCommand" not in demo_fleet.stats()
+    assert demo_fleet.stats().get("Publish", 0) >= 2, "expected the approval request and the outcome to be notified"
+
+
+def test_an_approved_stage_goes_ahead(demo_fleet, run_rollout, demo_plan):
+    plan = demo_plan(stages=[_stage("dev", "dev", approval={"required": True, "timeout": "10m"})])
+    run = run_rollout(demo_fleet, plan, answer="Approve")
+
+    assert run.state == "success"
+    assert run.report["outcome"] == "promoted"
+
+
+def test_a_retried_install_reattaches_to_its_command_instead_of_sending_another(demo_fleet, run_rollout, demo_plan):
+    # The ledger write right after the install's SendCommand fails, as if the worker died there.
+    demo_fleet.inject_fault(after_action="SendCommand", after_count=2, fail_action="s3:PUT", status=403, code="AccessDenied", message="injected")
+    run = run_rollout(demo_fleet, demo_plan(stages=[_stage("dev", "dev")]))
+
+    assert run.state == "success"
+    assert [f["failed"] for f in demo_fleet.faults()] == [1]
+    sent = commands_by_group(demo_fleet)["dev"]
+    assert sorted(c["Parameters"]["Operation"][0] for c in sent) == ["Install", "Scan"]
+    install_record = [r for r in run.kinds("command_sent") if r["operation"] == "Install"]
+    assert [r["reattached"] for r in install_record] == [[c["CommandId"] for c in sent if c["Parameters"]["Operation"] == ["Install"]]]
+
+
+def test_a_dry_run_scans_every_stage_and_installs_nothing(demo_fleet, run_rollout, demo_plan):
+    run = run_rollout(demo_fleet, demo_plan(), conf={"dry_run": True})
+
+    assert run.report["dry_run"] is True
+    operations = {c["Parameters"]["Operation"][0] for commands in commands_by_group(demo_fleet).values() for c in commands}
+    assert operations == {"Scan"}
