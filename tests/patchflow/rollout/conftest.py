@@ -60,12 +60,13 @@ def airflow_db():
 def run_rollout(airflow_db, monkeypatch, tmp_path):
     """run_rollout(sim, plan_dict, conf=None, answer=None) -> RolloutRun; answer approves/rejects HITL tasks."""
 
-    def run(sim, plan: dict, conf: dict | None = None, answer: str | None = None) -> RolloutRun:
+    def run(sim, plan: dict, conf: dict | None = None, answer: str | None = None, prepare_ledger: bool = True) -> RolloutRun:
         for name, value in sim.env().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("PATCHFLOW_POLL_INTERVAL", "0.5")
         monkeypatch.setenv("PATCHFLOW_AWS_CONN_ID", "")
-        sim.client("s3").create_bucket(Bucket=LEDGER_BUCKET)
+        if prepare_ledger:
+            sim.client("s3").create_bucket(Bucket=LEDGER_BUCKET)
         sim.client("sns").create_topic(Name=TOPIC_NAME)
         sync = subprocess.run([sys.executable, "-m", "patchflow", "sync"], env={**os.environ, **sim.env()}, capture_output=True, text=True, cwd=PROJECT_ROOT)
         assert sync.returncode == 0, sync.stdout + sync.stderr

@@ -1,0 +1,114 @@
+"""The completion trigger against fleetsim: cost per poll, eventual consistency, cancelling on kill."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from fleetsim.testing import fleetsim_fixture
+from patchflow.rollout import triggers
+from patchflow.rollout.triggers import CommandCompletionTrigger
+
+GROUP = {"platform": "AMAZON_LINUX_2023", "execution_seconds": [120, 600]}
+wait_fleet = fleetsim_fixture(
+    {"groups": [
+        {**GROUP, "name": "small", "count": 10, "tags": {"Patch Group": "small"}},
+        {**GROUP, "name": "large", "count": 500, "tags": {"Patch Group": "large"}},
+        {**GROUP, "name": "slow", "count": 3, "tags": {"Patch Group": "slow"}, "execution_seconds": [900000, 900000]},
+    ]},
+    time_scale=300,
+)
+
+
+@pytest.fixture
+def ssm(wait_fleet, monkeypatch):
+    for name, value in wait_fleet.env().items():
+        monkeypatch.setenv(name, value)
+    return wait_fleet.client("ssm")
+
+
+def send_to_group(ssm, group: str) -> str:
+    return ssm.send_command(
+        DocumentName="AWS-RunPatchBaseline",
+        Targets=[{"Key": "tag:Patch Group", "Values": [group]}],
+        Parameters={"Operation": ["Scan"]},
+        MaxConcurrency="100%",
+        MaxErrors="100%",
+    )["Command"]["CommandId"]
+
+
+def collect(trigger: CommandCompletionTrigger) -> dict:
+    async def first_event():
+        async for event in trigger.run():
+            return event.payload
+
+    return asyncio.run(first_event())
+
+
+def wait_for(command_id: str, *, deadline_seconds: float = 120) -> CommandCompletionTrigger:
+    now = datetime.now(timezone.utc)
+    return CommandCompletionTrigger(
+        command_ids=[command_id],
+        invoked_after=now.isoformat(),
+        deadline=(now + timedelta(seconds=deadline_seconds)).isoformat(),
+        poll_interval=0.2,
+        aws_conn_id=None,
+    )
+
+
+def test_calls_per_poll_do_not_grow_with_the_fleet(ssm, wait_fleet):
+    per_poll = {}
+    for group in ("small", "large"):
+        command_id = send_to_group(ssm, group)
+        wait_fleet.reset_stats()
+        event = collect(wait_for(command_id))
+        calls = wait_fleet.stats()
+        assert event["status"] == "finished"
+        assert set(calls) == {"ListCommands"}, f"the wait read more than counters: {calls}"
+        per_poll[group] = calls["ListCommands"] / event["polls"]
+    assert per_poll == {"small": 1.0, "large": 1.0}
+
+
+class EventuallyConsistentSsm:
+    """ListCommands that does not know a new command for its first polls, as SSM may right after SendCommand."""
+
+    def __init__(self, real, unknown_polls: int):
+        self.real = real
+        self.unknown_polls = unknown_polls
+        self.polls = 0
+
+    def list_commands(self, **kwargs):
+        self.polls += 1
+        if self.polls <= self.unknown_polls:
+            return {"Commands": []}
+        return self.real.list_commands(**kwargs)
+
+
+def test_a_command_ssm_does_not_list_yet_is_never_read_as_finished(ssm, monkeypatch):
+    command_id = send_to_group(ssm, "small")
+    lagging = EventuallyConsistentSsm(ssm, unknown_polls=5)
+    monkeypatch.setattr(triggers, "ssm_client_for", lambda *args: lagging)
+
+    event = collect(wait_for(command_id))
+
+    assert (event["status"], event["polls"] > 5) == ("finished", True)
+    assert event["progress"][command_id]["status"] == "Success"
+
+
+def test_an_unlisted_command_runs_into_the_deadline_not_into_success(ssm, monkeypatch):
+    lagging = EventuallyConsistentSsm(ssm, unknown_polls=10**6)
+    monkeypatch.setattr(triggers, "ssm_client_for", lambda *args: lagging)
+
+    event = collect(wait_for("00000000-0000-0000-0000-000000000000", deadline_seconds=1))
+
+    assert (event["status"], event["unfinished"]) == ("deadline", ["00000000-0000-0000-0000-000000000000"])
+
+
+def test_killing_the_wait_cancels_the_command(ssm):
+    command_id = send_to_group(ssm, "slow")
+
+    asyncio.run(wait_for(command_id).on_kill())
+
+    command = ssm.list_commands(CommandId=command_id)["Commands"][0]
+    assert command["Status"] in ("Cancelling", "Cancelled")
