@@ -58,9 +58,14 @@ def airflow_db():
 
 @pytest.fixture
 def run_rollout(airflow_db, monkeypatch, tmp_path):
-    """run_rollout(sim, plan_dict, conf=None, answer=None) -> RolloutRun; answer approves/rejects HITL tasks."""
+    """run_rollout(sim, plan_dict, conf=None, answer=None) -> RolloutRun; answer approves/rejects HITL tasks.
 
-    def run(sim, plan: dict, conf: dict | None = None, answer: str | None = None, prepare_ledger: bool = True) -> RolloutRun:
+    sync_baselines=True first runs `patchflow sync`, as `make demo` does; without it every
+    instance gets its OS's default baseline, which is all a single-stage scenario needs.
+    """
+
+    def run(sim, plan: dict, conf: dict | None = None, answer: str | None = None, prepare_ledger: bool = True,
+            sync_baselines: bool = False) -> RolloutRun:
         for name, value in sim.env().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("PATCHFLOW_POLL_INTERVAL", "0.5")
@@ -68,8 +73,9 @@ def run_rollout(airflow_db, monkeypatch, tmp_path):
         if prepare_ledger:
             sim.client("s3").create_bucket(Bucket=LEDGER_BUCKET)
         sim.client("sns").create_topic(Name=TOPIC_NAME)
-        sync = subprocess.run([sys.executable, "-m", "patchflow", "sync"], env={**os.environ, **sim.env()}, capture_output=True, text=True, cwd=PROJECT_ROOT)
-        assert sync.returncode == 0, sync.stdout + sync.stderr
+        if sync_baselines:
+            sync = subprocess.run([sys.executable, "-m", "patchflow", "sync"], env={**os.environ, **sim.env()}, capture_output=True, text=True, cwd=PROJECT_ROOT)
+            assert sync.returncode == 0, sync.stdout + sync.stderr
 
         from patchflow.ledger import RunLedger, open_store
         from patchflow.plan import load_plan

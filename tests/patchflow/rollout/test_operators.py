@@ -46,7 +46,7 @@ def commands_by_group(sim) -> dict[str, list[dict]]:
 
 
 def test_the_demo_plan_promotes_dev_then_test_then_prod_with_waves_and_a_pinned_set(demo_fleet, run_rollout, demo_plan):
-    run = run_rollout(demo_fleet, demo_plan(), conf={"change_ticket": "CHG-1"})
+    run = run_rollout(demo_fleet, demo_plan(), conf={"change_ticket": "CHG-1"}, sync_baselines=True)
 
     assert run.state == "success"
     assert run.report["outcome"] == "promoted"
@@ -130,7 +130,7 @@ def _stage(name: str, group: str, **extra) -> dict:
 
 
 def test_a_dev_stage_failing_above_its_threshold_blocks_and_nothing_reaches_test_or_prod(failing_fleet, run_rollout, demo_plan):
-    run = run_rollout(failing_fleet, demo_plan())
+    run = run_rollout(failing_fleet, demo_plan(), sync_baselines=True)
 
     assert run.state == "failed"
     assert run.report["outcome"] == "blocked"
