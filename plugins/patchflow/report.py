@@ -33,6 +33,9 @@ def build_report(records: Iterable[Mapping]) -> dict:
             stage["state"] = "running"
         elif kind == "command_sent":
             stage["command_ids"].extend(c for c in record.get("command_ids", []) if c not in stage["command_ids"])
+            for location in record.get("install_override_lists", []):
+                if location not in stage["install_override_lists"]:
+                    stage["install_override_lists"].append(location)
         elif kind == "wave_result":
             stage["waves"].append(
                 {
@@ -62,7 +65,14 @@ def build_report(records: Iterable[Mapping]) -> dict:
         elif kind == "approval":
             stage["approval"] = {"decision": record.get("decision"), "by": record.get("by")}
 
+    manifests = {name: stage["manifest"] for name, stage in stages.items() if stage["manifest"]}
     for stage in stages.values():
+        # A pinned stage's override lists live under its source's manifest folder.
+        stage["pinned_to"] = next(
+            ({"stage": source, "hash": manifest["hash"]} for source, manifest in manifests.items()
+             if any(f"/manifest/{source}/" in location for location in stage["install_override_lists"])),
+            None,
+        )
         if stage["waves"] and not stage["counts"]:
             stage["counts"] = dict(sum((Counter(w["counts"]) for w in stage["waves"]), Counter()))
 
@@ -96,6 +106,7 @@ def _empty_stage(name: str) -> dict:
         "verdict": None,
         "manifest": None,
         "drift": {},
+        "install_override_lists": [],
     }
 
 
@@ -167,6 +178,8 @@ def render_markdown(report: Mapping) -> str:
             out.append("Offline agents at preflight: " + ", ".join(stage["offline"]))
         if stage["manifest"]:
             out.append(f"Pinned manifest: {stage['manifest']['hash']} ({stage['manifest']['size']} patches)")
+        if stage.get("pinned_to"):
+            out.append(f"Installed only the manifest of stage {stage['pinned_to']['stage']}: {stage['pinned_to']['hash']}")
         for os_name, ids in (stage.get("drift") or {}).items():
             if ids:
                 out.append(f"Drift on {os_name} (approved here, not in the manifest, not installed): {', '.join(ids)}")
@@ -206,19 +219,35 @@ def render_html(report: Mapping) -> str:
         parts.append("<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>")
     parts.append("</table>")
     for stage in report["stages"]:
-        parts.append(f"<div class='stage'><h2>Stage {e(stage['name'])}: {e(stage['state'])}</h2>")
+        parts.append(f"<div class='stage'><h2>Stage {e(stage['name'])} (patch group <code>{e(stage['patch_group'] or '-')}</code>): {e(stage['state'])}</h2>")
+        if stage.get("error"):
+            parts.append(f"<p class='block'>Error: {e(stage['error'])}</p>")
         if stage["verdict"]:
+            css = "pass" if stage["verdict"]["passed"] else "block"
+            parts.append(f"<p class='{css}'>Gate: {'PASS' if stage['verdict']['passed'] else 'BLOCK'}</p>")
             parts.append("<ul>" + "".join(f"<li>{e(r)}</li>" for r in stage["verdict"]["reasons"]) + "</ul>")
+        if stage["baselines"]:
+            parts.append("<p>Baselines in force: " + e(", ".join(f"{os}={b or 'OS default'}" for os, b in stage["baselines"].items())) + "</p>")
+        if stage["offline"]:
+            parts.append("<p>Offline agents at preflight: " + e(", ".join(stage["offline"])) + "</p>")
         if stage["manifest"]:
             parts.append(f"<p>Pinned manifest {e(str(stage['manifest']['hash']))} ({stage['manifest']['size']} patches)</p>")
+        if stage.get("pinned_to"):
+            parts.append(f"<p>Installed only the manifest of stage {e(stage['pinned_to']['stage'])}: {e(str(stage['pinned_to']['hash']))}</p>")
+        for os_name, ids in (stage.get("drift") or {}).items():
+            if ids:
+                parts.append(f"<p>Drift on {e(os_name)} (approved here, not in the manifest, not installed): {e(', '.join(ids))}</p>")
         for wave in stage["waves"]:
-            parts.append(f"<h3>{e(wave['operation'])} wave {wave['wave']}: {wave['targets']} instances</h3><table>")
-            parts.append("<tr><th>instance</th><th>os</th><th>outcome</th><th>status</th><th>compliant</th><th>command</th></tr>")
+            css = "pass" if wave["verdict"]["passed"] else "block"
+            parts.append(f"<h3>{e(wave['operation'])} wave {wave['wave']}: {wave['targets']} instances, <span class='{css}'>{'PASS' if wave['verdict']['passed'] else 'BLOCK'}</span></h3>")
+            parts.append("<ul>" + "".join(f"<li>{e(r)}</li>" for r in wave["verdict"]["reasons"] or []) + "</ul>")
+            parts.append(f"<p>Commands: {e(', '.join(wave['command_ids']) or '-')}; {e(str(wave['started_at']))} to {e(str(wave['finished_at']))}</p><table>")
+            parts.append("<tr><th>instance</th><th>os</th><th>outcome</th><th>status</th><th>compliant</th><th>pending reboot</th><th>command</th></tr>")
             for item in wave["instances"]:
                 parts.append(
                     f"<tr><td>{e(item['instance_id'])}</td><td>{e(item.get('operating_system') or '-')}</td>"
                     f"<td>{e(item['outcome'])}</td><td>{e(item.get('status_details', ''))}</td>"
-                    f"<td>{_yes_no(item.get('compliant'))}</td><td>{e(item.get('command_id', ''))}</td></tr>"
+                    f"<td>{_yes_no(item.get('compliant'))}</td><td>{_yes_no(item.get('pending_reboot'))}</td><td>{e(item.get('command_id', ''))}</td></tr>"
                 )
             parts.append("</table>")
         parts.append("</div>")

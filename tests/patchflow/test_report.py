@@ -29,6 +29,11 @@ def _records(blocked: bool):
     else:
         records.append({"kind": "stage_verdict", "at": "2026-11-28T10:00:11.000000Z", "dag_id": "rollout_demo", "run_id": "r1", "stage": "dev", "verdict": records[-1]["verdict"]})
         records.append({"kind": "manifest", "at": "2026-11-28T10:00:12.000000Z", "dag_id": "rollout_demo", "run_id": "r1", "stage": "dev", "content_hash": "abc123", "size": 4})
+        records.append({
+            "kind": "command_sent", "at": "2026-11-28T10:00:13.000000Z", "dag_id": "rollout_demo", "run_id": "r1", "stage": "test", "wave": 1, "command_ids": ["c-2"],
+            "install_override_lists": ["s3://ledger/runs/rollout_demo/r1/manifest/dev/AMAZON_LINUX_2023.yaml"],
+        })
+        records.append({"kind": "drift", "at": "2026-11-28T10:00:14.000000Z", "dag_id": "rollout_demo", "run_id": "r1", "stage": "test", "drift": {"AMAZON_LINUX_2023": ["curl.x86_64"]}})
         records.append({"kind": "stage_verdict", "at": "2026-11-28T10:00:20.000000Z", "dag_id": "rollout_demo", "run_id": "r1", "stage": "test", "verdict": _verdict(True, ["ok"], targets=3, succeeded=3)})
         records.append({"kind": "run_finished", "at": "2026-11-28T10:00:21.000000Z", "dag_id": "rollout_demo", "run_id": "r1", "outcome": "promoted", "blocking_stage": None, "reason": ""})
     return records
@@ -66,3 +71,19 @@ def test_html_escapes_values_from_the_fleet():
     records = _records(blocked=True)
     records[3]["instances"][0]["status_details"] = "<script>x</script>"
     assert "<script>x</script>" not in render_html(build_report(records))
+
+
+def test_a_pinned_stage_names_the_manifest_it_installed_and_the_drift_it_held_back():
+    report = build_report(_records(blocked=False))
+    test = report["stages"][1]
+    assert test["pinned_to"] == {"stage": "dev", "hash": "abc123"}
+    for rendered in (render_markdown(report), render_html(report)):
+        assert "Installed only the manifest of stage dev: abc123" in rendered
+        assert "Drift on AMAZON_LINUX_2023 (approved here, not in the manifest, not installed): curl.x86_64" in rendered
+
+
+def test_the_html_report_carries_the_blocking_reasons_per_stage_and_wave():
+    html_report = render_html(build_report(_records(blocked=True)))
+    assert "<p class='block'>Gate: BLOCK</p>" in html_report
+    assert html_report.count("<li>1 of 2 instances failed (50.0%), above the limit of 0</li>") == 2
+    assert "<td>i-2</td><td>AMAZON_LINUX_2023</td><td>FAILED</td><td>Failed</td><td>no</td><td>no</td><td>c-1</td>" in html_report

@@ -457,12 +457,13 @@ class ManifestOperator(RolloutOperator):
         override_lists = {}
         for operating_system in sorted(manifest.patches):
             location = rollout.ledger.put_artifact(
-                f"manifest/{operating_system}.yaml", install_override_document(manifest, operating_system), "application/x-yaml"
+                f"manifest/{self.stage.name}/{operating_system}.yaml", install_override_document(manifest, operating_system), "application/x-yaml"
             )
             override_lists[operating_system] = location
-        rollout.ledger.put_artifact("manifest/manifest.json", _json(manifest.to_json()), "application/json")
+        # Per source stage: two stages can each be the pin source of later ones.
+        rollout.ledger.put_artifact(f"manifest/{self.stage.name}/manifest.json", _json(manifest.to_json()), "application/json")
         size = sum(len(p) for p in manifest.patches.values())
-        rollout.ledger.append("manifest", stage=self.stage.name, content_hash=manifest.content_hash, size=size, location=rollout.ledger.artifact_location("manifest/manifest.json"), override_lists=override_lists)
+        rollout.ledger.append("manifest", stage=self.stage.name, content_hash=manifest.content_hash, size=size, location=rollout.ledger.artifact_location(f"manifest/{self.stage.name}/manifest.json"), override_lists=override_lists)
         return {"content_hash": manifest.content_hash, "override_lists": override_lists, "manifest": manifest.to_json()}
 
 

@@ -65,6 +65,7 @@ def test_the_demo_plan_promotes_dev_then_test_then_prod_with_waves_and_a_pinned_
     assert manifest["stage"] == "dev" and manifest["size"] > 0
     for group in ("test", "prod"):
         assert all(c["Parameters"].get("InstallOverrideList", [""])[0].startswith("s3://rollout-tests/") for c in installs[group])
+    assert [s["pinned_to"] for s in run.report["stages"]] == [None, {"stage": "dev", "hash": manifest["content_hash"]}, {"stage": "dev", "hash": manifest["content_hash"]}]
     pinned_ids = _manifest_ids(demo_fleet, manifest["location"])
     started = min(r["at"] for r in run.records)
     for group in ("test", "prod"):
