@@ -33,6 +33,7 @@ Problems are reported all at once, each naming the file and the path inside it.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -109,7 +110,13 @@ def load_fleet(fleet: str | Path | Mapping, source: str | None = None) -> FleetS
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float (never a bool, inf, nan, or an int too large to be a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def parse_fleet(document: Any, source: str) -> FleetSpec:
@@ -158,7 +165,7 @@ def parse_fleet(document: Any, source: str) -> FleetSpec:
     if total > MAX_INSTANCES:
         problems.append(Problem.expected(source, "groups", f"at most {MAX_INSTANCES} instances in all", total))
     if problems:
-        raise InvalidInput(problems)
+        raise InvalidInput(dict.fromkeys(problems))  # a bad default is found once per group, reported once
     return FleetSpec(source=source, groups=tuple(groups), seed=seed, throttling=throttling)
 
 
@@ -179,8 +186,9 @@ def _parse_group(raw: Any, defaults: Mapping, source: str, path: str, problems: 
             problems.append(Problem(source, join_path(path, str(key)), f"unknown key; expected one of {', '.join(GROUP_KEYS)}"))
     values = {**GROUP_DEFAULTS, **{k: v for k, v in defaults.items() if k in GROUP_DEFAULTS}, **raw}
 
-    def at(key: str) -> str:
-        return join_path(path, key)
+    def at(key: str, *more: str) -> str:
+        # A value taken from `defaults` is reported where it is written, once for all groups.
+        return join_path("defaults" if key not in raw and key in defaults else path, key, *more)
 
     count = raw.get("count", MISSING)
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
@@ -204,9 +212,9 @@ def _parse_group(raw: Any, defaults: Mapping, source: str, path: str, problems: 
     else:
         for key, value in tags_raw.items():
             if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
-                problems.append(Problem.expected(source, join_path(path, "tags", str(key)), "a tag key of 1-128 characters not starting with 'aws:'", key))
+                problems.append(Problem.expected(source, at("tags", str(key)), "a tag key of 1-128 characters not starting with 'aws:'", key))
             elif not isinstance(value, (str, int, float)) or isinstance(value, bool) or len(str(value)) > 256:
-                problems.append(Problem.expected(source, join_path(path, "tags", key), "a tag value of at most 256 characters", value))
+                problems.append(Problem.expected(source, at("tags", key), "a tag value of at most 256 characters", value))
             else:
                 tags[key] = str(value)
 
@@ -225,7 +233,7 @@ def _parse_group(raw: Any, defaults: Mapping, source: str, path: str, problems: 
         problems.append(Problem.expected(source, at("patch_failure_probability"), "a mapping of patch id to a number from 0 to 1", per_patch_raw))
     else:
         for patch_id, probability in per_patch_raw.items():
-            per_patch[str(patch_id)] = _share(probability, join_path(path, "patch_failure_probability", str(patch_id)), source, problems)
+            per_patch[str(patch_id)] = _share(probability, at("patch_failure_probability", str(patch_id)), source, problems)
 
     seconds = values["execution_seconds"]
     execution = (0.0, 0.0)

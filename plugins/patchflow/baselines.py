@@ -494,8 +494,11 @@ def read_filters(found: Findings, entry: Entry, operating_system: str | None, ap
     seen: set[str] = set()
     filters = []
     for (key, key_path), values_entry in raw:
-        if operating_system and key not in allowed:
+        if operating_system and not (isinstance(key, str) and key in allowed):
             found.expected(key_path, f"a filter key for {operating_system} ({', '.join(allowed)})", key)
+            continue
+        if not isinstance(key, str):  # no known OS to check it against, but a list or mapping is never a key
+            found.expected(key_path, "a filter key such as PRODUCT or CLASSIFICATION", key)
             continue
         if key in seen:
             found.expected(key_path, "each filter key once per filter group", key)

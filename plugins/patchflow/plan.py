@@ -72,6 +72,7 @@ CHANGE_TICKET = re.compile(r"^[A-Z][A-Z0-9]{1,15}-?[0-9]{1,20}$")
 PATCH_GROUP_PUNCTUATION = set("_.:/=+-@ ")
 
 DEFAULT_LEDGER = "file://reports/ledger"
+PROD_STAGE_NAMES = ("prod", "production")  # besides the last stage, these need an approval or a gate too
 DEFAULT_APPROVAL_TIMEOUT = "4h"
 APPROVAL_TIMEOUT_RANGE = (60, 7 * 86400)
 
@@ -480,7 +481,7 @@ def parse_plan(data: Any, source: str) -> RolloutPlan:
     """Validate a loaded plan document; raise InvalidInput listing every problem."""
     found = Findings(source)
     if not isinstance(data, Mapping):
-        found.expected("", "a mapping with name, owner and stages", data)
+        found.expected("", "a mapping with name, owner and stages", MISSING if data is None else data)
         raise_if_any(found.problems)
     top = entries_of(data, "")
     reject_unknown_keys(found, top, PLAN_KEYS, "a rollout plan")
@@ -554,6 +555,9 @@ def parse_plan(data: Any, source: str) -> RolloutPlan:
             last = stage_fields[-1]
             if last["approval"] is None and not last["gated"] and last["allow_ungated"] is False:
                 found.add(stage_paths[-1], "expected an approval or a gate on the last stage (or allow_ungated: true), got neither")
+            for fields, stage_path in zip(stage_fields[:-1], stage_paths):  # a prod stage that is not the last one
+                if fields["name"] in PROD_STAGE_NAMES and fields["approval"] is None and not fields["gated"] and fields["allow_ungated"] is False:
+                    found.add(stage_path, f"expected an approval or a gate on the {fields['name']} stage (or allow_ungated: true), got neither")
 
     raise_if_any(found.problems)
     stages = tuple(Stage(**fields) for fields in stage_fields)
@@ -609,7 +613,7 @@ def _selected_stage_names(plan: RolloutPlan, names: Any, found: Findings) -> tup
     known = plan.stage_names
     if names is None:
         return known
-    if isinstance(names, str) or not isinstance(names, Iterable):
+    if isinstance(names, (str, bytes, Mapping)) or not isinstance(names, Iterable):
         found.expected("stages", f"a list of stage names from {', '.join(known)}", names)
         return ()
     names = list(names)
@@ -619,7 +623,7 @@ def _selected_stage_names(plan: RolloutPlan, names: Any, found: Findings) -> tup
     for index, name in enumerate(names):
         if name not in known:
             found.expected(join_path("stages", index), f"one of {', '.join(known)}", name)
-    wanted = set(names)
+    wanted = {name for name in names if isinstance(name, str)}  # anything else was reported above (and may be unhashable)
     return tuple(n for n in known if n in wanted)
 
 

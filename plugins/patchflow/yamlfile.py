@@ -31,6 +31,11 @@ def parse_document(text: str, source: str) -> Any:
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InvalidInput([Problem(source, where, f"expected valid YAML, got a syntax error ({reason})")]) from None
+    except RecursionError:  # PyYAML builds nested collections recursively; a few hundred levels is its limit
+        raise InvalidInput([Problem(source, "", "expected a document nested at most a few hundred levels deep, got deeper nesting")]) from None
+    except (ValueError, TypeError, AttributeError, OverflowError, IndexError, KeyError) as exc:
+        # PyYAML's own constructors fail this way on some explicitly tagged scalars, e.g. `!!timestamp ''`.
+        raise InvalidInput([Problem(source, "", f"expected valid YAML, got a value it cannot read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'})")]) from None
 
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

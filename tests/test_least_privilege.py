@@ -1,0 +1,231 @@
+"""Least privilege: include/iam/patchflow-airflow-policy.json grants exactly the AWS actions the project calls.
+
+The recording test runs, against one fleetsim serving include/fleets/demo.yaml,
+everything the Airflow role does: `patchflow sync` (first run, then a run that
+updates, tags, re-registers, sets a default and deletes), the whole demo
+rollout through Airflow (`patchflow demo --endpoint`), and the cancel call the
+operators make when a task is killed or times out (a healthy demo never
+reaches it). fleetsim counts every request as `service:Action`; the test maps
+API operations to IAM actions and compares the sets both ways. The static
+tests keep the policy wildcard-free and its resource scoping in step with the
+shipped plans (patch groups, ledger bucket and prefixes, SNS topics).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+POLICY_PATH = PROJECT_ROOT / "include" / "iam" / "patchflow-airflow-policy.json"
+ASSIGN_POLICY_PATH = PROJECT_ROOT / "include" / "iam" / "patchflow-groups-assign-policy.json"
+IAM_README = PROJECT_ROOT / "include" / "iam" / "README.md"
+DEMO_FLEET = PROJECT_ROOT / "include" / "fleets" / "demo.yaml"
+ROLLOUTS = PROJECT_ROOT / "include" / "rollouts"
+BASELINES = PROJECT_ROOT / "include" / "baselines"
+
+# API operation -> the IAM action that authorizes it, where the names differ
+# (Service Authorization Reference: ListObjectsV2 needs s3:ListBucket, HeadObject s3:GetObject).
+IAM_ACTION_FOR = {
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:ListObjects": "s3:ListBucket",
+    "s3:HeadObject": "s3:GetObject",
+    "s3:HeadBucket": "s3:ListBucket",
+}
+# Calls that need no permission at all.
+NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
+# What `patchflow demo` creates because a fresh fleetsim lacks it and a real account already has it
+# (demo.prepare_aws: the ledger bucket and the notification topic). Never called by the Airflow role.
+DEMO_SETUP_ONLY = {"s3:CreateBucket", "sns:CreateTopic"}
+
+
+def load_policy(path: Path = POLICY_PATH) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def allowed_actions(policy: dict) -> set[str]:
+    return {action for statement in policy["Statement"] if statement["Effect"] == "Allow" for action in as_list(statement["Action"])}
+
+
+def statements_granting(policy: dict, action: str) -> list[dict]:
+    return [s for s in policy["Statement"] if s["Effect"] == "Allow" and action in as_list(s["Action"])]
+
+
+def iam_actions(api_calls: dict[str, int]) -> set[str]:
+    return {IAM_ACTION_FOR.get(call, call) for call in api_calls} - NO_PERMISSION_NEEDED
+
+
+def shipped_plans() -> list[dict]:
+    return [yaml.safe_load(path.read_text(encoding="utf-8")) for path in sorted(ROLLOUTS.glob("*.yaml"))]
+
+
+# --------------------------------------------------------------------------- the policy itself
+
+
+@pytest.mark.parametrize("path", [POLICY_PATH, ASSIGN_POLICY_PATH], ids=lambda p: p.name)
+def test_policy_is_well_formed_and_wildcard_free(path):
+    policy = load_policy(path)
+    assert policy["Version"] == "2012-10-17"
+    sids = [s["Sid"] for s in policy["Statement"]]
+    assert len(sids) == len(set(sids))
+    for statement in policy["Statement"]:
+        assert statement["Effect"] in ("Allow", "Deny")
+        assert set(statement) <= {"Sid", "Effect", "Action", "Resource", "Condition"}
+        for action in as_list(statement["Action"]):
+            service, _, name = action.partition(":")
+            assert service in ("ssm", "s3", "sns", "ec2") and name.isalnum() and name[0].isupper(), action
+    assert allowed_actions(policy) and not any(set(a) & {"*", "?"} for a in allowed_actions(policy))
+
+
+def test_only_read_and_track_actions_have_no_resource_scope():
+    # The listed actions either have no resource-level permissions or act on commands and nodes found at
+    # run time; everything that changes something names its resources.
+    unscoped = {a for s in load_policy()["Statement"] if s["Effect"] == "Allow" and "*" in as_list(s["Resource"]) for a in as_list(s["Action"])}
+    assert unscoped == {
+        "ec2:DescribeTags", "ssm:CancelCommand", "ssm:DescribeInstanceInformation", "ssm:DescribeInstancePatchStates", "ssm:DescribeInstancePatches",
+        "ssm:DescribePatchBaselines", "ssm:DescribePatchGroups", "ssm:GetDefaultPatchBaseline", "ssm:GetPatchBaselineForPatchGroup",
+        "ssm:ListCommandInvocations", "ssm:ListCommands",
+    }
+
+
+def test_send_command_only_runs_the_patch_document_on_managed_patch_groups():
+    managed_groups = sorted({stage["patch_group"] for plan in shipped_plans() for stage in plan["stages"]})
+    grants = statements_granting(load_policy(), "ssm:SendCommand")
+    assert all(as_list(s["Action"]) == ["ssm:SendCommand"] for s in grants)
+    documents = [s for s in grants if all(":document/" in r for r in as_list(s["Resource"]))]
+    instances = [s for s in grants if all(":instance/" in r for r in as_list(s["Resource"]))]
+    assert len(documents) == len(instances) == 1 and len(grants) == 2
+    assert as_list(documents[0]["Resource"]) == ["arn:aws:ssm:us-east-1::document/AWS-RunPatchBaseline"]
+    assert instances[0]["Condition"] == {"StringEquals": {"ssm:resourceTag/Patch Group": managed_groups}}
+    assert managed_groups == ["dev", "prod", "test"]
+
+
+def test_ledger_access_is_the_plans_bucket_and_prefixes_only_and_writes_must_be_encrypted():
+    ledgers = {urlparse(plan["ledger"]) for plan in shipped_plans() if plan.get("ledger", "").startswith("s3://")}
+    buckets = sorted({u.netloc for u in ledgers})
+    prefixes = sorted(u.path.strip("/") for u in ledgers)
+    objects = [f"arn:aws:s3:::{u.netloc}/{u.path.strip('/')}/*" for u in sorted(ledgers, key=lambda u: u.path)]
+    policy = load_policy()
+    (objects_grant,) = statements_granting(policy, "s3:PutObject")
+    assert sorted(as_list(objects_grant["Action"])) == ["s3:GetObject", "s3:PutObject"]
+    assert as_list(objects_grant["Resource"]) == objects
+    (listing,) = statements_granting(policy, "s3:ListBucket")
+    assert as_list(listing["Resource"]) == [f"arn:aws:s3:::{b}" for b in buckets]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{p}/*" for p in prefixes]}}
+    (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert as_list(deny["Action"]) == ["s3:PutObject"] and as_list(deny["Resource"]) == objects
+    assert deny["Condition"] == {"StringNotEquals": {"s3:x-amz-server-side-encryption": ["AES256", "aws:kms"]}}
+
+
+def test_only_the_assignment_policy_writes_tags_and_only_patch_group_tags():
+    assert not {a for a in allowed_actions(load_policy()) if a.startswith("ec2:") and not a.startswith("ec2:Describe")}
+    (grant,) = statements_granting(load_policy(ASSIGN_POLICY_PATH), "ec2:CreateTags")
+    assert sorted(as_list(grant["Action"])) == ["ec2:CreateTags", "ec2:DeleteTags"]
+    assert as_list(grant["Resource"]) == ["arn:aws:ec2:us-east-1:123456789012:instance/*"]
+    assert grant["Condition"] == {"ForAllValues:StringEquals": {"aws:TagKeys": ["Patch Group", "PatchGroup"]}, "Null": {"aws:TagKeys": "false"}}
+
+
+def test_notifications_publish_only_to_the_plans_topics():
+    topics = sorted({plan["notifications"]["sns_topic_arn"] for plan in shipped_plans() if (plan.get("notifications") or {}).get("sns_topic_arn")})
+    (grant,) = statements_granting(load_policy(), "sns:Publish")
+    assert as_list(grant["Resource"]) == topics
+
+
+def test_iam_readme_documents_every_statement():
+    text = IAM_README.read_text(encoding="utf-8")
+    for statement in load_policy()["Statement"] + load_policy(ASSIGN_POLICY_PATH)["Statement"]:
+        assert statement["Sid"] in text
+    for phrase in ("ssm:resourceTag/Patch Group", "AWS-RunPatchBaseline", "patchflow-ledger", "patch-rollouts"):
+        assert phrase in text
+
+
+# --------------------------------------------------------------------------- what the project really calls
+
+
+def run(command: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    finished = subprocess.run(command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout)
+    assert finished.returncode == 0, f"{' '.join(command[2:])} exited {finished.returncode}\n{finished.stdout[-3000:]}\n{finished.stderr[-3000:]}"
+    return finished
+
+
+def changed_baselines(folder: Path) -> Path:
+    """include/baselines with one of each kind of change sync can make (update, tag, default, delete)."""
+    shutil.copytree(BASELINES, folder)
+    dev = folder / "dev-al2023.yaml"
+    data = yaml.safe_load(dev.read_text())
+    data["description"] = data["description"] + " (edited)"
+    data["default_for_os"] = True
+    dev.write_text(yaml.safe_dump(data, sort_keys=False))
+    test = folder / "test-al2023.yaml"
+    data = yaml.safe_load(test.read_text())
+    data["tags"] = {**(data.get("tags") or {}), "CostCenter": "1234"}
+    test.write_text(yaml.safe_dump(data, sort_keys=False))
+    (folder / "legacy-windows-2016.yaml").unlink()
+    return folder
+
+
+MEMBERSHIP = """\
+# Moves the dev instances from the `Patch Group` key to `PatchGroup`: one CreateTags and one DeleteTags batch.
+tag_key: PatchGroup
+assignments:
+  - group: dev
+    tags: {Environment: dev}
+"""
+
+
+def run_groups_report(env: dict[str, str]) -> None:
+    """`patchflow groups` exits 1 when it finds membership problems; either way it must have read the fleet."""
+    finished = subprocess.run([sys.executable, "-m", "patchflow", "groups"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert finished.returncode in (0, 1) and "Traceback" not in finished.stderr, f"groups exited {finished.returncode}\n{finished.stderr[-3000:]}"
+
+
+@pytest.mark.fleetsim
+@pytest.mark.airflow
+def test_policies_grant_exactly_the_actions_the_project_calls(tmp_path):
+    from fleetsim import running
+    from patchflow.ssm.commands import cancel_commands
+
+    python = sys.executable
+    with running(DEMO_FLEET, seed=7, time_scale=120) as sim:
+        env = {**os.environ, **sim.env(), "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)])}
+        env.pop("AWS_SESSION_TOKEN", None)
+        # --- the Airflow role
+        run([python, "-m", "patchflow", "sync"], env, timeout=120)
+        first_sync = set(sim.api_calls())
+        demo = run([python, "-m", "patchflow", "demo", "--endpoint", sim.endpoint, "--airflow-home", str(tmp_path / "airflow"),
+                    "--reports", str(tmp_path / "reports")], env, timeout=600)
+        assert "PROMOTED" in demo.stdout
+        lifecycle = run([python, "-m", "patchflow", "sync", "--baselines", str(changed_baselines(tmp_path / "baselines")), "--delete-removed"],
+                        env, timeout=120)
+        for verb in ("update", "tag", "deregister", "set-default", "delete"):
+            assert any(line.startswith(verb + " ") for line in lifecycle.stdout.splitlines()), (verb, lifecycle.stdout)
+        # The cancel the operators and the trigger make on kill or time-out (patchflow.ssm.commands.cancel_commands).
+        cancel_commands(sim.client("ssm"), ["00000000-0000-0000-0000-000000000000"])
+        run_groups_report(env)
+        airflow_calls = sim.api_calls()
+        # --- whoever assigns patch groups
+        sim.reset_stats()
+        membership = tmp_path / "membership.yaml"
+        membership.write_text(MEMBERSHIP)
+        run([python, "-m", "patchflow", "groups", "--assign", str(membership)], env, timeout=120)
+        assign_calls = sim.api_calls()
+
+    assert first_sync <= {"ssm:CreatePatchBaseline", "ssm:DescribePatchBaselines", "ssm:DescribePatchGroups",
+                          "ssm:GetDefaultPatchBaseline", "ssm:RegisterPatchBaselineForPatchGroup"}
+    assert DEMO_SETUP_ONLY <= set(airflow_calls), "the demo no longer creates the bucket and topic: update DEMO_SETUP_ONLY"
+    used = iam_actions({call: n for call, n in airflow_calls.items() if call not in DEMO_SETUP_ONLY})
+    granted = allowed_actions(load_policy())
+    assert sorted(used - granted) == [], "the project calls actions the Airflow policy does not grant"
+    assert sorted(granted - used) == [], "the Airflow policy grants actions the project never calls"
+    assert sorted(iam_actions(assign_calls)) == sorted(allowed_actions(load_policy(ASSIGN_POLICY_PATH)))
