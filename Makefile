@@ -32,5 +32,11 @@ lint: $(STAMP)
 airflow: $(STAMP)
 	$(BIN)/python -m patchflow standalone --fleet "$(FLEET)" --port "$(PORT)"
 
+# CeleryExecutor topology (PostgreSQL, Redis, 2 workers) started natively; rollout triggered through the REST API.
+# make e2e-distributed FLEET=include/fleets/failing-dev.yaml EXPECT=blocked   checks the block instead
+.PHONY: e2e-distributed
+e2e-distributed: $(STAMP)
+	$(BIN)/python -m patchflow e2e-distributed --fleet "$(FLEET)" --plan "$(PLAN)" $(if $(EXPECT),--expect "$(EXPECT)")
+
 clean:
 	rm -rf .airflow reports .pytest_cache

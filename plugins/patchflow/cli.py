@@ -23,6 +23,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("sync", "patchflow.ssm.sync_command", "make SSM patch baselines, patch groups and defaults match include/baselines"),
     ("demo", "patchflow.demo", "run a whole rollout on the simulated fleet through Airflow"),
     ("standalone", "patchflow.standalone", "start fleetsim and Airflow standalone to click through a rollout"),
+    ("e2e-distributed", "patchflow.distributed", "run the demo rollout on CeleryExecutor processes (Postgres, Redis, 2 workers) through the REST API and check it"),
 )
 
 
