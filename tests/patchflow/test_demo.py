@@ -1,0 +1,75 @@
+"""`make demo`'s path end to end (a smaller fleet), and its one-line refusals of bad input."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from patchflow.yamlfile import PROJECT_ROOT
+
+SMALL_FLEET = {
+    "seed": 7,
+    "defaults": {"execution_seconds": [60, 180], "missing_share": 0.5},
+    "groups": [
+        {"name": f"{stage}-{platform.lower()}", "count": 1, "platform": platform, "tags": {"Patch Group": stage}}
+        for stage in ("dev", "test", "prod")
+        for platform in ("AMAZON_LINUX_2023", "UBUNTU")
+    ],
+}
+
+
+def demo(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "patchflow", "demo", "--airflow-home", str(tmp_path / "airflow"), "--reports", str(tmp_path / "reports"), *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=600,
+    )
+
+
+@pytest.mark.airflow
+def test_the_demo_promotes_a_small_fleet_and_writes_the_reports(tmp_path):
+    fleet = tmp_path / "small.yaml"
+    fleet.write_text(yaml.safe_dump(SMALL_FLEET))
+
+    finished = demo(tmp_path, "--fleet", str(fleet))
+
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    lines = finished.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("stage  group  targets"))
+    assert [line.split()[:7] for line in lines[header + 2 : header + 5]] == [
+        ["dev", "dev", "2", "2", "0", "0", "PASS"],
+        ["test", "test", "2", "2", "0", "0", "PASS"],
+        ["prod", "prod", "2", "2", "0", "0", "PASS"],
+    ]
+    assert "PROMOTED: every stage of demo passed its gate." in finished.stdout
+    report = json.loads((tmp_path / "reports/report.json").read_text())
+    assert [(s["name"], s["state"]) for s in report["stages"]] == [("dev", "promoted"), ("test", "promoted"), ("prod", "promoted")]
+    assert (tmp_path / "reports/report.html").read_text().startswith("<!doctype html>")
+    assert "# Patch rollout report: demo" in (tmp_path / "reports/report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--fleet", "no/such/fleet.yaml"], "demo: FLEET=no/such/fleet.yaml: expected an existing file, got no such file", id="missing-fleet"),
+        pytest.param(["--plan", "include"], "demo: PLAN=include: expected an existing file, got a directory", id="plan-is-a-directory"),
+        pytest.param(["--conf", "{dry_run"], "demo: --conf: expected a JSON object, got invalid JSON (Expecting property name enclosed in double quotes)", id="bad-conf"),
+    ],
+)
+def test_bad_demo_input_is_one_line_and_exit_2(tmp_path, args, message):
+    finished = demo(tmp_path, *args)
+    assert (finished.returncode, finished.stderr.strip(), "Traceback" in finished.stderr) == (2, message, False)
+
+
+def test_a_fleet_spec_with_problems_names_each_and_starts_nothing(tmp_path):
+    fleet = tmp_path / "broken.yaml"
+    fleet.write_text("groups:\n  - count: ten\n    platform: AMAZON_LINUX_2023\n")
+    finished = demo(tmp_path, "--fleet", str(fleet))
+    assert finished.returncode == 2
+    assert "Traceback" not in finished.stderr
+    assert finished.stderr.strip() == f"demo: {fleet}: groups[0].count: expected an integer >= 1, got 'ten'"
