@@ -9,7 +9,7 @@ FLEET ?= include/fleets/demo.yaml
 PLAN ?= include/rollouts/demo.yaml
 PORT ?= 8080
 
-.PHONY: venv demo test airflow lint clean
+.PHONY: venv demo test airflow lint clean browser
 
 $(STAMP): requirements.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,16 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m patchflow demo --fleet "$(FLEET)" --plan "$(PLAN)"
 
-test: $(STAMP)
+# Headless Chromium for the Patch rollouts page test (Debian's chromium and chromium-driver):
+# installed once, only where apt-get exists and we are root; otherwise that test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+	      || echo "make browser: installing chromium failed; the browser test will skip"; \
+	  else echo "make browser: chromium is not installed and cannot be here (needs apt-get as root); the browser test will skip"; fi; }
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -1,0 +1,215 @@
+"""Reads what the page shows: plans from include/rollouts, patch groups from SSM, runs from the ledger.
+
+The I/O shell around `model`: every source comes back as plain dicts, or as a
+failure dict ({"kind", "where", "detail"}) that `model.failure_notice` turns
+into words. Nothing here raises to the caller, so the page always renders.
+Clients are built for a page, not a rollout: short timeouts and one retry, so
+an unreachable fleet is reported in about a second rather than after minutes
+of adaptive back-off. Knows nothing of Airflow.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from patchflow.ledger import RunLedger, open_store, safe_segment
+from patchflow.report import build_report, render_html
+from patchflow.ui.model import merge_failures, plan_view
+
+log = logging.getLogger(__name__)
+
+UNREACHABLE = ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError", "ProxyConnectionError", "ConnectionError")
+NOT_CONFIGURED = ("NoCredentialsError", "PartialCredentialsError", "NoRegionError", "CredentialRetrievalError")
+PERMISSION_CODES = (
+    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException", "InvalidClientTokenId",
+    "ExpiredToken", "ExpiredTokenException", "AuthFailure", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled",
+)
+THROTTLE_CODES = ("ThrottlingException", "Throttling", "TooManyRequestsException", "SlowDown", "RequestLimitExceeded")
+MISSING_CODES = ("NoSuchBucket",)
+
+_RECORD_KEY = re.compile(r"^(?P<dag>[^/]+)/(?P<run>[^/]+)/records/(?P<at>\d{4}-\d{2}-\d{2}T\d{6}(?:\.\d+)?Z)-")
+
+
+def page_client(service: str, region_name: str | None = None):
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session()
+    config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=15)
+    return session.client(service, region_name=region_name or session.region_name or "us-east-1", config=config)
+
+
+def classify_failure(exc: BaseException, where: str = "") -> dict:
+    """An exception from boto3 (or anything else) as {"kind", "where", "detail"}, worded for a person."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    response = getattr(exc, "response", None)
+    if names & set(UNREACHABLE):
+        detail = "the connection timed out" if "Timeout" in type(exc).__name__ else "no connection could be made"
+        return {"kind": "unreachable", "where": where or str(getattr(exc, "kwargs", {}).get("endpoint_url", "")), "detail": detail}
+    if names & set(NOT_CONFIGURED):
+        return {"kind": "not_configured", "where": where, "detail": _first_line(exc)}
+    if isinstance(response, Mapping) and isinstance(response.get("Error"), Mapping):
+        code = str(response["Error"].get("Code", ""))
+        message = str(response["Error"].get("Message", "")) or code
+        detail = f"{code}: {message}" if message != code else code
+        if code in PERMISSION_CODES or code.startswith("AccessDenied"):
+            return {"kind": "no_permission", "where": where, "detail": detail}
+        if code in THROTTLE_CODES:
+            return {"kind": "throttled", "where": where, "detail": detail}
+        if code in MISSING_CODES:
+            return {"kind": "missing", "where": where, "detail": detail}
+        return {"kind": "error", "where": where, "detail": detail}
+    return {"kind": "error", "where": where, "detail": f"{type(exc).__name__}: {_first_line(exc)}"}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+# --------------------------------------------------------------------------- plans
+
+
+def read_plans(directory: str | Path) -> tuple[list[dict], list[str]]:
+    from patchflow.plan import load_plans
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        return [], [f"{directory}: expected a folder of rollout plans, got no such folder"]
+    plans, broken = load_plans(directory)
+    problems = [str(problem) for error in broken.values() for problem in getattr(error, "problems", [error])]
+    return [plan_view(p) for p in plans], problems
+
+
+# --------------------------------------------------------------------------- the fleet
+
+
+def read_fleet(ssm, plans: Sequence[Mapping]) -> dict:
+    """Members, patch states and baselines of every patch group a plan names or a baseline is registered for."""
+    from patchflow.ssm import inventory
+    from patchflow.ssm.commands import _paginate
+    from patchflow.ui.model import ordered_groups
+
+    where = getattr(getattr(ssm, "meta", None), "endpoint_url", "") or ""
+    region = getattr(getattr(ssm, "meta", None), "region_name", "") or ""
+    try:
+        registered: dict[str, dict[str, dict]] = {}
+        for mapping in _paginate(ssm.describe_patch_groups, "Mappings", MaxResults=100):
+            identity = mapping.get("BaselineIdentity", {})
+            registered.setdefault(mapping["PatchGroup"], {})[identity.get("OperatingSystem", "")] = {
+                "id": identity.get("BaselineId", ""),
+                "name": identity.get("BaselineName", ""),
+                "default": bool(identity.get("DefaultBaseline")),
+            }
+        groups = {}
+        for entry in ordered_groups(plans, registered):
+            name = entry["name"]
+            members = inventory.patch_group_members(ssm, name)
+            states = inventory.patch_states(ssm, [m.instance_id for m in members]) if members else {}
+            baselines = dict(registered.get(name, {}))
+            unregistered = sorted({m.operating_system for m in members if m.operating_system} - set(baselines))
+            for os_name, baseline_id in inventory.baselines_for_group(ssm, name, unregistered).items():
+                baselines[os_name] = {"id": baseline_id, "name": "", "default": True} if baseline_id else None
+            groups[name] = {
+                "members": [{"instance_id": m.instance_id, "operating_system": m.operating_system, "ping_status": m.ping_status} for m in members],
+                "states": {i: _plain(s) for i, s in states.items()},
+                "baselines": baselines,
+            }
+        return {"ok": True, "region": region, "registered": sorted(registered), "groups": groups}
+    except Exception as exc:  # reported on the page, never raised
+        log.warning("patch rollouts page: reading the fleet failed: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        return {"ok": False, "region": region, "failure": classify_failure(exc, where)}
+
+
+def _plain(state: Mapping) -> dict:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in state.items()}
+
+
+# --------------------------------------------------------------------------- the ledger
+
+
+def runs_in_keys(keys: Iterable[str]) -> list[dict]:
+    """Runs found in a ledger listing: first record time (from the key name) and whether a report was written."""
+    runs: dict[tuple[str, str], dict] = {}
+    reports = set()
+    for key in keys:
+        match = _RECORD_KEY.match(key)
+        if match:
+            at = datetime.strptime(match["at"].replace("Z", "").split(".")[0], "%Y-%m-%dT%H%M%S").replace(tzinfo=timezone.utc)
+            run = runs.setdefault((match["dag"], match["run"]), {"dag": match["dag"], "run": match["run"], "first_at": at})
+            run["first_at"] = min(run["first_at"], at)
+            continue
+        parts = key.split("/")
+        if len(parts) == 3 and parts[2] == "report.json":
+            reports.add((parts[0], parts[1]))
+    for ident, run in runs.items():
+        run["has_report"] = ident in reports
+    return sorted(runs.values(), key=lambda r: r["first_at"], reverse=True)
+
+
+def read_ledgers(
+    plans: Sequence[Mapping],
+    *,
+    s3_client_factory: Callable[[], Any] | None = None,
+    readable_dag_ids: Iterable[str] | None = None,
+    limit: int = 10,
+) -> dict:
+    """The newest `limit` runs over every plan's ledger, as reports; per-ledger failures alongside."""
+    uris = sorted({p["ledger_uri"] for p in plans})
+    allowed = None if readable_dag_ids is None else {safe_segment(d) for d in readable_dag_ids}
+    failures, found = [], []
+    for uri in uris:
+        try:
+            store = open_store(uri, s3_client_factory=s3_client_factory)
+            for run in runs_in_keys(store.keys("")):
+                if allowed is None or run["dag"] in allowed:
+                    found.append((run["first_at"], store, run))
+        except Exception as exc:
+            log.warning("patch rollouts page: listing ledger %s failed: %s", uri, exc)
+            failures.append(classify_failure(exc, uri))
+    if uris and len(failures) == len(uris) and all(f["kind"] != "missing" for f in failures):
+        merged = merge_failures(failures)  # one cause, one notice naming every ledger
+        return {"ok": False, "failure": merged[0], "failures": merged[1:]}
+    reports = []
+    for _, store, run in sorted(found, key=lambda item: item[0], reverse=True)[:limit]:
+        try:
+            reports.append(_report_of(store, run))
+        except Exception as exc:
+            log.warning("patch rollouts page: reading run %s/%s failed: %s", run["dag"], run["run"], exc)
+            failure = classify_failure(exc, f"{run['dag']}/{run['run']}")
+            failures.append({**failure, "kind": "error" if failure["kind"] == "missing" else failure["kind"]})
+    return {"ok": True, "reports": reports, "failures": failures}
+
+
+def _report_of(store, run: Mapping) -> dict:
+    prefix = f"{run['dag']}/{run['run']}"
+    if run.get("has_report"):
+        return json.loads(store.get(f"{prefix}/report.json"))
+    records = [json.loads(store.get(key)) for key in store.keys(f"{prefix}/records/")]
+    return build_report(records)
+
+
+def read_report_html(
+    plans: Sequence[Mapping], dag_id: str, run_id: str, *, s3_client_factory: Callable[[], Any] | None = None
+) -> tuple[str | None, dict | None]:
+    """The run's report.html; built from its records while the run has not written one. (html, None) or (None, failure)."""
+    uris = sorted({p["ledger_uri"] for p in plans if p["dag_id"] == dag_id}) or sorted({p["ledger_uri"] for p in plans})
+    last_failure = None
+    for uri in uris:
+        try:
+            store = open_store(uri, s3_client_factory=s3_client_factory)
+            ledger = RunLedger(store, dag_id, run_id)
+            keys = store.keys(f"{ledger.run_prefix}/")
+            if f"{ledger.run_prefix}/report.html" in keys:
+                return store.get(f"{ledger.run_prefix}/report.html").decode(), None
+            records = ledger.records()
+            if records:
+                return render_html(build_report(records)), None
+        except Exception as exc:
+            log.warning("patch rollouts page: reading report of %s/%s failed: %s", dag_id, run_id, exc)
+            last_failure = classify_failure(exc, uri)
+    return None, last_failure or {"kind": "not_found", "where": ", ".join(uris), "detail": f"no ledger records for run {run_id} of {dag_id}"}
