@@ -1,0 +1,308 @@
+"""End-to-end rehearsal: dev -> test -> prod over 3,000 instances through the real DAG. One command prints tables.
+
+    .venv/bin/python bench/rehearsal.py [--polls 1,15] [--time-scale 120]
+
+Starts fleetsim with bench/fleets/rehearsal-3k.yaml (1,000 instances per
+patch group), syncs the baselines, and runs bench/plans/rehearsal.yaml's DAG
+with `airflow dags test` in a throwaway AIRFLOW_HOME, as `python -m patchflow
+demo` does but with the poll interval and time scale chosen here: once per
+poll interval, each time on a fresh fleet. Afterwards it reads the run ledger
+(timestamps of every send and verdict), every invocation of every command
+(ResponseStart/FinishDateTime) and the trigger's poll log lines, and reports
+per stage the simulated patch time next to the wall time, and the
+orchestration overhead: from the last invocation of the stage ending to the
+stage's gate verdict. Target: at most one poll interval.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(PROJECT_ROOT), str(PROJECT_ROOT / "plugins"), str(BENCH)]
+
+import report_doc  # noqa: E402
+
+FLEET = BENCH / "fleets" / "rehearsal-3k.yaml"
+PLAN = BENCH / "plans" / "rehearsal.yaml"
+
+
+def epoch(value) -> float:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def run_logged(command: list[str], env: dict, log_path: Path, title: str) -> tuple[int, float]:
+    print(f"==> {title}", flush=True)
+    started = time.perf_counter()
+    with log_path.open("a") as log:
+        log.write(f"\n$ {' '.join(command)}\n")
+        log.flush()
+        code = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT).returncode
+    seconds = time.perf_counter() - started
+    print(f"    {seconds:.1f} s (exit {code})", flush=True)
+    return code, seconds
+
+
+def invocation_windows(ssm, command_ids: list[str]) -> dict:
+    """First start, last end and outcome counts over every invocation of the given commands."""
+    from patchflow.ssm.commands import list_invocations
+
+    starts, ends, statuses, count = [], [], {}, 0
+    for command_id in command_ids:
+        for invocation in list_invocations(ssm, command_id):
+            count += 1
+            statuses[invocation.get("StatusDetails", "?")] = statuses.get(invocation.get("StatusDetails", "?"), 0) + 1
+            for plugin in invocation.get("CommandPlugins", []):
+                if plugin.get("StatusDetails") == "Skipped":
+                    continue
+                if plugin.get("ResponseStartDateTime"):
+                    starts.append(epoch(plugin["ResponseStartDateTime"]))
+                if plugin.get("ResponseFinishDateTime"):
+                    ends.append(epoch(plugin["ResponseFinishDateTime"]))
+    return {"first_start": min(starts) if starts else None, "last_end": max(ends) if ends else None, "count": count, "statuses": statuses}
+
+
+POLL_LINE = re.compile(r"^(?P<at>\d{4}-\d\d-\d\dT[\d:.]+Z) \[info\s*\] poll \d+: (?P<done>\d+)/(?P<total>\d+) commands finished; (?P<rest>.*?) \[patchflow")
+COMMAND_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def trigger_fired_at(log_text: str) -> dict[frozenset, float]:
+    """When each CommandCompletionTrigger saw its commands finished, from its own 'poll N: K/K' log line."""
+    fired = {}
+    for line in log_text.splitlines():
+        match = POLL_LINE.match(line)
+        if match and match["done"] == match["total"]:
+            fired.setdefault(frozenset(COMMAND_ID.findall(match["rest"])), epoch(match["at"]))
+    return fired
+
+
+@dataclass
+class Rehearsal:
+    poll: float
+    time_scale: float
+    exit_code: int
+    dag_seconds: float
+    records: list
+    stages: list  # (stage name, sends, verdict, waves, window, first_record)
+    fired: dict
+    api_calls: dict
+
+
+def rehearse(args, poll: float, home: Path, log_path: Path) -> Rehearsal:
+    import fleetsim
+    from patchflow.demo import airflow_env, prepare_aws, write_dag_stub
+    from patchflow.ledger import RunLedger, S3Store, list_runs
+    from patchflow.plan import load_plan
+
+    plan = load_plan(args.plan)
+    print(f"\n==> poll interval {poll:g} s: starting fleetsim with {args.fleet} (time scale {args.time_scale:g})", flush=True)
+    with fleetsim.running(args.fleet, seed=args.seed, time_scale=args.time_scale) as sim:
+        env = airflow_env(home, home / "dags", sim.endpoint)
+        env["PATCHFLOW_POLL_INTERVAL"] = repr(float(poll))
+        env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"  # the trigger logs each poll; its last line dates the detection
+        write_dag_stub(home / "dags", args.plan.resolve())
+        prepare_aws(plan, env)
+        python = sys.executable
+        steps = [("syncing patch baselines", [python, "-m", "patchflow", "sync"])]
+        if not (home / ".migrated").exists():
+            steps.append(("airflow db migrate (fresh AIRFLOW_HOME)", [python, "-m", "airflow", "db", "migrate"]))
+        for title, command in steps:
+            code, _ = run_logged(command, env, log_path, title)
+            if code:
+                raise SystemExit(f"{title} failed; see {log_path}")
+        (home / ".migrated").touch()
+        sim.reset_stats()
+        log_offset = log_path.stat().st_size
+        code, dag_seconds = run_logged([python, "-m", "airflow", "dags", "test", plan.dag_id], env, log_path,
+                                       f"airflow dags test {plan.dag_id}")
+        api_calls = sim.stats()
+        with log_path.open() as log:
+            log.seek(log_offset)
+            fired = trigger_fired_at(log.read())
+
+        bucket, _, prefix = plan.ledger_uri.removeprefix("s3://").partition("/")
+        store = S3Store(sim.client("s3"), bucket, prefix.strip("/"))
+        runs = [RunLedger(store, dag, run) for dag, run in list_runs(store) if dag == plan.dag_id]
+        if not runs:
+            raise SystemExit(f"the DAG run left no ledger records (exit {code}); see {log_path}")
+        records = sorted(runs[-1].records(), key=lambda r: r["at"])
+        ssm = sim.client("ssm")
+        stages = []
+        for stage in plan.stages:
+            mine = [r for r in records if r.get("stage") == stage.name]
+            sends = [r for r in mine if r["kind"] == "command_sent" and r.get("operation") == "Install"]
+            verdict = next((r for r in mine if r["kind"] == "stage_verdict"), None)
+            waves = [r for r in mine if r["kind"] == "wave_result"]
+            window = invocation_windows(ssm, [c for r in sends for c in r["command_ids"]])
+            # Patch time is counted wave by wave, so the gaps between waves count as orchestration.
+            window["patch_seconds"] = 0.0
+            for wave in sorted({r.get("wave") for r in sends}):
+                part = invocation_windows(ssm, [c for r in sends if r.get("wave") == wave for c in r["command_ids"]])
+                if part["last_end"] is not None:
+                    window["patch_seconds"] += part["last_end"] - part["first_start"]
+            first_record = min(epoch(r["at"]) for r in mine) if mine else None
+            stages.append((stage.name, sends, verdict, waves, window, first_record))
+    return Rehearsal(poll, args.time_scale, code, dag_seconds, records, stages, fired, api_calls)
+
+
+def stage_rows(run: Rehearsal) -> tuple[list[tuple], list[tuple[str, float]], float]:
+    rows, overheads, patch_total = [], [], 0.0
+    for name, sends, verdict, waves, window, first_record in run.stages:
+        instances = sum(r.get("instance_count", 0) for r in sends)
+        commands = sum(len(r["command_ids"]) for r in sends)
+        if window["last_end"] is None or verdict is None:
+            rows.append((f"{run.poll:g} s", name, f"{instances:,}", commands, "-", "-", "-", "-", "-", "-", "-",
+                         "no verdict" if verdict is None else verdict["verdict"]["passed"]))
+            continue
+        patch_real = window["patch_seconds"]
+        patch_total += patch_real
+        verdict_at = epoch(verdict["at"])
+        last_wave = max(waves, key=lambda r: r["at"]) if waves else None
+        last_send = max(sends, key=lambda r: r["at"])
+        fired = run.fired.get(frozenset(last_send["command_ids"]))
+        overhead = verdict_at - window["last_end"]
+        overheads.append((name, overhead, fired - window["last_end"] if fired else None,
+                          verdict_at - fired if fired else None))
+        detection = f"{fired - window['last_end']:.2f} s" if fired else "-"
+        collect = f"{epoch(last_wave['at']) - fired:.2f} s" if fired and last_wave else "-"
+        gate = f"{verdict_at - epoch(last_wave['at']):.2f} s" if last_wave else "-"
+        rows.append((
+            f"{run.poll:g} s", name, f"{instances:,}", commands,
+            f"{patch_real * run.time_scale / 60:.1f} min ({patch_real:.1f} s real)", f"{verdict_at - first_record:.1f} s",
+            detection, collect, gate, f"**{overhead:.2f} s**", last_wave.get("polls") if last_wave else "-",
+            "passed" if verdict["verdict"]["passed"] else "failed: " + "; ".join(verdict["verdict"]["reasons"]),
+        ))
+    return rows, overheads, patch_total
+
+
+def explain(shares: list[tuple[float, list]]) -> list[str]:
+    """Why the overhead is what it is, from the measured split (detection vs work after detection)."""
+    lines = []
+    for poll, overheads in shares:
+        detections = [d for _, _, d, _ in overheads if d is not None]
+        after = [a for _, _, _, a in overheads if a is not None]
+        if not detections or not after:
+            continue
+        lines.append(
+            f"- At {poll:g} s: the trigger noticed the end {min(detections):.2f}-{max(detections):.2f} s after the last "
+            f"invocation finished ({'within' if max(detections) <= poll * 1.05 else 'beyond'} one poll interval, as designed); "
+            f"the work after that took {min(after):.2f}-{max(after):.2f} s: the deferred wave task resumes, reads every "
+            "invocation page and patch state of its 1,000 instances, judges the wave, writes the ledger and pushes its "
+            "per-instance rows to XCom, then the stage gate runs as a separate task that pulls those rows back."
+        )
+    missed = any(o > poll for poll, overheads in shares for _, o, _, _ in overheads)
+    if lines:
+        lines += [
+            "",
+            ("Why the target is missed: " if missed else "Why it holds here and when it would not: ") + "the overhead is detection (up to one poll interval by construction) plus that "
+            "fixed work, so \"at most one poll interval\" holds only when the trigger happens to poll soon after the "
+            "last invocation ends and the poll interval is several times the fixed work. At the demo's 1 s interval the "
+            "fixed work alone is several intervals; at the DAG's default 15 s it fits, and the target is missed only "
+            "when detection lands late in the interval. The gate being its own task costs one task start plus an "
+            "XCom round trip of every instance's row; judging the stage inside the last wave's `execute_complete` would "
+            "remove that step. Absolute figures are from `airflow dags test` on a shared 2-core machine; a real "
+            "scheduler adds its own task-scheduling latency between the wave and the gate.",
+        ]
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--polls", default="1,15", help="poll intervals to rehearse with, seconds (1 = the demo's, 15 = the DAG default)")
+    parser.add_argument("--time-scale", type=float, default=120.0, help="fleetsim simulated seconds per real second")
+    parser.add_argument("--seed", type=int, default=21)
+    parser.add_argument("--fleet", type=Path, default=FLEET, help=argparse.SUPPRESS)
+    parser.add_argument("--plan", type=Path, default=PLAN, help=argparse.SUPPRESS)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary AIRFLOW_HOME and its logs")
+    parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    run_started = time.perf_counter()
+    polls = [float(p) for p in args.polls.split(",") if p.strip()]
+
+    home = Path(tempfile.mkdtemp(prefix="bench-rehearsal-"))
+    log_path = home / "rehearsal.log"
+    log_path.write_text("")
+    failed = True
+    try:
+        runs = [rehearse(args, poll, home, log_path) for poll in polls]
+        failed = any(r.exit_code for r in runs)
+    finally:
+        if args.keep or failed:
+            print(f"AIRFLOW_HOME and logs kept in {home}")
+        else:
+            shutil.rmtree(home, ignore_errors=True)
+
+    headers = ("poll interval", "stage", "instances", "Install commands", "simulated patch time", "stage wall time",
+               "last invocation end -> trigger fired", "-> wave result recorded", "-> gate verdict",
+               "overhead: last invocation end -> gate verdict", "polls (last wave)", "verdict")
+    rows, summary, targets, shares = [], [], [], []
+    for run in runs:
+        stage_table, overheads, patch_total = stage_rows(run)
+        rows += stage_table
+        outcome = next((r for r in run.records if r["kind"] == "run_finished"), {})
+        started_at = epoch(next(r for r in run.records if r["kind"] == "run_started")["at"])
+        ledger_wall = epoch(outcome["at"]) - started_at if outcome else None
+        orchestration = ledger_wall - patch_total if ledger_wall else None
+        summary.append((
+            f"{run.poll:g} s", f"{run.dag_seconds:.1f} s", f"{ledger_wall:.1f} s" if ledger_wall else "-",
+            f"{patch_total * run.time_scale / 60:.1f} min = {patch_total:.1f} s real",
+            f"{orchestration:.1f} s ({orchestration / ledger_wall * 100:.0f}%)" if orchestration else "-",
+            f"{outcome.get('outcome', '?')} (exit {run.exit_code})",
+            ", ".join(f"{n:,} {op}" for op, n in sorted(run.api_calls.items(), key=lambda kv: -kv[1])[:6]),
+        ))
+        if overheads:
+            worst_stage, worst = max(overheads, key=lambda x: x[1])[:2]
+            shares.append((run.poll, overheads))
+            met = worst <= run.poll
+            targets.append(report_doc.target_line(
+                f"overhead at most one poll interval, at {run.poll:g} s", met,
+                f"worst stage {worst_stage}: {worst:.2f} s from its last invocation ending to its gate verdict"
+                + ("" if met else f", {worst - run.poll:.2f} s ({worst / run.poll:.1f}x) over"),
+            ))
+    summary_headers = ("poll interval", "`airflow dags test` process", "run_started -> run_finished (ledger)",
+                       "simulated patch time, 3 stages back to back", "orchestration (ledger run time minus patch time)",
+                       "outcome", "most frequent API calls in the run (fleetsim)")
+    report_doc.print_table(headers, [[str(c).replace("**", "") for c in row] for row in rows], title="Per stage")
+    report_doc.print_table(summary_headers, summary, title="Whole run")
+    print(*targets, sep="\n")
+
+    body = [
+        "`bench/plans/rehearsal.yaml` (dev -> test -> prod, test and prod pinned to what dev installed, prod in two "
+        "waves, MaxConcurrency 50%, one-second soaks, no windows or approvals) over `bench/fleets/rehearsal-3k.yaml` "
+        "(1,000 instances per patch group, three OSes, 1 install in 500 fails), through the real DAG with "
+        f"`airflow dags test` (triggers run in-process) against fleetsim at time scale {args.time_scale:g}, once per "
+        f"poll interval ({', '.join(f'{p:g} s' for p in polls)}), each on a fresh fleet. Times come from the run ledger "
+        "(`at` of every record), `ListCommandInvocations` (`ResponseFinishDateTime` of every invocation) and the "
+        "trigger's own log line for the poll that saw the commands finished. The overhead columns are for each "
+        "stage's last wave: detection (the trigger's next poll), then collection (the resumed task reads every "
+        "invocation page and patch state, judges the wave and writes the ledger), then the stage gate task.",
+        "",
+        report_doc.markdown_table(headers, rows),
+        "",
+        report_doc.markdown_table(summary_headers, summary),
+        "",
+        "Targets:",
+        "",
+        *targets,
+        "",
+        *explain(shares),
+    ]
+    if not args.no_doc:
+        report_doc.write_section("rehearsal", "End-to-end rehearsal: three stages over 3,000 instances", "\n".join(body),
+                                 runtime_seconds=time.perf_counter() - run_started)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
