@@ -18,7 +18,8 @@ def one_stage(demo_plan, **stage):
     return demo_plan(stages=[{"name": "dev", "patch_group": "dev", "expected_min_targets": 1, **stage}])
 
 
-throttled_fleet = fleetsim_fixture({"throttling": {"*": 2}, "groups": [{**AL2023, "count": 6}]}, time_scale=600, scope="function")
+# One call a second per API while the wait polls twice a second: every other poll is refused.
+throttled_fleet = fleetsim_fixture({"throttling": {"*": 1}, "groups": [{**AL2023, "count": 6}]}, time_scale=600, scope="function")
 
 
 def test_a_throttling_storm_slows_the_rollout_down_but_it_completes(throttled_fleet, run_rollout, demo_plan):
