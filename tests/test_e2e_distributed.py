@@ -23,6 +23,8 @@ pytestmark = pytest.mark.distributed
 
 def e2e(*arguments: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    # the command runs this checkout's code, whatever else the venv has on its path
+    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)])
     finished = subprocess.run(
         [sys.executable, "-m", "patchflow", "e2e-distributed", *arguments],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900,

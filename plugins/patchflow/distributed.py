@@ -602,11 +602,19 @@ def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -
     )
     prepare_aws(plan, env)
     step("syncing patch baselines, migrating the metadata database")
-    for name, argv in (("sync", [sys.executable, "-m", "patchflow", "sync"]), ("db-migrate", [sys.executable, "-m", "airflow", "db", "migrate"])):
-        with (processes.log_dir / f"{name}.log").open("ab") as log:
-            finished = subprocess.run(argv, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        if finished.returncode:
-            raise SetupError(f"{' '.join(argv[1:])} failed (exit {finished.returncode}); see {processes.log_dir / (name + '.log')}:\n{tail(processes.log_dir / (name + '.log'))}")
+    # Independent of each other, so side by side: fleetsim's baselines, Airflow's schema.
+    one_shots = [
+        processes.start(name, argv, env)
+        for name, argv in (("sync", [sys.executable, "-m", "patchflow", "sync"]), ("db-migrate", [sys.executable, "-m", "airflow", "db", "migrate"]))
+    ]
+    for one_shot in one_shots:
+        try:
+            code = one_shot.process.wait(timeout=600)
+        except subprocess.TimeoutExpired:
+            raise SetupError(f"{one_shot.name} did not finish in 600s; see {one_shot.log_path}") from None
+        processes.started.remove(one_shot)
+        if code:
+            raise SetupError(f"{one_shot.name} failed (exit {code}); see {one_shot.log_path}:\n{tail(one_shot.log_path)}")
     lap("sync_and_migrate")
 
     step(f"starting Airflow with the {'CeleryExecutor' if args.executor == 'celery' else 'LocalExecutor'} as separate processes")
