@@ -1,6 +1,6 @@
 """The distributed end-to-end check, as CI runs it: `python -m patchflow e2e-distributed`.
 
-SLOW (about 4 and 3 minutes on 2 cores): each test starts PostgreSQL, Redis,
+SLOW (about 2.5 and 1.5 minutes on 2 cores, 4-5 together): each test starts PostgreSQL, Redis,
 fleetsim, the API server, scheduler, dag-processor, triggerer and two Celery
 workers, triggers the demo rollout through the REST API and checks the outcome,
 the deferrals and both workers. Skip with `pytest -m "not distributed"`.
