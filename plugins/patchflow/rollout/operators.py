@@ -227,7 +227,7 @@ class PatchWaveOperator(RolloutOperator):
                 self.stage,
                 f"stage is pinned to {self.stage.pin_to}, which patched no {', '.join(unpinned)} instances, so there is no tried patch set to install on them",
             )
-        requests = self._requests(batch, operation, prefix, overrides, split_by_os=pinned)
+        requests = self._requests(context, batch, operation, prefix, overrides, split_by_os=pinned)
         already = ssm_commands.find_commands_by_comment(ssm, prefix, _run_start(context))
         command_ids = []
         for request in requests:
@@ -280,29 +280,19 @@ class PatchWaveOperator(RolloutOperator):
                 self.log.warning("wait ended by Airflow (%s); cancelled %s", (next_kwargs or {}).get("error", "unknown"), cancelled)
         return super().resume_execution(next_method, next_kwargs, context)
 
-    def _requests(self, batch: list[dict], operation: str, prefix: str, overrides: dict[str, str], split_by_os: bool) -> list[ssm_commands.PatchCommandRequest]:
-        # With a pinned manifest each OS needs its own override list, so commands split by OS first.
-        groups: dict[str, list[str]] = {}
-        for target in batch:
-            key = (target.get("operating_system") or "") if split_by_os else ""
-            groups.setdefault(key, []).append(target["instance_id"])
-        requests = []
-        for os_name in sorted(groups):
-            for n, chunk in enumerate(ssm_commands.chunked(sorted(groups[os_name]))):
-                suffix = f" {os_name or 'all'} c{n + 1}"
-                requests.append(
-                    ssm_commands.PatchCommandRequest(
-                        operation=operation,
-                        reboot_option="NoReboot" if operation == "Scan" else self.stage.reboot_option,
-                        max_concurrency=self.stage.max_concurrency,
-                        max_errors=self.stage.max_errors,
-                        timeout_seconds=self.stage.timeout_seconds,
-                        comment=(prefix + suffix)[:100],
-                        instance_ids=chunk,
-                        install_override_list=overrides.get(os_name),
-                    )
-                )
-        return requests
+    def _requests(self, context, batch: list[dict], operation: str, prefix: str, overrides: dict[str, str], split_by_os: bool) -> list[ssm_commands.PatchCommandRequest]:
+        template = ssm_commands.PatchCommandRequest(
+            operation=operation,
+            reboot_option="NoReboot" if operation == "Scan" else self.stage.reboot_option,
+            max_concurrency=self.stage.max_concurrency,
+            max_errors=self.stage.max_errors,
+            timeout_seconds=self.stage.timeout_seconds,
+            comment=prefix,
+        )
+        whole_group = {t["instance_id"] for t in batch} == {t["instance_id"] for t in self._targets(context)}
+        return ssm_commands.wave_requests(
+            template, batch, patch_group=self.stage.patch_group, whole_group=whole_group, overrides=overrides, split_by_os=split_by_os
+        )
 
     def _install_overrides(self, context, rollout: Rollout) -> dict[str, str]:
         manifest_json = context["ti"].xcom_pull(task_ids=f"{self.stage.pin_to}.manifest")
@@ -326,8 +316,10 @@ class PatchWaveOperator(RolloutOperator):
         invocations = {}
         for command_id in command_ids:
             for invocation in ssm_commands.list_invocations(ssm, command_id):
-                if invocation["InstanceId"] in batch:
-                    invocations[invocation["InstanceId"]] = invocation
+                # A command aimed at the group's tag also reaches instances tagged in since
+                # preflight: they were patched, so they are reported and gated too.
+                batch.setdefault(invocation["InstanceId"], {"instance_id": invocation["InstanceId"], "operating_system": None})
+                invocations[invocation["InstanceId"]] = invocation
         states = inventory.patch_states(ssm, sorted(batch))
         results, rows = [], []
         for instance_id in sorted(batch):

@@ -5,7 +5,7 @@ fleetsim, moto or AWS, inside or outside Airflow.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Iterator, Mapping, Sequence
 
@@ -96,6 +96,44 @@ class CommandProgress:
 
 def chunked(items: Sequence[str], size: int = MAX_INSTANCE_IDS_PER_COMMAND) -> list[tuple[str, ...]]:
     return [tuple(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def wave_requests(
+    template: PatchCommandRequest,
+    batch: Sequence[Mapping],
+    *,
+    patch_group: str,
+    whole_group: bool,
+    overrides: Mapping[str, str],
+    split_by_os: bool,
+) -> list[PatchCommandRequest]:
+    """The SendCommand calls for one wave. `batch` rows carry instance_id, operating_system, tag_key.
+
+    A wave that is the whole patch group and too big for one InstanceIds list goes out as one
+    command targeting the group's tag: one command for SSM's rate control over the whole
+    group, and one ListCommands row to poll. Otherwise InstanceIds in chunks of 50, split by
+    OS first when pinned (each OS has its own InstallOverrideList).
+    """
+    tag_keys = {row.get("tag_key") for row in batch}
+    if not split_by_os and whole_group and len(batch) > MAX_INSTANCE_IDS_PER_COMMAND and len(tag_keys) == 1 and None not in tag_keys:
+        (tag_key,) = tag_keys
+        return [replace(template, comment=f"{template.comment} all group"[:100], target_tag=(tag_key, patch_group))]
+    by_os: dict[str, list[str]] = {}
+    for row in batch:
+        key = (row.get("operating_system") or "") if split_by_os else ""
+        by_os.setdefault(key, []).append(row["instance_id"])
+    requests = []
+    for os_name in sorted(by_os):
+        for n, chunk in enumerate(chunked(sorted(by_os[os_name]))):
+            requests.append(
+                replace(
+                    template,
+                    comment=f"{template.comment} {os_name or 'all'} c{n + 1}"[:100],
+                    instance_ids=chunk,
+                    install_override_list=overrides.get(os_name),
+                )
+            )
+    return requests
 
 
 def send_patch_command(ssm, request: PatchCommandRequest) -> str:

@@ -193,3 +193,19 @@ def test_a_dry_run_scans_every_stage_and_installs_nothing(demo_fleet, run_rollou
     assert run.report["dry_run"] is True
     operations = {c["Parameters"]["Operation"][0] for commands in commands_by_group(demo_fleet).values() for c in commands}
     assert operations == {"Scan"}
+
+
+big_fleet = fleetsim_fixture(
+    {"groups": [{"count": 60, "platform": "AMAZON_LINUX_2023", "tags": {"Patch Group": "dev"}, "execution_seconds": [60, 120]}]},
+    time_scale=600,
+    scope="function",
+)
+
+
+def test_a_wave_of_a_whole_large_group_is_one_command_aimed_at_its_tag(big_fleet, run_rollout, demo_plan):
+    run = run_rollout(big_fleet, demo_plan(stages=[_stage("dev", "dev", scan_first=False, max_concurrency="100%")]))
+
+    assert run.state == "success"
+    (command,) = big_fleet.client("ssm").list_commands()["Commands"]
+    assert (command["Targets"], command["TargetCount"], command["CompletedCount"]) == ([{"Key": "tag:Patch Group", "Values": ["dev"]}], 60, 60)
+    assert run.report["stages"][0]["counts"]["succeeded"] == 60
