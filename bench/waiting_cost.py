@@ -508,7 +508,7 @@ def main() -> int:
     headers2 = ("instances", "commands (50 ids each)", "polls", "calls/poll", "calls while waiting", "collect once afterwards",
                 "trigger fired vs last invocation end", "gate verdict vs last invocation end", "gate", "fleetsim counts")
     rows2 = [row for result in results for row in phase2_rows(result, args.poll)]
-    headers3 = ("instances", "ours (one Targets command)", "ours (50-id commands, as PatchWaveOperator sends)",
+    headers3 = ("instances", "ours (one Targets command)", "ours (50-id commands: a partial wave)",
                 "any waiter reading every invocation each poll", "one provider sensor per 50-id command")
     rows3 = []
     for result in results:
@@ -548,7 +548,8 @@ def main() -> int:
     ]
     if rows2:
         body += [
-            "**Phase 2**: the shape `PatchWaveOperator` actually sends today, one command per 50 instance ids "
+            "**Phase 2**: a wave that is only part of its patch group (the later waves of a canary, or a pinned stage split by OS), "
+            "which `PatchWaveOperator` sends as one command per 50 instance ids "
             f"(`chunked()`), all watched by one `CommandCompletionTrigger` (it pages `ListCommands` filtered by "
             "document and invocation time, 50 commands a page), then the same collection and gate.",
             "",
@@ -562,16 +563,16 @@ def main() -> int:
         "",
         "Targets:",
         "",
-        report_doc.target_line("constant calls per poll for ours, one command", ours_constant,
+        report_doc.target_line("constant calls per poll for ours, one command (a whole-group wave: `PatchWaveOperator` aims it at the group's tag)", ours_constant,
                                "1 `ListCommands` per poll at every size" if ours_constant else "see the table"),
         report_doc.target_line(
-            "constant calls per poll for ours, commands as PatchWaveOperator sends them", chunked_constant,
+            "constant calls per poll for ours, a partial wave in 50-id commands", chunked_constant,
             "1 per poll at every size" if chunked_constant else
             f"{worst_chunked[2]} calls per poll at {worst_chunked[0]} instances instead of 1: the operator splits a wave into "
             "50-id commands and the trigger pages ListCommands for them, 50 commands per page, and the page also holds "
             "every other AWS-RunPatchBaseline command sent in the account since 5 minutes before the wave (here the "
-            "phase-1 command). So the cost grows by one call per 2,500 instances in flight, not per instance; "
-            "sending a whole-group wave as one `Targets` command (as phase 1 does) would make it 1."),
+            "phase-1 command). So the cost grows by one call per 2,500 instances in flight, not per instance. "
+            "A whole-group wave is sent as one `Targets` command (phase 1) and costs 1; a partial wave cannot be aimed at a tag."),
         "",
         "What the tables show (these sentences are generated from the figures above):",
         "",
