@@ -1,6 +1,7 @@
 """Baseline sync: the pure planner as tables, the boto3 shell against moto and fleetsim."""
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import subprocess
@@ -172,3 +173,31 @@ def test_sync_on_fleetsim_converges_then_follows_edits(fleet, tmp_path):
     prod_id = ssm.get_patch_baseline_for_patch_group(PatchGroup="prod", OperatingSystem="WINDOWS")["BaselineId"]
     rules = ssm.get_patch_baseline(BaselineId=prod_id)["ApprovalRules"]["PatchRules"]
     assert [r.get("ApproveAfterDays") for r in rules] == [21, 7]
+
+
+@pytest.mark.fleetsim
+def test_sync_on_fleetsim_reports_and_corrects_a_console_edit(fleet):
+    # Converge first: the other fleetsim test may have left this server in any state.
+    assert sync(fleet)[0] == 0
+    assert sync(fleet) == (0, "sync: made 0 changes, 0 conflicts\n", "")
+    ssm = fleet.client("ssm")
+    prod_id = ssm.get_patch_baseline_for_patch_group(PatchGroup="prod", OperatingSystem="WINDOWS")["BaselineId"]
+    as_committed = ssm.get_patch_baseline(BaselineId=prod_id)
+
+    # What someone does in the console: loosen the rules, reword it, take the group away.
+    rules = copy.deepcopy(as_committed["ApprovalRules"])
+    rules["PatchRules"][0]["ApproveAfterDays"] = 0
+    ssm.update_patch_baseline(BaselineId=prod_id, ApprovalRules=rules, Description="hotfix, approve at once")
+    ssm.deregister_patch_baseline_for_patch_group(BaselineId=prod_id, PatchGroup="prod")
+    drift = [
+        "update patchflow-prod-windows: Description, ApprovalRules differ",
+        "register patchflow-prod-windows: patch group prod (WINDOWS)",
+    ]
+
+    assert sync(fleet, "--dry-run") == (0, "".join(f"would {line}\n" for line in drift) + "sync: would make 2 changes, 0 conflicts\n", "")
+    assert sync(fleet) == (0, "".join(f"{line}\n" for line in drift) + "sync: made 2 changes, 0 conflicts\n", "")
+    restored = ssm.get_patch_baseline(BaselineId=prod_id)
+    assert {key: restored[key] for key in ("Description", "ApprovalRules", "PatchGroups")} == {
+        key: as_committed[key] for key in ("Description", "ApprovalRules", "PatchGroups")
+    }
+    assert sync(fleet) == (0, "sync: made 0 changes, 0 conflicts\n", "")
