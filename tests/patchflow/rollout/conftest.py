@@ -101,57 +101,84 @@ def run_rollout(airflow_db, monkeypatch, tmp_path):
 
 
 class HumanResponder(threading.Thread):
-    """Answers every approval of one DAG as a person would, through the API's own handler."""
+    """Answers every approval of one DAG as a person would, through the API's own handler;
+    answer "no answer" lets the deadline pass and runs the scheduler's timeout sweep instead.
 
-    def __init__(self, dag_id: str, answer: str):
+    Everything it needs is imported here, on the main thread: importing Airflow modules from
+    two threads at once can deadlock on the import lock. If no approval shows up within
+    `give_up_after` seconds it times out whatever is waiting, so a test fails instead of hanging.
+    """
+
+    def __init__(self, dag_id: str, answer: str, give_up_after: float = 180):
         super().__init__(daemon=True)
+        import logging
+        from datetime import timedelta
+
+        import airflow.models.serialized_dag  # noqa: F401
+        from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+        from airflow.models import import_all_models
+        from airflow.models.hitl import HITLDetail
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.models.trigger import handle_event_submit
+        from airflow.triggers.base import TriggerEvent
+        from airflow.utils import timezone
+        from airflow.utils.session import create_session
+        from airflow.utils.state import TaskInstanceState
+
+        import_all_models()
+        self.airflow = dict(
+            timedelta=timedelta, SchedulerJobRunner=SchedulerJobRunner, HITLDetail=HITLDetail, TaskInstance=TaskInstance,
+            handle_event_submit=handle_event_submit, TriggerEvent=TriggerEvent, timezone=timezone,
+            create_session=create_session, AWAITING_INPUT=TaskInstanceState.AWAITING_INPUT,
+            sweep_log=logging.getLogger("scheduler-sweep"),
+        )
         self.dag_id = dag_id
         self.answer = answer
         self.answered: list[str] = []
+        self.give_up_at = time.monotonic() + give_up_after
         self._stop_event = threading.Event()
-        # Imported here, on the main thread: importing models from two threads at once deadlocks.
-        from airflow.models import import_all_models
-
-        import_all_models()
-        import airflow.models.serialized_dag  # noqa: F401
 
     def stop(self) -> None:
         self._stop_event.set()
         self.join(timeout=10)
 
     def run(self) -> None:
-        from airflow.models.hitl import HITLDetail
-        from airflow.models.taskinstance import TaskInstance
-        from airflow.utils.session import create_session
-        from airflow.utils.state import TaskInstanceState
-
+        a = self.airflow
         while not self._stop_event.is_set():
-            with create_session() as session:
+            with a["create_session"]() as session:
                 waiting = (
-                    session.query(TaskInstance)
-                    .filter(TaskInstance.dag_id == self.dag_id, TaskInstance.state == TaskInstanceState.AWAITING_INPUT)
+                    session.query(a["TaskInstance"])
+                    .filter(a["TaskInstance"].dag_id == self.dag_id, a["TaskInstance"].state == a["AWAITING_INPUT"])
                     .all()
                 )
                 for ti in waiting:
                     if ti.id in self.answered:
                         continue
-                    detail = session.query(HITLDetail).filter(HITLDetail.ti_id == ti.id).one_or_none()
-                    if detail is None:
+                    detail = session.query(a["HITLDetail"]).filter(a["HITLDetail"].ti_id == ti.id).one_or_none()
+                    if detail is None and time.monotonic() < self.give_up_at:
                         continue
-                    self._respond(session, ti, detail)
+                    if self.answer == "no answer" or detail is None or time.monotonic() >= self.give_up_at:
+                        self._time_out(session, ti)
+                    else:
+                        self._answer(session, ti, detail)
                     self.answered.append(ti.id)
             time.sleep(0.2)
 
-    def _respond(self, session, ti, detail) -> None:
-        from airflow.triggers.base import TriggerEvent
-        from airflow.utils import timezone
+    def _time_out(self, session, ti) -> None:
+        """Lets the response deadline pass, then runs the scheduler's own timeout sweep."""
+        a = self.airflow
+        ti.trigger_timeout = a["timezone"].utcnow() - a["timedelta"](seconds=1)
+        session.merge(ti)
+        session.commit()
+        sweeper = type("Sweeper", (), {"log": a["sweep_log"]})()
+        a["SchedulerJobRunner"].check_awaiting_input_timeouts(sweeper, session=session)
 
+    def _answer(self, session, ti, detail) -> None:
+        a = self.airflow
         detail.responded_by = {"id": "release-manager", "name": "release-manager"}
-        detail.responded_at = timezone.utcnow()
+        detail.responded_at = a["timezone"].utcnow()
         detail.chosen_options = [self.answer]
         detail.params_input = {}
         session.add(detail)
         session.flush()
-        from airflow.models.trigger import handle_event_submit
-
-        handle_event_submit(TriggerEvent(detail.as_resume_event_payload()), task_instance=ti, session=session)
+        a["handle_event_submit"](a["TriggerEvent"](detail.as_resume_event_payload()), task_instance=ti, session=session)

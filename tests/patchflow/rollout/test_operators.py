@@ -166,6 +166,15 @@ def test_a_rejected_approval_fails_the_run_before_anything_is_sent(demo_fleet, r
     assert demo_fleet.stats().get("Publish", 0) >= 2, "expected the approval request and the outcome to be notified"
 
 
+def test_an_approval_nobody_answers_in_time_fails_the_run_before_anything_is_sent(demo_fleet, run_rollout, demo_plan):
+    plan = demo_plan(stages=[_stage("dev", "dev", approval={"required": True, "timeout": "1m"})])
+    run = run_rollout(demo_fleet, plan, answer="no answer")
+
+    assert run.state == "failed"
+    assert run.report["reason"] == "stage dev was not approved (rejected, or no answer before the approval timed out)"
+    assert "SendCommand" not in demo_fleet.stats()
+
+
 def test_an_approved_stage_goes_ahead(demo_fleet, run_rollout, demo_plan):
     plan = demo_plan(stages=[_stage("dev", "dev", approval={"required": True, "timeout": "10m"})])
     run = run_rollout(demo_fleet, plan, answer="Approve")
