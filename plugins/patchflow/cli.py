@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
+import signal
 import sys
 from typing import Sequence
 
@@ -77,4 +78,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         print(f"patchflow {chosen}: {unknown[0]}: expected no such argument, got {' '.join(unknown)!r}", file=sys.stderr)
         return 2
-    return int(args.run(args) or 0)
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so commands that started fleetsim
+    # or Airflow stop them in their `finally` blocks instead of leaving them behind.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"patchflow {chosen}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
