@@ -68,18 +68,7 @@ def rows_for(count: int, seed: int = 7) -> list[dict]:
 
 def to_results(rows: list[dict]) -> list[InstanceResult]:
     """The conversion StageGateOperator.execute does before it calls the gate."""
-    return [
-        InstanceResult(
-            instance_id=row["instance_id"],
-            outcome=Outcome(row["outcome"]),
-            compliant=row.get("compliant"),
-            pending_reboot=bool(row.get("pending_reboot")),
-            missing_count=int(row.get("missing", 0) or 0),
-            failed_count=int(row.get("failed_patches", 0) or 0),
-            platform=row.get("operating_system") or "",
-        )
-        for row in rows
-    ]
+    return [InstanceResult.from_row(row) for row in rows]
 
 
 THRESHOLDS = GateThresholds(

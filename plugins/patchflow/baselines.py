@@ -47,7 +47,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from patchflow.errors import MISSING, InvalidInput, Problem, join_path
+from patchflow.errors import MISSING, Entry, InvalidInput, Problem, join_path, read_bool
 from patchflow.yamlfile import display_path, load_document
 
 # --------------------------------------------------------------------------- the service's vocabulary
@@ -297,9 +297,6 @@ FILTER_FIELDS = {"key": "Key", "values": "Values"}
 SOURCE_KEYS = {"name": "Name", "products": "Products", "configuration": "Configuration"}
 REQUIRED_SOURCE_KEYS = ("name", "products", "configuration")
 
-Entry = tuple[Any, str]  # a value and the path it was read from
-
-
 class Findings:
     """Problems of one file, collected so every one is reported together."""
 
@@ -371,14 +368,6 @@ def read_choice(found: Findings, entry: Entry, choices: Sequence[str]) -> str | 
     value, path = entry
     if value not in choices:
         found.expected(path, one_of(choices), value)
-        return None
-    return value
-
-
-def read_bool(found: Findings, entry: Entry) -> bool | None:
-    value, path = entry
-    if not isinstance(value, bool):
-        found.expected(path, "true or false", value)
         return None
     return value
 

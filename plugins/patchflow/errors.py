@@ -8,7 +8,7 @@ params), the path inside it, what was expected and what was found:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable, Protocol
 
 MISSING = object()
 
@@ -62,3 +62,19 @@ def raise_if_any(problems: Iterable[Problem]) -> None:
     problems = list(problems)
     if problems:
         raise InvalidInput(problems)
+
+
+# A value together with the path it was read from, so a problem is reported where it was written.
+Entry = tuple[Any, str]
+
+
+class ReportsExpected(Protocol):
+    def expected(self, path: str, what: str, got: object) -> None: ...
+
+
+def read_bool(found: ReportsExpected, entry: Entry) -> bool | None:
+    value, path = entry
+    if not isinstance(value, bool):
+        found.expected(path, "true or false", value)
+        return None
+    return value

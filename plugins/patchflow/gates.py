@@ -77,6 +77,19 @@ class InstanceResult:
     failed_count: int = 0
     platform: str = ""
 
+    @classmethod
+    def from_row(cls, row: Mapping) -> "InstanceResult":
+        """From one per-instance row as a wave stores it (outcome value, counts, operating_system)."""
+        return cls(
+            instance_id=row["instance_id"],
+            outcome=Outcome(row["outcome"]),
+            compliant=row.get("compliant"),
+            pending_reboot=bool(row.get("pending_reboot")),
+            missing_count=int(row.get("missing", 0) or 0),
+            failed_count=int(row.get("failed_patches", 0) or 0),
+            platform=row.get("operating_system") or "",
+        )
+
 
 # --------------------------------------------------------------------------- limits
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from patchflow.errors import MISSING, InvalidInput, Problem, join_path, raise_if_any, shown
+from patchflow.errors import MISSING, Entry, InvalidInput, Problem, join_path, raise_if_any, read_bool, shown
 from patchflow.gates import GateThresholds, normalize_limit, tighten
 from patchflow.ratecontrol import parse_max_concurrency, parse_max_errors, parse_waves
 from patchflow.schedule import (
@@ -178,11 +178,6 @@ class Findings:
         self.add(path, f"expected {what}, got {shown(got)}")
 
 
-# A value together with the path it was read from, so a value merged in from
-# `defaults` is reported where it was written.
-Entry = tuple[Any, str]
-
-
 class MergedMapping(dict):
     """Key -> Entry for a mapping whose keys came from more than one place."""
 
@@ -204,14 +199,6 @@ def read_text(found: Findings, entry: Entry, what: str, pattern: re.Pattern | No
     value, path = entry
     if not isinstance(value, str) or not value.strip() or (pattern is not None and not pattern.match(value)):
         found.expected(path, what, value)
-        return None
-    return value
-
-
-def read_bool(found: Findings, entry: Entry) -> bool | None:
-    value, path = entry
-    if not isinstance(value, bool):
-        found.expected(path, "true or false", value)
         return None
     return value
 

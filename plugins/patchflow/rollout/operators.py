@@ -404,18 +404,7 @@ class StageGateOperator(RolloutOperator):
                 target["instance_id"],
                 {"instance_id": target["instance_id"], "outcome": Outcome.NOT_DISPATCHED.value, "compliant": None, "pending_reboot": False},
             )
-        results = [
-            InstanceResult(
-                instance_id=row["instance_id"],
-                outcome=Outcome(row["outcome"]),
-                compliant=row.get("compliant"),
-                pending_reboot=bool(row.get("pending_reboot")),
-                missing_count=int(row.get("missing", 0) or 0),
-                failed_count=int(row.get("failed_patches", 0) or 0),
-                platform=row.get("operating_system") or "",
-            )
-            for row in rows.values()
-        ]
+        results = [InstanceResult.from_row(row) for row in rows.values()]
         thresholds = rollout.thresholds(self.stage)
         if rollout.params.dry_run:
             thresholds = replace(thresholds, min_compliant_percent=None, max_pending_reboot=None)
