@@ -33,7 +33,7 @@ browser:
 	  else echo "make browser: chromium is not installed and cannot be here (needs apt-get as root); the browser test will skip"; fi; }
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/python -m patchflow lint
