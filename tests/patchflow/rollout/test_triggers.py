@@ -112,3 +112,38 @@ def test_killing_the_wait_cancels_the_command(ssm):
 
     command = ssm.list_commands(CommandId=command_id)["Commands"][0]
     assert command["Status"] in ("Cancelling", "Cancelled")
+
+
+def wave_operator():
+    from patchflow.plan import load_plan
+    from patchflow.rollout.operators import PatchWaveOperator
+    from patchflow.yamlfile import PROJECT_ROOT
+
+    plan = load_plan(PROJECT_ROOT / "include/rollouts/demo.yaml")
+    return PatchWaveOperator(task_id="wave_1", wave_index=1, plan=plan, stage=plan.stages[0], aws_conn_id=None)
+
+
+def test_killing_a_wave_task_on_its_worker_cancels_what_it_sent(ssm):
+    command_id = send_to_group(ssm, "slow")
+    operator = wave_operator()
+    operator._in_flight = [command_id]
+
+    operator.on_kill()
+
+    assert ssm.list_commands(CommandId=command_id)["Commands"][0]["Status"] in ("Cancelling", "Cancelled")
+
+
+def test_airflow_ending_a_deferred_wave_on_its_timeout_cancels_the_commands_first(ssm):
+    command_id = send_to_group(ssm, "slow")
+    operator = wave_operator()
+
+    class TaskInstance:
+        def xcom_pull(self, task_ids, key):
+            return [command_id] if (task_ids, key) == ("wave_1", "command_ids") else None
+
+    from airflow.sdk.exceptions import TaskDeferralTimeout
+
+    with pytest.raises(TaskDeferralTimeout):
+        operator.resume_execution("__fail__", {"error": "Trigger timeout"}, {"ti": TaskInstance()})
+
+    assert ssm.list_commands(CommandId=command_id)["Commands"][0]["Status"] in ("Cancelling", "Cancelled")
