@@ -56,3 +56,12 @@ def test_failing_fleet_shows_the_block_through_the_api():
     states = {ti["task_id"]: ti["state"] for ti in outcome["task_instances"]}
     assert "failed" in {state for task, state in states.items() if task.startswith("dev.")}
     assert all(state == "upstream_failed" for task, state in states.items() if task.startswith(("test.", "prod.")))
+
+
+def test_stopping_a_waiting_wave_through_the_api_cancels_its_ssm_command():
+    # Slow patching (time scale 1) so the wave is still waiting when the release manager stops it.
+    finished = e2e("--executor", "local", "--expect", "cancelled", "--time-scale", "1", "--conf", "{}")
+    assert finished.returncode == 0
+    assert "PASS  cancelled" in finished.stdout
+    outcome = result()
+    assert (outcome["run_state"], outcome["executor"]) == ("failed", "local")

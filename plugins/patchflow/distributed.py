@@ -33,6 +33,7 @@ topology could not be started.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -69,7 +70,10 @@ def worker_hostname() -> str:
 def add_arguments(parser) -> None:
     parser.add_argument("--fleet", default="include/fleets/demo.yaml", help="fleet spec for fleetsim")
     parser.add_argument("--plan", default="include/rollouts/demo.yaml", help="rollout plan whose DAG is triggered (its stub must be in dags/)")
-    parser.add_argument("--expect", choices=("promoted", "blocked"), default="promoted", help="the outcome the checks require")
+    parser.add_argument(
+        "--expect", choices=("promoted", "blocked", "cancelled"), default="promoted",
+        help="the outcome the checks require; cancelled: mark the first deferred wave failed through the API, as a person stopping it would, and require its SSM command cancelled",
+    )
     parser.add_argument("--conf", default='{"change_ticket": "CHG-1234"}', help="trigger-form params as JSON")
     parser.add_argument("--executor", choices=("celery", "local"), default="celery", help="celery: two Celery workers and Redis; local: LocalExecutor")
     parser.add_argument("--seed", type=int, default=7, help="fleetsim seed")
@@ -642,6 +646,7 @@ def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -
     )
     run_id = triggered["dag_run_id"]
     print(f"    run {run_id} queued", flush=True)
+    killed = kill_first_deferred_wave(api, plan.dag_id, run_id, processes, time.monotonic() + 300) if args.expect == "cancelled" else None
     observation = follow_run(api, plan.dag_id, run_id, processes, deadline=time.monotonic() + max(60, args.timeout - sum(timings.values())))
     lap("rollout")
 
@@ -655,8 +660,14 @@ def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -
         os.environ[key] = env[key]
     observation.report = ledger_report(plan, run_id)
 
-    checks = [check_blocked(observation, plan.stages[0].name, [s.name for s in plan.stages[1:]]) if args.expect == "blocked" else check_promoted(observation)]
-    checks.append(check_deferred(observation))
+    if args.expect == "cancelled":
+        checks = [check_cancelled(killed, commands_of_run(env, plan.dag_id, run_id))]
+    elif args.expect == "blocked":
+        checks = [check_blocked(observation, plan.stages[0].name, [s.name for s in plan.stages[1:]])]
+    else:
+        checks = [check_promoted(observation)]
+    if args.expect != "cancelled":  # the stopped run never finishes its waits
+        checks.append(check_deferred(observation))
     if args.executor == "celery":
         checks.append(check_workers(observation, WORKER_NAMES))
     print()
@@ -680,6 +691,57 @@ def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -
     }
     (report_dir / "result.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=str))
     return verdict(checks)
+
+
+def kill_first_deferred_wave(api: Api, dag_id: str, run_id: str, processes: Processes, deadline: float) -> str:
+    """Marks the first wave task seen waiting as failed through /api/v2, as a person in the UI would.
+
+    Waiting means deferred with its trigger running on a triggerer: a trigger removed before any
+    triggerer ran it has no `on_kill` to call, and a person would not be that quick anyway.
+    """
+    waiting_since: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        processes.check_alive()
+        for ti in api.task_instances(dag_id, run_id):
+            if is_deferring_task(ti["task_id"]) and ti.get("state") == "deferred" and (ti.get("trigger") or {}).get("triggerer_id"):
+                waiting_since.setdefault(ti["task_id"], time.monotonic())
+        deferred = [task for task, since in waiting_since.items() if time.monotonic() - since >= 3]
+        if deferred:
+            task_id = sorted(deferred)[0]
+            step(f"as a release manager: stop {task_id} while it waits on SSM (mark it failed through /api/v2)")
+            api.request("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}", {"new_state": "failed"})
+            return task_id
+        time.sleep(0.5)
+    raise SetupError(f"no wave of run {run_id} was deferred within 300 s")
+
+
+def commands_of_run(env: Mapping[str, str], dag_id: str, run_id: str) -> list[dict]:
+    """Every AWS-RunPatchBaseline command this run sent, found by its run-scoped comment token."""
+    import boto3
+
+    from patchflow.ssm.commands import PATCH_DOCUMENT
+
+    token = hashlib.sha256(f"{dag_id}/{run_id}".encode()).hexdigest()[:12]
+    ssm = boto3.client(
+        "ssm", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    pages = ssm.get_paginator("list_commands").paginate(Filters=[{"key": "DocumentName", "value": PATCH_DOCUMENT}])
+    return [c for page in pages for c in page["Commands"] if f"patchflow {token} " in c.get("Comment", "")]
+
+
+def check_cancelled(killed_task: str | None, commands: list[dict]) -> Check:
+    """The stopped wave's commands are cancelled in SSM, and nothing was sent after them."""
+    if not killed_task:
+        return Check("cancelled", False, "no wave was stopped")
+    stage, wave = killed_task.split(".", 1)
+    code = ("S1" if wave == "scan" else f"I{wave.removeprefix('wave_')}")
+    mine = [c for c in commands if c["Comment"].split()[2:4] == [stage, code]]
+    later = [c for c in commands if c not in mine and c["RequestedDateTime"] > max((m["RequestedDateTime"] for m in mine), default=c["RequestedDateTime"])]
+    states = sorted({c["Status"] for c in mine})
+    passed = bool(mine) and set(states) <= {"Cancelled", "Cancelling"} and not later
+    detail = f"{killed_task}: {len(mine)} command(s) {', '.join(states) or 'none found'}; {len(later)} sent after it"
+    return Check("cancelled", passed, detail)
 
 
 def dag_if_present(api: Api, dag_id: str) -> dict | None:

@@ -274,3 +274,25 @@ def test_the_command_refuses_bad_arguments_before_starting_anything(capsys):
     assert "--conf: expected a JSON object" in capsys.readouterr().err
     assert main(["e2e-distributed", "--fleet", "include/fleets/nope.yaml"]) == 2
     assert "--fleet: expected an existing file" in capsys.readouterr().err
+
+
+def _command(stage: str, code: str, status: str, at: str) -> dict:
+    return {"Comment": f"patchflow abc123def456 {stage} {code} all c1", "Status": status, "RequestedDateTime": at}
+
+
+@pytest.mark.parametrize(
+    ("killed", "commands", "passed", "detail"),
+    [
+        pytest.param("dev.scan", [_command("dev", "S1", "Cancelled", "1")], True, "dev.scan: 1 command(s) Cancelled; 0 sent after it", id="cancelled"),
+        pytest.param("dev.wave_1", [_command("dev", "S1", "Success", "1"), _command("dev", "I1", "Cancelling", "2")], True,
+                     "dev.wave_1: 1 command(s) Cancelling; 0 sent after it", id="cancelling-after-a-finished-scan"),
+        pytest.param("dev.scan", [_command("dev", "S1", "InProgress", "1")], False, "dev.scan: 1 command(s) InProgress; 0 sent after it", id="still-running"),
+        pytest.param("dev.scan", [_command("dev", "S1", "Cancelled", "1"), _command("dev", "I1", "Success", "2")], False,
+                     "dev.scan: 1 command(s) Cancelled; 1 sent after it", id="something-sent-after"),
+        pytest.param("dev.scan", [], False, "dev.scan: 0 command(s) none found; 0 sent after it", id="no-command-found"),
+        pytest.param(None, [], False, "no wave was stopped", id="nothing-stopped"),
+    ],
+)
+def test_check_cancelled(killed, commands, passed, detail):
+    check = distributed.check_cancelled(killed, commands)
+    assert (check.passed, check.detail) == (passed, detail)
