@@ -90,3 +90,20 @@ def test_a_restarted_ssm_endpoint_fails_the_wait_with_a_reason_and_sends_no_seco
     assert run.state == "failed"
     assert sends_after_restart == 0
     assert run.report["stages"][0]["error"].startswith("SSM stopped answering while waiting on ")
+
+
+# Real time (time scale 1): a command aimed at a tag resolves its targets 2 s after SendCommand,
+# and until then SSM lists it with no targets and no invocations.
+resolving_fleet = fleetsim_fixture(
+    {"groups": [{**AL2023, "count": 60, "execution_seconds": [1, 2], "reboot_seconds": 1}]}, time_scale=1, scope="function",
+)
+
+
+def test_a_command_with_no_invocations_yet_is_waited_for_not_read_as_success(resolving_fleet, run_rollout, demo_plan):
+    run = run_rollout(resolving_fleet, one_stage(demo_plan, scan_first=False, max_concurrency="100%"))
+
+    assert run.state == "success"
+    (wave,) = run.kinds("wave_result")
+    assert wave["verdict"]["counts"]["succeeded"] == 60
+    # Polled every 0.5 s through the 2 s in which SSM knew no targets, and went on waiting.
+    assert wave["polls"] >= 4
