@@ -27,3 +27,16 @@ os.environ.update(
 )
 for leaked in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(leaked, None)
+
+
+def pytest_collection_modifyitems(items):
+    # Longest first: with two test processes taking one file at a time, the minutes-long
+    # end-to-end files must not be the last ones handed out.
+    def weight(item) -> int:
+        if item.get_closest_marker("distributed"):
+            return 0
+        if item.get_closest_marker("airflow"):
+            return 1
+        return 2
+
+    items.sort(key=weight)

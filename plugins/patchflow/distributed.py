@@ -661,7 +661,7 @@ def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -
     observation.report = ledger_report(plan, run_id)
 
     if args.expect == "cancelled":
-        checks = [check_cancelled(killed, commands_of_run(env, plan.dag_id, run_id))]
+        checks = [check_cancelled(killed, commands_of_run(plan.dag_id, run_id))]
     elif args.expect == "blocked":
         checks = [check_blocked(observation, plan.stages[0].name, [s.name for s in plan.stages[1:]])]
     else:
@@ -715,17 +715,16 @@ def kill_first_deferred_wave(api: Api, dag_id: str, run_id: str, processes: Proc
     raise SetupError(f"no wave of run {run_id} was deferred within 300 s")
 
 
-def commands_of_run(env: Mapping[str, str], dag_id: str, run_id: str) -> list[dict]:
-    """Every AWS-RunPatchBaseline command this run sent, found by its run-scoped comment token."""
-    import boto3
+def commands_of_run(dag_id: str, run_id: str) -> list[dict]:
+    """Every AWS-RunPatchBaseline command this run sent, found by its run-scoped comment token.
 
+    Reads SSM through the environment the run was pointed at (set before the checks run).
+    """
+    from patchflow.ssm.client import aws_client
     from patchflow.ssm.commands import PATCH_DOCUMENT
 
     token = hashlib.sha256(f"{dag_id}/{run_id}".encode()).hexdigest()[:12]
-    ssm = boto3.client(
-        "ssm", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_DEFAULT_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    ssm = aws_client("ssm")
     pages = ssm.get_paginator("list_commands").paginate(Filters=[{"key": "DocumentName", "value": PATCH_DOCUMENT}])
     return [c for page in pages for c in page["Commands"] if f"patchflow {token} " in c.get("Comment", "")]
 
