@@ -90,7 +90,7 @@ def prepare_aws(plan, endpoint_env: dict[str, str]) -> None:
         session.client("sns", endpoint_url=endpoint).create_topic(Name=topic.rsplit(":", 1)[-1])
 
 
-def run_step(title: str, command: list[str], env: dict[str, str], log_path: Path) -> None:
+def run_step(title: str, command: list[str], env: dict[str, str], log_path: Path) -> int:
     started = time.monotonic()
     print(f"==> {title}", flush=True)
     with log_path.open("a") as log:

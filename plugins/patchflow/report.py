@@ -172,17 +172,7 @@ def render_markdown(report: Mapping) -> str:
         if stage["verdict"]:
             out.append("Gate: " + ("PASS" if stage["verdict"]["passed"] else "BLOCK"))
             out += [f"- {reason}" for reason in stage["verdict"]["reasons"]]
-        if stage["baselines"]:
-            out.append("Baselines in force: " + ", ".join(f"{os}={b or 'OS default'}" for os, b in stage["baselines"].items()))
-        if stage["offline"]:
-            out.append("Offline agents at preflight: " + ", ".join(stage["offline"]))
-        if stage["manifest"]:
-            out.append(f"Pinned manifest: {stage['manifest']['hash']} ({stage['manifest']['size']} patches)")
-        if stage.get("pinned_to"):
-            out.append(f"Installed only the manifest of stage {stage['pinned_to']['stage']}: {stage['pinned_to']['hash']}")
-        for os_name, ids in (stage.get("drift") or {}).items():
-            if ids:
-                out.append(f"Drift on {os_name} (approved here, not in the manifest, not installed): {', '.join(ids)}")
+        out += stage_facts(stage)
         for wave in stage["waves"]:
             verdict = "PASS" if wave["verdict"]["passed"] else "BLOCK"
             out += ["", f"### {wave['operation']} wave {wave['wave']}: {wave['targets']} instances, {verdict}", ""]
@@ -195,6 +185,23 @@ def render_markdown(report: Mapping) -> str:
                     f"| {_yes_no(item.get('compliant'))} | {_yes_no(item.get('pending_reboot'))} | {item.get('command_id', '')} |"
                 )
     return "\n".join(out) + "\n"
+
+
+def stage_facts(stage: Mapping) -> list[str]:
+    """The stage's baselines, offline agents, manifest, pinning and drift, one sentence each, for every rendering."""
+    facts = []
+    if stage["baselines"]:
+        facts.append("Baselines in force: " + ", ".join(f"{os}={b or 'OS default'}" for os, b in stage["baselines"].items()))
+    if stage["offline"]:
+        facts.append("Offline agents at preflight: " + ", ".join(stage["offline"]))
+    if stage["manifest"]:
+        facts.append(f"Pinned manifest: {stage['manifest']['hash']} ({stage['manifest']['size']} patches)")
+    if stage.get("pinned_to"):
+        facts.append(f"Installed only the manifest of stage {stage['pinned_to']['stage']}: {stage['pinned_to']['hash']}")
+    for os_name, ids in (stage.get("drift") or {}).items():
+        if ids:
+            facts.append(f"Drift on {os_name} (approved here, not in the manifest, not installed): {', '.join(ids)}")
+    return facts
 
 
 def _yes_no(value) -> str:
@@ -226,17 +233,7 @@ def render_html(report: Mapping) -> str:
             css = "pass" if stage["verdict"]["passed"] else "block"
             parts.append(f"<p class='{css}'>Gate: {'PASS' if stage['verdict']['passed'] else 'BLOCK'}</p>")
             parts.append("<ul>" + "".join(f"<li>{e(r)}</li>" for r in stage["verdict"]["reasons"]) + "</ul>")
-        if stage["baselines"]:
-            parts.append("<p>Baselines in force: " + e(", ".join(f"{os}={b or 'OS default'}" for os, b in stage["baselines"].items())) + "</p>")
-        if stage["offline"]:
-            parts.append("<p>Offline agents at preflight: " + e(", ".join(stage["offline"])) + "</p>")
-        if stage["manifest"]:
-            parts.append(f"<p>Pinned manifest {e(str(stage['manifest']['hash']))} ({stage['manifest']['size']} patches)</p>")
-        if stage.get("pinned_to"):
-            parts.append(f"<p>Installed only the manifest of stage {e(stage['pinned_to']['stage'])}: {e(str(stage['pinned_to']['hash']))}</p>")
-        for os_name, ids in (stage.get("drift") or {}).items():
-            if ids:
-                parts.append(f"<p>Drift on {e(os_name)} (approved here, not in the manifest, not installed): {e(', '.join(ids))}</p>")
+        parts += [f"<p>{e(fact)}</p>" for fact in stage_facts(stage)]
         for wave in stage["waves"]:
             css = "pass" if wave["verdict"]["passed"] else "block"
             parts.append(f"<h3>{e(wave['operation'])} wave {wave['wave']}: {wave['targets']} instances, <span class='{css}'>{'PASS' if wave['verdict']['passed'] else 'BLOCK'}</span></h3>")

@@ -24,7 +24,7 @@ from patchflow.report import build_report, headline, render_html, render_markdow
 from patchflow.schedule import window_state
 from patchflow.ssm import commands as ssm_commands
 from patchflow.ssm import inventory
-from patchflow.rollout.triggers import CommandCompletionTrigger, ssm_client_for
+from patchflow.rollout.triggers import CommandCompletionTrigger, aws_client_for, ssm_client_for
 from patchflow.rollout.links import RolloutReportLink, SsmCommandConsoleLink
 
 
@@ -70,23 +70,13 @@ class RolloutOperator(BaseOperator):
     def rollout(self, context) -> Rollout:
         dag_run = context["dag_run"]
         params = validate_run_params(self.plan, dict(context["params"]))
-        s3_factory = (lambda: ssm_client_for_s3(self.aws_conn_id, self.region_name))
+        s3_factory = (lambda: aws_client_for("s3", self.aws_conn_id, self.region_name))
         store = open_store(self.plan.ledger_uri, s3_client_factory=s3_factory)
         ledger = RunLedger(store, dag_run.dag_id, dag_run.run_id)
         return Rollout(self.plan, params, ledger, dag_run.dag_id, dag_run.run_id, self.aws_conn_id, self.region_name)
 
     def group_task(self, name: str) -> str:
         return f"{self.stage.name}.{name}"
-
-
-def ssm_client_for_s3(aws_conn_id: str | None, region_name: str | None):
-    if aws_conn_id:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return S3Hook(aws_conn_id=aws_conn_id, region_name=region_name).conn
-    from patchflow.ssm.client import aws_client
-
-    return aws_client("s3", region_name=region_name)
 
 
 def block(rollout: Rollout, stage: Stage, reason: str, *, kind: str = "run_finished") -> None:

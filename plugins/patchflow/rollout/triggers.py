@@ -16,16 +16,19 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from patchflow.ssm.commands import command_progress
 
 
-def ssm_client_for(aws_conn_id: str | None, region_name: str | None):
+def aws_client_for(service: str, aws_conn_id: str | None, region_name: str | None):
+    """A boto3 client through the Airflow connection, or the default credential chain without one."""
+    from patchflow.ssm.client import RETRY_CONFIG, aws_client
+
     if aws_conn_id:
-        from airflow.providers.amazon.aws.hooks.ssm import SsmHook
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-        from patchflow.ssm.client import RETRY_CONFIG
+        return AwsBaseHook(aws_conn_id=aws_conn_id, client_type=service, region_name=region_name, config=RETRY_CONFIG).conn
+    return aws_client(service, region_name=region_name)
 
-        return SsmHook(aws_conn_id=aws_conn_id, region_name=region_name, config=RETRY_CONFIG).conn
-    from patchflow.ssm.client import aws_client
 
-    return aws_client("ssm", region_name=region_name)
+def ssm_client_for(aws_conn_id: str | None, region_name: str | None):
+    return aws_client_for("ssm", aws_conn_id, region_name)
 
 
 class CommandCompletionTrigger(BaseTrigger):
