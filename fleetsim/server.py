@@ -337,9 +337,10 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     port = server.server_address[1]
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
-    log(f"{spec.instance_count} instances from {args.fleet} ready in {time.monotonic() - started:.1f}s")
-    print(f"{READY_PREFIX} {spec.instance_count} instances on http://{shown_host}:{port} (seed {seed}, time scale {args.time_scale:g})", flush=True)
+    # Inside the try: a SIGTERM sent the moment the ready line appears must still stop cleanly.
     try:
+        log(f"{spec.instance_count} instances from {args.fleet} ready in {time.monotonic() - started:.1f}s")
+        print(f"{READY_PREFIX} {spec.instance_count} instances on http://{shown_host}:{port} (seed {seed}, time scale {args.time_scale:g})", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
