@@ -75,12 +75,17 @@ class Running:
         self._call("POST", "/_fleetsim/agents", {"instance_ids": list(instance_ids), "ping_status": ping_status})
 
     def inject_fault(self, *, after_action: str, fail_action: str, after_count: int = 1, fail_count: int = 1,
-                     status: int = 500, code: str = "InternalServerError", message: str = "injected by fleetsim") -> dict:
-        """After `after_count` calls of `after_action`, the next `fail_count` calls of `fail_action` fail."""
+                     status: int = 500, code: str = "InternalServerError", message: str = "injected by fleetsim",
+                     accept_first: bool = False) -> dict:
+        """After `after_count` calls of `after_action`, the next `fail_count` calls of `fail_action` fail.
+
+        accept_first=True carries each failing call out before answering the error (an answer lost after AWS accepted the call).
+        """
         return self._call("POST", "/_fleetsim/faults", {
             "after": {"action": after_action, "count": after_count},
             "fail": {"action": fail_action, "count": fail_count},
             "error": {"status": status, "code": code, "message": message},
+            "accept_first": accept_first,
         })
 
     def faults(self) -> list[dict]:
@@ -116,7 +121,7 @@ def running(fleet: str | os.PathLike | Mapping, seed: int = 0, time_scale: float
             *, host: str = "127.0.0.1", startup_timeout: float = 120.0) -> Iterator[Running]:
     """Start `python -m fleetsim serve` for `fleet` (a path or a spec dict), yield once it answers, always stop it.
 
-    An invalid fleet raises patchflow.errors.InvalidInput before anything starts.
+    An invalid fleet raises fleetsim.errors.InvalidInput before anything starts.
     """
     import yaml
 
@@ -135,7 +140,7 @@ def running(fleet: str | os.PathLike | Mapping, seed: int = 0, time_scale: float
         command = [sys.executable, "-m", "fleetsim", "serve", "--fleet", str(fleet_path), "--port", str(port or 0),
                    "--host", host, "--seed", str(seed), "--time-scale", repr(float(time_scale))]
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
         env["PYTHONUNBUFFERED"] = "1"
         with log_path.open("w") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=PROJECT_ROOT)

@@ -1,14 +1,20 @@
 """Patch baselines as SSM keeps them: the predefined AWS baselines and validation of custom ones.
 
 A baseline is held as the dict GetPatchBaseline returns (minus the
-timestamps), which is also the shape patchflow.approval evaluates.
+timestamps), which is also the shape fleetsim.approval evaluates.
 """
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Mapping
 
+from moto.utilities.utils import load_resource
+
+# us-east-1's owner of the predefined baselines; only for a Region moto has no record of.
 AWS_BASELINE_ACCOUNT = "075727635805"
+# moto's recorded GetDefaultPatchBaseline ARNs of every Region: {region: {OperatingSystem: ARN}}.
+MOTO_BASELINES_RESOURCE = "ssm/resources/default_baselines.json"
 
 OPERATING_SYSTEMS = (
     "WINDOWS", "AMAZON_LINUX", "AMAZON_LINUX_2", "AMAZON_LINUX_2022", "AMAZON_LINUX_2023", "UBUNTU", "DEBIAN",
@@ -85,8 +91,26 @@ _PREDEFINED = (
 )
 
 
+@lru_cache(maxsize=None)
+def _recorded_baselines() -> Mapping[str, Mapping[str, str]]:
+    try:
+        return load_resource(MOTO_BASELINES_RESOURCE)
+    except FileNotFoundError:
+        return {}
+
+
+def recorded_baseline_arns(region: str) -> dict[str, str]:
+    """The predefined baselines' ARNs AWS answers in `region`, by OperatingSystem, as moto recorded them."""
+    return dict(_recorded_baselines().get(region, {}))
+
+
 def predefined_baselines(region: str) -> dict[str, dict[str, Any]]:
-    """Predefined baselines keyed by their ARN, which is also the BaselineId AWS reports for them."""
+    """Predefined baselines keyed by their ARN, which is also the BaselineId AWS reports for them.
+
+    Each Region has its own owner account and ids, so the ARNs are moto's per-Region record; a Region
+    moto has no record of keeps us-east-1's owner and ids under its own name.
+    """
+    recorded = recorded_baseline_arns(region)
     by_os_rules: dict[str, list] = {}
     out: dict[str, dict[str, Any]] = {}
     for operating_system, name, baseline_id, description, rules in _PREDEFINED:
@@ -96,7 +120,7 @@ def predefined_baselines(region: str) -> dict[str, dict[str, Any]]:
         elif isinstance(rules, str):
             rules = by_os_rules[rules]
         by_os_rules[operating_system] = rules
-        arn = f"arn:aws:ssm:{region}:{AWS_BASELINE_ACCOUNT}:patchbaseline/{baseline_id}"
+        arn = recorded.get(operating_system) or f"arn:aws:ssm:{region}:{AWS_BASELINE_ACCOUNT}:patchbaseline/{baseline_id}"
         out[arn] = {
             "BaselineId": arn,
             "Name": name,

@@ -18,7 +18,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from patchflow.catalog import CATALOG_DIR, Patch
+from fleetsim.catalog import CATALOG_DIR, Patch
 
 CATALOG_REFERENCE_DATE = datetime(2026, 11, 16, 12, 0, tzinfo=timezone.utc)
 CATALOG_SEED = 20261116

@@ -4,12 +4,16 @@ The shape covers the failures a rollout must survive that the fleet spec
 cannot express, such as the ledger write that fails right after SendCommand
 (as if the worker had died there). Armed at run time through
 POST /_fleetsim/faults, so a test can aim it at one moment of a rollout.
+With `accept_first` the failing call is carried out before its error is
+answered: the request AWS accepted whose answer was lost (a read time-out,
+or a 5xx after the work was done), which a client cannot tell from a
+request that never arrived.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from patchflow.errors import MISSING, InvalidInput, Problem
+from fleetsim.errors import MISSING, InvalidInput, Problem
 
 
 @dataclass
@@ -21,6 +25,7 @@ class Fault:
     status: int
     code: str
     message: str
+    accept_first: bool = False
     seen: int = 0
     failed: int = 0
 
@@ -38,13 +43,14 @@ class Fault:
             "after": {"action": self.after_action, "count": self.after_count},
             "fail": {"action": self.fail_action, "count": self.fail_count},
             "error": {"status": self.status, "code": self.code, "message": self.message},
+            "accept_first": self.accept_first,
             "seen": self.seen,
             "failed": self.failed,
         }
 
 
 def parse_fault(request: object) -> Fault:
-    """From {"after": {"action", "count"}, "fail": {"action", "count"}, "error": {"status", "code", "message"}}."""
+    """From {"after": {"action", "count"}, "fail": {"action", "count"}, "error": {"status", "code", "message"}, "accept_first"}."""
     problems: list[Problem] = []
 
     def part(name: str) -> dict:
@@ -63,6 +69,9 @@ def parse_fault(request: object) -> Fault:
 
     after, fail = part("after"), part("fail")
     error = part("error") if isinstance(request, dict) and "error" in request else {}
+    accept_first = request.get("accept_first", False) if isinstance(request, dict) else False
+    if not isinstance(accept_first, bool):
+        problems.append(Problem.expected("fault", "accept_first", "true or false", accept_first))
     fault = Fault(
         after_action=field(after, "after", "action", str),
         after_count=field(after, "after", "count", int, 1),
@@ -71,6 +80,7 @@ def parse_fault(request: object) -> Fault:
         status=field(error, "error", "status", int, 500),
         code=field(error, "error", "code", str, "InternalServerError"),
         message=field(error, "error", "message", str, "injected by fleetsim"),
+        accept_first=accept_first is True,
     )
     if problems:
         raise InvalidInput(problems)

@@ -4,11 +4,12 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
+from fleetsim.catalog import load_catalog
 from fleetsim.patching import HAVE_INSTALLED, HAVE_MISSING, HAVE_NOT_APPLICABLE
 from fleetsim.spec import FleetSpec, GroupSpec
-from patchflow.catalog import load_catalog
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,10 @@ class SimInstance:
     drops_mid_run: bool
     private_ip: str
     pending_reboot: frozenset = frozenset()
+    superseded: frozenset = frozenset()  # patch ids whose repositories offer a newer version than the catalog's
     commands_run: int = 0
-    patch_state: dict[str, Any] | None = None  # set by the first Scan or Install
+    patch_state: dict[str, Any] | None = None  # as reported: set when the first Scan or Install's report arrives
+    last_operation_record: dict[str, Any] | None = None  # the latest Scan or Install, reported or not yet
     patch_items: tuple = ()  # PatchOutcome items of the last operation
     installed_at: dict = field(default_factory=dict)
     last_ping_wall: Any = None
@@ -87,6 +90,40 @@ def initial_inventory(group: GroupSpec, operating_system: str, rng: random.Rando
     return have
 
 
+def superseded_patches(group: GroupSpec, have: dict[str, str], rng: random.Random) -> frozenset[str]:
+    """The patches this instance is missing whose repositories have moved on to a newer version.
+
+    Drawn only for patches missing at start: an installed package keeps the version it has, and the
+    version a node is offered matters only for what it still has to install.
+    """
+    return frozenset(
+        patch_id for patch_id, share in sorted(group.superseded.items())
+        if rng.random() < share and have.get(patch_id) == HAVE_MISSING
+    )
+
+
+def reported_installed_time(operating_system: str, instant: datetime) -> datetime:
+    """InstalledTime as the node's package manager reports an install that happened at `instant`.
+
+    Windows Update keeps the day only (awscli describe-instance-patches.rst: "2019-01-09T00:00:00+00:00");
+    rpm and dpkg keep whole seconds (rpm's INSTALLTIME; the dpkg .list file's modification time).
+    """
+    instant = instant.astimezone(timezone.utc)
+    if operating_system == "WINDOWS":
+        return datetime(instant.year, instant.month, instant.day, tzinfo=timezone.utc)
+    return instant.replace(microsecond=0)
+
+
+def install_age_at_start(released_before_start: float, draw: float) -> float:
+    """Simulated seconds before the fleet started at which a patch present at start was installed.
+
+    `released_before_start` is how long before the start the patch was released; the install falls
+    between 5% and 95% of that span after the release, and never less than a minute before the start.
+    `draw` is in [0, 1).
+    """
+    return max(60.0, max(released_before_start, 0.0) * (0.95 - 0.9 * draw))
+
+
 def build_instances(spec: FleetSpec, seed: int, instance_ids: list[str]) -> list[SimInstance]:
     """Instances in spec order, one per id (the ids come from the EC2 launch)."""
     instances = []
@@ -96,6 +133,7 @@ def build_instances(spec: FleetSpec, seed: int, instance_ids: list[str]) -> list
         for _ in range(group.count):
             instance_id = next(ids)
             rng = stable_random(seed, "instance", index)
+            have = initial_inventory(group, group.platform, rng, seed)
             instances.append(
                 SimInstance(
                     instance_id=instance_id,
@@ -103,10 +141,12 @@ def build_instances(spec: FleetSpec, seed: int, instance_ids: list[str]) -> list
                     group=group,
                     platform=PLATFORMS[group.platform],
                     ping_status=group.ping_status,
-                    have=initial_inventory(group, group.platform, rng, seed),
+                    have=have,
                     reboot_needed=rng.random() < group.reboot_share,
                     drops_mid_run=rng.random() < group.offline_mid_run_share,
                     private_ip=f"10.{((index + 10) >> 16) & 255}.{((index + 10) >> 8) & 255}.{(index + 10) & 255}",
+                    # Its own generator: a spec without `superseded` keeps the draws (and outcomes) it always had.
+                    superseded=superseded_patches(group, have, stable_random(seed, "superseded", index)) if group.superseded else frozenset(),
                 )
             )
             index += 1

@@ -29,9 +29,10 @@ from moto.ssm.responses import SimpleSystemManagerResponse
 
 from fleetsim import baselines as baseline_rules
 from fleetsim import ratecontrol, rollup
+from fleetsim import targets as run_targets
 from fleetsim.clock import SimClock
 from fleetsim.fleet import AGENT_VERSION, PLUGIN_NAMES, SimInstance, build_instances
-from fleetsim.patching import STATE_COUNT_FIELDS
+from fleetsim.patching import CVE_REPORTING_STATES, INSTALLED_STATES, NOT_APPLICABLE, STATE_COUNT_FIELDS, patch_filter_matches
 from fleetsim.runcommand import PATCH_DOCUMENT, SHELL_DOCUMENTS, PLUGIN_OUTPUT_LIMIT, STDERR_LIMIT, STDOUT_LIMIT, RunCommand
 from fleetsim.spec import FleetSpec, patch_group_of
 
@@ -69,13 +70,15 @@ class FleetSSMBackend(SimpleSystemManagerBackend):
 
     # ---- the fleet ----------------------------------------------------------------------
 
-    def attach_fleet(self, instances: list[SimInstance], clock: SimClock, seed: int, log: Callable[[str], None]) -> None:
+    def attach_fleet(self, instances: list[SimInstance], clock: SimClock, seed: int, log: Callable[[str], None],
+                     spec: FleetSpec | None = None) -> None:
         self.clock = clock
         self.instances = {i.instance_id: i for i in instances}
         now = clock.wall(0)
         for instance in instances:
             instance.registered_wall = now
-        self.run_command = RunCommand(self, clock, seed, log)
+        behaviour = {} if spec is None else {"offline_delivery": spec.offline_delivery, "compliance_lag_seconds": spec.compliance_lag_seconds}
+        self.run_command = RunCommand(self, clock, seed, log, **behaviour)
 
     def commands(self) -> RunCommand:
         if self.run_command is None:
@@ -199,7 +202,7 @@ def launch_fleet(spec: FleetSpec, seed: int, clock: SimClock, log: Callable[[str
         )
         ids += [instance.id for instance in reservation.instances]
     backend = ssm_backends[DEFAULT_ACCOUNT_ID][FLEET_REGION]
-    backend.attach_fleet(build_instances(spec, seed, ids), clock, seed, log)
+    backend.attach_fleet(build_instances(spec, seed, ids), clock, seed, log, spec)
     return backend
 
 
@@ -322,14 +325,7 @@ class FleetSSMResponse(SimpleSystemManagerResponse):
             raise validation("Specify either InstanceIds or Targets.")
         if len(set(instance_ids)) != len(instance_ids):
             raise error("DuplicateInstanceId", "Instance IDs must be unique.")
-        for target in targets:
-            key, values = target.get("Key", ""), target.get("Values") or []
-            if not (key == "InstanceIds" or key == "tag-key" or (key.startswith("tag:") and len(key) > 4)):
-                if key.startswith("resource-groups:"):
-                    raise error("InvalidParameters", f"Target key {key} is not supported by this simulated fleet; use InstanceIds, tag:<key> or tag-key.")
-                raise validation(constraint(key, "targets.1.member.key", "Member must satisfy regular expression pattern: ^[\\p{L}\\p{Z}\\p{N}_.:/=\\-@]*$|resource-groups:ResourceTypeFilters|resource-groups:Name"))
-            if len(values) > 50:
-                raise validation(constraint(values, "targets.1.member.values", "Member must have length less than or equal to 50"))
+        targets = self._canonical_targets(targets)
         self._check_document(document_name, parameters)
         fleet = self.fleet
         running = fleet.running_ids()
@@ -357,6 +353,27 @@ class FleetSSMResponse(SimpleSystemManagerResponse):
             cloudwatch=self._get_param("CloudWatchOutputConfig"),
         )
         return ActionResult({"Command": self._command_view(command, sending=True)})
+
+    def _canonical_targets(self, targets: list) -> list[dict]:
+        """The Targets with each key as Run Command resolves it (Key=instanceids becomes InstanceIds)."""
+        canonical = []
+        for index, target in enumerate(targets, start=1):
+            key, values = target.get("Key", ""), target.get("Values") or []
+            where = f"targets.{index}.member"
+            if not 1 <= len(key) <= run_targets.MAX_KEY_LENGTH:
+                rule = "Member must have length greater than or equal to 1" if not key else f"Member must have length less than or equal to {run_targets.MAX_KEY_LENGTH}"
+                raise validation(constraint(key, f"{where}.key", rule))
+            if not run_targets.satisfies_key_pattern(key):
+                raise validation(constraint(key, f"{where}.key", f"Member must satisfy regular expression pattern: {run_targets.KEY_PATTERN}"))
+            resolved = run_targets.canonical_target_key(key)
+            if resolved is None:
+                raise error("InvalidParameters", f"Target key {key} is not valid for Run Command; expected InstanceIds, tag:<tag-key>, tag-key or resource-groups:Name.")
+            if resolved in run_targets.RESOURCE_GROUP_KEYS:
+                raise error("InvalidParameters", f"Target key {key} is not supported by this simulated fleet; use InstanceIds, tag:<key> or tag-key.")
+            if len(values) > 50:
+                raise validation(constraint(values, f"{where}.values", "Member must have length less than or equal to 50"))
+            canonical.append({**target, "Key": resolved})
+        return canonical
 
     def _check_document(self, document_name: str, parameters: dict) -> None:
         name = document_name.rsplit("/", 1)[-1] if document_name.startswith("arn:") else document_name
@@ -393,9 +410,9 @@ class FleetSSMResponse(SimpleSystemManagerResponse):
         counters = command.counters()
         targets_based = bool(command.targets)
         if sending:
-            # The SendCommand answer: targets not resolved yet, counters all zero.
+            # The SendCommand answer: targets not resolved yet, nothing completed; TargetCount as ListCommands will say.
             status, details = "Pending", rollup.PENDING
-            counters = rollup.Counters(0 if targets_based else len(command.requested_instance_ids), 0, 0, 0)
+            counters = rollup.Counters(command.counters().target_count, 0, 0, 0)
         return {
             "CommandId": command.command_id,
             "DocumentName": command.document_name,
@@ -1000,10 +1017,10 @@ class FleetSSMResponse(SimpleSystemManagerResponse):
         items = []
         linux = instance.platform.platform_type == "Linux"
         for outcome in instance.patch_items:
-            if linux and outcome.state == "NOT_APPLICABLE":
+            if linux and outcome.state == NOT_APPLICABLE:
                 continue
             patch = outcome.patch
-            installed_time = instance.installed_at.get(patch.id, instance.registered_wall) if outcome.state.startswith("INSTALLED") else datetime(1970, 1, 1, tzinfo=timezone.utc)
+            installed_time = instance.installed_at.get(patch.id, instance.registered_wall) if outcome.state in INSTALLED_STATES else datetime(1970, 1, 1, tzinfo=timezone.utc)
             item = {
                 "Title": patch.title,
                 "KBId": patch.kb_id or patch.id if not linux else patch.id,
@@ -1012,14 +1029,14 @@ class FleetSSMResponse(SimpleSystemManagerResponse):
                 "State": outcome.state,
                 "InstalledTime": installed_time,
             }
-            if outcome.state in ("MISSING", "FAILED") and patch.cve_ids:
+            if outcome.state in CVE_REPORTING_STATES and patch.cve_ids:
                 item["CVEIds"] = ",".join(patch.cve_ids)
             items.append(item)
         for f in filters:
             key, values = f.get("Key"), f.get("Values") or []
             if key not in filter_fields:
                 raise error("InvalidFilter", f"Filter key {key} is not valid; expected one of Classification, KBId, Severity, State.")
-            items = [item for item in items if item[filter_fields[key]] in values or item[filter_fields[key]].upper() in {v.upper() for v in values}]
+            items = [item for item in items if patch_filter_matches(key, item[filter_fields[key]], values)]
         chunk, token = page(items, self._get_param("NextToken"), size)
         result: dict[str, Any] = {"Patches": chunk}
         if token:

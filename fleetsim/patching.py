@@ -1,26 +1,34 @@
 """What AWS-RunPatchBaseline does to one instance's patches: pure decisions, no clock and no I/O.
 
 Inputs are the catalog entries for the instance's OS, the approval decisions
-for its baseline (patchflow.approval), what the instance has installed, and
+for its baseline (fleetsim.approval), what the instance has installed, and
 the document parameters. Output is the per-patch state Patch Manager reports
 and what changed on the instance.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Iterable, Mapping
 
-from patchflow.catalog import Patch
+from fleetsim.catalog import Patch
 
-INSTALLED = "INSTALLED"
-INSTALLED_OTHER = "INSTALLED_OTHER"
-INSTALLED_PENDING_REBOOT = "INSTALLED_PENDING_REBOOT"
-INSTALLED_REJECTED = "INSTALLED_REJECTED"
-MISSING = "MISSING"
-FAILED = "FAILED"
-NOT_APPLICABLE = "NOT_APPLICABLE"
-AVAILABLE_SECURITY_UPDATE = "AVAILABLE_SECURITY_UPDATE"
+# Patch states as the service answers DescribeInstancePatches and takes them in its State filter:
+# the spelling of the AWS CLI's examples (describe-instance-patches.rst: "Installed", "InstalledOther",
+# "Missing", Key=State,Values=Missing). botocore's enum (INSTALLED, MISSING, ...) is not what goes on the wire.
+INSTALLED = "Installed"
+INSTALLED_OTHER = "InstalledOther"
+INSTALLED_PENDING_REBOOT = "InstalledPendingReboot"
+INSTALLED_REJECTED = "InstalledRejected"
+MISSING = "Missing"
+FAILED = "Failed"
+NOT_APPLICABLE = "NotApplicable"
+AVAILABLE_SECURITY_UPDATE = "AvailableSecurityUpdate"
+PATCH_STATES = (INSTALLED, INSTALLED_OTHER, INSTALLED_PENDING_REBOOT, INSTALLED_REJECTED, MISSING, FAILED, NOT_APPLICABLE, AVAILABLE_SECURITY_UPDATE)
+INSTALLED_STATES = frozenset({INSTALLED, INSTALLED_OTHER, INSTALLED_PENDING_REBOOT, INSTALLED_REJECTED})
+# CVEIds are reported only for these (botocore's PatchComplianceData.CVEIds).
+CVE_REPORTING_STATES = frozenset({MISSING, FAILED})
 
 NON_COMPLIANT_STATES = frozenset({MISSING, FAILED, INSTALLED_REJECTED, INSTALLED_PENDING_REBOOT})
 
@@ -58,6 +66,8 @@ class OperationResult:
     failed_ids: frozenset[str] = frozenset()
     pending_reboot_ids: frozenset[str] = frozenset()
     rebooted: bool = False
+    # Failed patch id -> the InstallOverrideList title it was pinned to, which no version the node is offered matches
+    unavailable_titles: Mapping[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         return {name: sum(1 for o in self.outcomes if o.state == state) for name, state in STATE_COUNT_FIELDS.items()}
@@ -76,10 +86,90 @@ class OperationResult:
         return {"CriticalNonCompliantCount": critical, "SecurityNonCompliantCount": security, "OtherNonCompliantCount": other}
 
 
-def override_matches(patch: Patch, override_ids: Iterable[str]) -> bool:
+def patch_filter_matches(key: str, value: str, wanted: Iterable[str]) -> bool:
+    """Whether one DescribeInstancePatches field passes a filter's values (values ORed).
+
+    State is compared exactly: the service reports and filters on the CLI examples' spelling, and the
+    model types filter values as free strings, so botocore's enum names (Values=INSTALLED) name no state
+    and match nothing. Classification, KBId and Severity keep a case-insensitive match.
+    """
+    if key == "State":
+        return value in wanted
+    return value.upper() in {w.upper() for w in wanted}
+
+
+@dataclass(frozen=True)
+class OverrideItem:
+    """One `patches:` entry of an InstallOverrideList: its `id`, and its `title` when it has one."""
+
+    id: str
+    title: str | None = None
+
+
+def _override_item(entry: str | OverrideItem) -> OverrideItem:
+    return entry if isinstance(entry, OverrideItem) else OverrideItem(entry)
+
+
+def _id_matches(patch: Patch, pattern: str) -> bool:
     """InstallOverrideList ids: Windows KB numbers, Linux name.arch with wildcards (apt: bare name too)."""
     names = {patch.id, patch.kb_id} | ({f"{patch.id}.amd64"} if patch.operating_system in ("UBUNTU", "DEBIAN") else set())
-    return any(fnmatchcase(name, pattern) for pattern in override_ids for name in names if name)
+    return any(fnmatchcase(name, pattern) for name in names if name)
+
+
+def _title_matches(patch: Patch, title: str | None) -> bool:
+    """Whether an item's title accepts the version of `patch` on offer.
+
+    Windows ignores titles. On Linux the title is `{name}.{arch}:{epoch}:{version}-{release}` (yum) or
+    `{name}.{arch}:{version}` (apt), wildcards anywhere; the User Guide's sample lists also pin with the
+    version part alone ('32:9.8.2-0.62.rc1.57.amzn1', '2.10.95-0ubuntu2.9'), so both forms are accepted.
+    """
+    if title is None or patch.operating_system == "WINDOWS":
+        return True
+    return any(fnmatchcase(form, title) for form in (patch.title, patch.version) if form)
+
+
+def override_matches(patch: Patch, override_ids: Iterable[str | OverrideItem]) -> bool:
+    """Whether an InstallOverrideList selects the version of `patch` on offer: an item's id matches and its title, if any, too.
+
+    Plain strings are items without a title.
+    """
+    return any(_id_matches(patch, item.id) and _title_matches(patch, item.title) for item in map(_override_item, override_ids))
+
+
+def pinned_titles_not_offered(patch: Patch, override_ids: Iterable[str | OverrideItem]) -> tuple[str, ...]:
+    """The titles of the items naming `patch` by id whose pinned version is not the one on offer; () when an item selects it."""
+    items = [item for item in map(_override_item, override_ids) if _id_matches(patch, item.id)]
+    if any(_title_matches(patch, item.title) for item in items):
+        return ()
+    return tuple(item.title for item in items if item.title is not None)
+
+
+_NUMBER = re.compile(r"\d+")
+
+
+def superseding_version(version: str) -> str:
+    """The version a repository offers once it has moved on from `version`, as a rebuild or security update numbers it.
+
+    The first number of the release (rpm) or Debian revision goes up by one; a version with no
+    release has its last number raised instead: "0:6.1.112-122.189.amzn2023" -> "0:6.1.112-123.189.amzn2023",
+    "2.4.0ubuntu4" -> "2.4.0ubuntu5".
+    """
+    upstream, dash, release = version.rpartition("-")
+    found = _NUMBER.search(release) if dash else None
+    if found is not None:
+        return f"{upstream}-{release[:found.start()]}{int(found.group()) + 1}{release[found.end():]}"
+    numbers = list(_NUMBER.finditer(version))
+    if not numbers:
+        return f"{version}.1"
+    last = numbers[-1]
+    return f"{version[:last.start()]}{int(last.group()) + 1}{version[last.end():]}"
+
+
+def offered_by_newer_repository(patch: Patch) -> Patch:
+    """`patch` as a repository offers it after replacing the catalog's version with the next one (title and version)."""
+    newer = superseding_version(patch.version)
+    title = patch.title[: -len(patch.version)] + newer if patch.version and patch.title.endswith(patch.version) else patch.title
+    return replace(patch, version=newer, title=title)
 
 
 def run_patch_operation(
@@ -91,31 +181,40 @@ def run_patch_operation(
     operation: str,
     reboot_option: str,
     rejected_action: str,
-    override_ids: tuple[str, ...] | None,
+    override_ids: tuple[str | OverrideItem, ...] | None,
     failing_ids: frozenset[str],
     reboot_needed: bool = False,
 ) -> OperationResult:
     """The states one Scan or Install leaves behind.
 
-    `decisions[patch.id]` has .approved, .rejected, .compliance_level.
-    `failing_ids` are the patches whose installation fails this time.
-    `override_ids` (Install only) replaces the baseline's approved set with the
-    listed patches. With NoReboot, new installs stay INSTALLED_PENDING_REBOOT;
-    with RebootIfNeeded, any install or earlier pending reboot means a reboot,
-    which clears every pending-reboot state.
+    `patches` are the versions this node is offered. `decisions[patch.id]` has
+    .approved, .rejected, .compliance_level. `failing_ids` are the patches whose
+    installation fails this time. `override_ids` (Install only) replaces the
+    baseline's approved set with the listed patches; a listed patch whose every
+    item pins a version the node is not offered is not installed and is FAILED
+    (an Install reports what it could not install as failed, never as missing).
+    With NoReboot, new installs stay INSTALLED_PENDING_REBOOT; with
+    RebootIfNeeded, any install or earlier pending reboot means a reboot, which
+    clears every pending-reboot state.
     """
     install = operation == "Install"
     block = rejected_action == "BLOCK"
     planned: list[tuple[Patch, object, str]] = []
     installed_now: set[str] = set()
     failed_now: set[str] = set()
+    unavailable_titles: dict[str, str] = {}
     for patch in patches:
         decision = decisions[patch.id]
         approved = bool(decision.approved) and not decision.rejected
         state = have.get(patch.id, HAVE_NOT_APPLICABLE)
         if state == HAVE_MISSING and install:
+            blocked = bool(decision.rejected and block)
             if override_ids is not None:
-                wanted = override_matches(patch, override_ids) and not (decision.rejected and block)
+                wanted = override_matches(patch, override_ids) and not blocked
+                pins = () if wanted or blocked else pinned_titles_not_offered(patch, override_ids)
+                if pins:
+                    unavailable_titles[patch.id] = pins[0]
+                    failed_now.add(patch.id)
             else:
                 wanted = approved
             if wanted:
@@ -163,6 +262,7 @@ def run_patch_operation(
         failed_ids=frozenset(failed_now),
         pending_reboot_ids=pending_after,
         rebooted=reboots,
+        unavailable_titles=unavailable_titles,
     )
 
 

@@ -15,6 +15,8 @@ IN_PROGRESS = "In Progress"
 SUCCESS = "Success"
 FAILED = "Failed"
 CANCELLED = "Cancelled"
+# CancelCommand was asked for; the invocation settles Cancelled, or finishes if its agent got too far to stop.
+CANCELLING = "Cancelling"
 UNDELIVERABLE = "Undeliverable"
 TERMINATED = "Terminated"
 DELIVERY_TIMED_OUT = "Delivery Timed Out"
@@ -29,13 +31,14 @@ INVOCATION_STATUS: Mapping[str, tuple[str, int]] = {
     SUCCESS: ("Success", 0),
     FAILED: ("Failed", 1),
     CANCELLED: ("Cancelled", -1),
+    CANCELLING: ("Cancelling", -1),
     UNDELIVERABLE: ("Failed", -1),
     TERMINATED: ("Failed", -1),
     DELIVERY_TIMED_OUT: ("TimedOut", -1),
     EXECUTION_TIMED_OUT: ("TimedOut", 1),
 }
 
-TERMINAL_DETAILS = frozenset(INVOCATION_STATUS) - {PENDING, IN_PROGRESS}
+TERMINAL_DETAILS = frozenset(INVOCATION_STATUS) - {PENDING, IN_PROGRESS, CANCELLING}
 # These count toward MaxErrors; the non-counting failures never do.
 ERROR_DETAILS = frozenset({FAILED, EXECUTION_TIMED_OUT})
 NON_COUNTING_DETAILS = frozenset({UNDELIVERABLE})
@@ -82,6 +85,18 @@ class Counters:
     delivery_timed_out_count: int
 
 
+def target_count(*, resolved: bool, resolved_targets: int, requested_instance_ids: int) -> int:
+    """A command's TargetCount, the same in the SendCommand answer and in every ListCommands after it.
+
+    SendCommand answers an InstanceIds command with one target per id (awscli example send-command.rst)
+    and a Targets command with 0, its targets resolving later; until the simulation resolves them,
+    ListCommands must say the same.
+    """
+    if resolved:
+        return resolved_targets
+    return requested_instance_ids
+
+
 def counters(target_count: int, details: Mapping[str, int]) -> Counters:
     return Counters(
         target_count=target_count,
@@ -114,7 +129,7 @@ def command_status(
     if terminal < target_count:
         started = sum(n for d, n in tally.items() if d != PENDING)
         if cancelled:
-            return "Cancelling", "Cancelling"
+            return "Cancelling", CANCELLING
         return ("InProgress", IN_PROGRESS) if started else ("Pending", PENDING)
     if cancelled and tally.get(CANCELLED):
         return "Cancelled", CANCELLED

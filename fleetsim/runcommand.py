@@ -21,9 +21,19 @@ import yaml
 
 from fleetsim import ratecontrol, rollup
 from fleetsim.clock import SimClock
-from fleetsim.fleet import PLUGIN_NAMES, SimInstance, stable_random
-from fleetsim.patching import HAVE_INSTALLED, OperationResult, failure_draws, run_patch_operation
-from patchflow.catalog import load_catalog
+from fleetsim.fleet import PLUGIN_NAMES, SimInstance, install_age_at_start, reported_installed_time, stable_random
+from fleetsim.patching import (
+    HAVE_INSTALLED,
+    INSTALLED_STATES,
+    OperationResult,
+    OverrideItem,
+    failure_draws,
+    offered_by_newer_repository,
+    run_patch_operation,
+)
+from fleetsim.spec import DEFAULT_COMPLIANCE_LAG_SECONDS, OFFLINE_DELIVERY_TIMEOUT, OFFLINE_DELIVERY_UNDELIVERABLE
+from fleetsim.approval import approval
+from fleetsim.catalog import load_catalog
 
 PATCH_DOCUMENT = "AWS-RunPatchBaseline"
 SHELL_DOCUMENTS = {"AWS-RunShellScript": "aws:runShellScript", "AWS-RunPowerShellScript": "aws:runPowerShellScript"}
@@ -32,7 +42,21 @@ DEFAULT_EXECUTION_TIMEOUT = 3600
 DEFAULT_TIMEOUT_SECONDS = 3600
 RESOLVE_DELAY = 2.0  # simulated seconds before targets resolve and invocations are listed
 DELIVERY_DELAY = (1.0, 3.0)  # simulated seconds from dispatch until the agent picks the command up
+DELIVERY_RETRY_SECONDS = 30.0  # how often delivery to an agent that is not Online is tried again (offline_delivery: timeout)
+CANCEL_DELAY = (1.0, 5.0)  # simulated seconds from CancelCommand until the cancel settles an invocation or reaches its agent
 STDOUT_LIMIT, STDERR_LIMIT, PLUGIN_OUTPUT_LIMIT = 24_000, 8_000, 2_500
+# An agent is running the document (a Cancelling one may still finish it).
+RUNNING_DETAILS = (rollup.IN_PROGRESS, rollup.CANCELLING)
+
+
+def run_finishes_despite_cancel(*, started: float, ends: float, cancel_arrives: float) -> bool:
+    """Whether an agent already running the document finishes it when a cancel arrives.
+
+    CancelCommand "attempts to cancel ... There is no guarantee that the command will be terminated and
+    the underlying process stopped" (SSM API reference). fleetsim's deterministic rule: a run past its
+    half-way point finishes (its patches are installed and it ends as it would have); an earlier one stops.
+    """
+    return cancel_arrives >= started + (ends - started) / 2
 
 
 class CommandFault(Exception):
@@ -44,7 +68,9 @@ class Invocation:
     instance: SimInstance
     detail: str = rollup.PENDING
     dispatched: bool = False
+    holds_slot: bool = False  # counted in its command's in_flight (a MaxConcurrency slot)
     start_sim: float | None = None
+    planned_end_sim: float | None = None
     end_sim: float | None = None
     stdout: str = ""
     stderr: str = ""
@@ -89,6 +115,7 @@ class Command:
     errors: int = 0
     stopped: bool = False
     cancelled: bool = False
+    delivery_closed: bool = False  # TimeoutSeconds has passed: nothing that has not started will run
     details: Counter = field(default_factory=Counter)
     max_concurrency_count: int = 1
     max_errors_count: int = 0
@@ -104,7 +131,9 @@ class Command:
         )
 
     def counters(self) -> rollup.Counters:
-        return rollup.counters(len(self.target_ids) if self.resolved else 0, self.details)
+        target_count = rollup.target_count(resolved=self.resolved, resolved_targets=len(self.target_ids),
+                                           requested_instance_ids=len(self.requested_instance_ids))
+        return rollup.counters(target_count, self.details)
 
     def plugin_names(self) -> tuple[str, ...]:
         if self.document_name == PATCH_DOCUMENT:
@@ -115,13 +144,16 @@ class Command:
 class RunCommand:
     """Commands, their invocations and the event heap that moves them."""
 
-    def __init__(self, world, clock: SimClock, seed: int, log: Callable[[str], None] = lambda line: None):
+    def __init__(self, world, clock: SimClock, seed: int, log: Callable[[str], None] = lambda line: None, *,
+                 offline_delivery: str = OFFLINE_DELIVERY_TIMEOUT, compliance_lag_seconds: float = DEFAULT_COMPLIANCE_LAG_SECONDS):
         # `world` gives: instances, resolve_targets(targets), patch_group(instance),
         # baseline_for(instance), read_object(url), write_object(bucket, key, text), region
         self.world = world
         self.clock = clock
         self.seed = seed
         self.log = log
+        self.offline_delivery = offline_delivery
+        self.compliance_lag_seconds = compliance_lag_seconds
         self.commands: dict[str, Command] = {}
         self.order: list[Command] = []
         self.by_instance: dict[str, list[Command]] = {}
@@ -161,7 +193,7 @@ class RunCommand:
             output_region=output_region,
             service_role=service_role,
             notification_config=notification_config or {"NotificationArn": "", "NotificationEvents": [], "NotificationType": ""},
-            cloudwatch=cloudwatch or {"CloudWatchOutputEnabled": False},
+            cloudwatch=cloudwatch or {"CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": False},
             requested_sim=now,
             requested_wall=self.clock.wall(now),
             expires_wall=self.clock.wall(now + timeout + execution_timeout),
@@ -188,10 +220,29 @@ class RunCommand:
             if wanted is not None and invocation.instance_id not in wanted:
                 continue
             if invocation.detail in (rollup.PENDING, rollup.IN_PROGRESS):
-                if invocation.dispatched:
-                    command.in_flight -= 1
-                self._finish(command, invocation, rollup.CANCELLED, now)
+                # CancelCommand only asks: the invocation shows Cancelling until the cancel settles it.
+                self._set_detail(command, invocation, rollup.CANCELLING)
+                rng = stable_random(self.seed, "cancel", command.seq, invocation.instance_id)
+                self._schedule(now + rng.uniform(*CANCEL_DELAY), self._cancel_arrives, command, invocation)
         command.waiting = deque(i for i in command.waiting if command.invocations[i].detail == rollup.PENDING)
+        self._log_status(command)
+
+    def _cancel_arrives(self, at: float, command: Command, invocation: Invocation) -> None:
+        if invocation.detail != rollup.CANCELLING:
+            return  # it finished before the cancel got to it
+        if invocation.start_sim is None:
+            self._release(command, invocation)
+            self._finish(command, invocation, rollup.CANCELLED, at)
+        elif invocation.instance.ping_status != "Online":
+            return  # the agent cannot hear the cancel: Cancelling until it answers or the command expires
+        elif run_finishes_despite_cancel(started=invocation.start_sim, ends=invocation.planned_end_sim, cancel_arrives=at):
+            self.log(f"command {command.command_id} on {invocation.instance_id}: past half-way when the cancel arrived, finishing")
+            return
+        else:
+            self._release(command, invocation)
+            # What the run planned never happened: no output of it, nothing installed.
+            invocation.stdout, invocation.stderr = "", "The command was cancelled before it finished; nothing was installed.\n"
+            self._finish(command, invocation, rollup.CANCELLED, at)
         self._log_status(command)
 
     # ---- time ---------------------------------------------------------------------
@@ -234,28 +285,60 @@ class RunCommand:
             in_flight=command.in_flight,
             acknowledged=command.acknowledged,
             max_concurrency=command.max_concurrency_count,
-            stopped=command.stopped or command.cancelled,
+            stopped=command.stopped or command.cancelled or command.delivery_closed,
         )
         for _ in range(count):
             instance_id = command.waiting.popleft()
             invocation = command.invocations[instance_id]
             invocation.dispatched = True
-            command.in_flight += 1
+            self._occupy(command, invocation)
             rng = stable_random(self.seed, "delivery", command.seq, instance_id)
             self._schedule(at + rng.uniform(*DELIVERY_DELAY), self._acknowledge, command, invocation)
+
+    def _occupy(self, command: Command, invocation: Invocation) -> None:
+        if not invocation.holds_slot:
+            invocation.holds_slot = True
+            command.in_flight += 1
+
+    def _release(self, command: Command, invocation: Invocation) -> None:
+        if invocation.holds_slot:
+            invocation.holds_slot = False
+            command.in_flight -= 1
 
     def _acknowledge(self, at: float, command: Command, invocation: Invocation) -> None:
         if invocation.detail != rollup.PENDING:
             return
         instance = invocation.instance
         command.acknowledged += 1
+        if command.delivery_closed:
+            # SendCommand's TimeoutSeconds: "If this time is reached and the command hasn't already started running, it won't run."
+            self._release(command, invocation)
+            return
         if instance.ping_status != "Online":
-            command.in_flight -= 1
-            invocation.stderr = "The instance is not connected to Systems Manager (agent ping status: %s)." % instance.ping_status
-            self._finish(command, invocation, rollup.UNDELIVERABLE, at)
+            self._release(command, invocation)
+            if self.offline_delivery == OFFLINE_DELIVERY_UNDELIVERABLE:
+                invocation.stderr = "The instance is not connected to Systems Manager (agent ping status: %s)." % instance.ping_status
+                self._finish(command, invocation, rollup.UNDELIVERABLE, at)
+            else:
+                # Still Pending: the service keeps offering it until TimeoutSeconds; the command's expiry ends it.
+                self._schedule(at + DELIVERY_RETRY_SECONDS, self._retry_delivery, command, invocation)
             self._dispatch(command, at)
             self._log_status(command)
             return
+        self._start(command, invocation, at)
+
+    def _retry_delivery(self, at: float, command: Command, invocation: Invocation) -> None:
+        if invocation.detail != rollup.PENDING or command.delivery_closed:
+            return
+        if invocation.instance.ping_status != "Online":
+            self._schedule(at + DELIVERY_RETRY_SECONDS, self._retry_delivery, command, invocation)
+            return
+        self._occupy(command, invocation)
+        self._start(command, invocation, at)
+
+    def _start(self, command: Command, invocation: Invocation, at: float) -> None:
+        """The agent picked the command up: it runs, and its end is scheduled."""
+        instance = invocation.instance
         self._set_detail(command, invocation, rollup.IN_PROGRESS)
         invocation.start_sim = at
         rng = stable_random(self.seed, "execution", command.seq, instance.instance_id)
@@ -270,9 +353,11 @@ class RunCommand:
         if instance.drops_mid_run and first_command:
             self._schedule(at + duration / 2, self._agent_drops, instance)
         if duration > command.execution_timeout:
-            self._schedule(at + command.execution_timeout, self._execution_timed_out, command, invocation)
+            invocation.planned_end_sim = at + command.execution_timeout
+            self._schedule(invocation.planned_end_sim, self._execution_timed_out, command, invocation)
         else:
-            self._schedule(at + duration, self._complete, command, invocation)
+            invocation.planned_end_sim = at + duration
+            self._schedule(invocation.planned_end_sim, self._complete, command, invocation)
         self._dispatch(command, at)
         self._log_status(command)
 
@@ -282,10 +367,10 @@ class RunCommand:
             self.log(f"instance {instance.instance_id} agent lost its connection mid-run")
 
     def _complete(self, at: float, command: Command, invocation: Invocation) -> None:
-        if invocation.detail != rollup.IN_PROGRESS or invocation.instance.ping_status != "Online":
+        if invocation.detail not in RUNNING_DETAILS or invocation.instance.ping_status != "Online":
             # An agent that cannot report leaves the invocation In Progress until the command expires.
             return
-        command.in_flight -= 1
+        self._release(command, invocation)
         failed = bool(invocation.stderr) and invocation.result is None
         if invocation.result is not None:
             self._apply(command, invocation, at)
@@ -299,9 +384,9 @@ class RunCommand:
         self._log_status(command)
 
     def _execution_timed_out(self, at: float, command: Command, invocation: Invocation) -> None:
-        if invocation.detail != rollup.IN_PROGRESS or invocation.instance.ping_status != "Online":
+        if invocation.detail not in RUNNING_DETAILS or invocation.instance.ping_status != "Online":
             return
-        command.in_flight -= 1
+        self._release(command, invocation)
         invocation.stderr += "\nThe execution timed out."
         self._finish(command, invocation, rollup.EXECUTION_TIMED_OUT, at)
         self._count_error(command, at)
@@ -321,21 +406,20 @@ class RunCommand:
                      f"stopped dispatching, {terminated} invocations terminated")
 
     def _delivery_deadline(self, at: float, command: Command) -> None:
+        """TimeoutSeconds has passed: what has not started will not run, but it stays Pending until the command expires."""
         if not command.resolved:
             self._resolve(at, command)
-        for invocation in command.invocations.values():
-            if invocation.detail == rollup.PENDING:
-                if invocation.dispatched:
-                    command.in_flight -= 1
-                self._finish(command, invocation, rollup.DELIVERY_TIMED_OUT, at)
-        command.waiting.clear()
+        command.delivery_closed = True
+        not_started = sum(1 for invocation in command.invocations.values() if invocation.detail == rollup.PENDING)
+        if not_started:
+            self.log(f"command {command.command_id} reached TimeoutSeconds {command.timeout_seconds}: {not_started} invocations "
+                     f"not started will not run and end Delivery Timed Out when the command expires")
         self._log_status(command)
 
     def _expire(self, at: float, command: Command) -> None:
         for invocation in command.invocations.values():
-            if invocation.detail in (rollup.PENDING, rollup.IN_PROGRESS):
-                if invocation.dispatched:
-                    command.in_flight -= 1
+            if invocation.detail in (rollup.PENDING, *RUNNING_DETAILS):
+                self._release(command, invocation)
                 self._finish(command, invocation, rollup.DELIVERY_TIMED_OUT, at)
         command.waiting.clear()
         self._log_status(command)
@@ -384,12 +468,13 @@ class RunCommand:
         on = self.clock.calendar(evaluated_at)
         catalog = load_catalog(instance.platform.operating_system)
         decisions = self._decisions(baseline, catalog, on)
+        offered = tuple(offered_by_newer_repository(patch) if patch.id in instance.superseded else patch for patch in catalog)
         override_ids = None
         if operation == "Install" and override_url:
             override_ids = self._override_ids(override_url)
         group = instance.group
         common = dict(
-            patches=catalog,
+            patches=offered,
             decisions=decisions,
             have=instance.have,
             pending_reboot=instance.pending_reboot,
@@ -420,7 +505,7 @@ class RunCommand:
         }
         invocation.stdout = _patch_output(instance, invocation.operation_record, result, baseline)
         if result.failed_ids:
-            invocation.stderr = "".join(f"Failed to install package {pid}.\n" for pid in sorted(result.failed_ids))
+            invocation.stderr = "".join(_failure_line(pid, result.unavailable_titles.get(pid)) for pid in sorted(result.failed_ids))
         return instance.group.reboot_seconds if result.rebooted else 0.0
 
     def _baseline(self, instance: SimInstance, override_url: str) -> Mapping[str, Any]:
@@ -441,7 +526,7 @@ class RunCommand:
                 return entry
         return self.world.baseline_for(instance)
 
-    def _override_ids(self, url: str) -> tuple[str, ...]:
+    def _override_ids(self, url: str) -> tuple[OverrideItem, ...]:
         body = self.world.read_object(url)
         if body is None:
             raise CommandFault(f"Unable to download the InstallOverrideList file from {url}.")
@@ -452,21 +537,16 @@ class RunCommand:
         patches = document.get("patches") if isinstance(document, dict) else None
         if not isinstance(patches, list) or not all(isinstance(p, dict) and isinstance(p.get("id"), str) for p in patches):
             raise CommandFault(f"The InstallOverrideList file {url} must hold 'patches: [{{id, title}}]'.")
-        return tuple(p["id"] for p in patches)
+        return tuple(OverrideItem(p["id"], None if p.get("title") is None else str(p["title"])) for p in patches)
 
     def _decisions(self, baseline: Mapping[str, Any], catalog, on: datetime) -> dict[str, Any]:
-        try:
-            from patchflow.approval import evaluate
-        except ImportError as exc:
-            raise CommandFault(f"Failed to evaluate the patch baseline: {exc}") from None
-
         # Approval is evaluated per simulated minute: same answers, far fewer evaluations at fleet scale.
         minute = on.replace(second=0, microsecond=0)
         key = (json.dumps(baseline, sort_keys=True, default=str), catalog[0].operating_system if catalog else "", minute)
         cached = self._decision_cache.get(key)
         if cached is None:
             try:
-                cached = {patch.id: evaluate(baseline, patch, minute) for patch in catalog}
+                cached = {patch.id: approval(baseline, patch, minute) for patch in catalog}
             except Exception as exc:  # a baseline the evaluator refuses fails the document, as on a node
                 raise CommandFault(f"Failed to evaluate the patch baseline: {exc}") from None
             if len(self._decision_cache) > 512:
@@ -491,17 +571,45 @@ class RunCommand:
             **result.counts(),
             **result.compliance_counts(),
             UnreportedNotApplicableCount=0,
+            OwnerInformation="",  # fleetsim nodes have no owner information; AWS answers it empty
         )
         if record["Operation"] == "Install" and record["RebootOption"] == "NoReboot":
             record["LastNoRebootInstallOperationTime"] = end_wall
-        elif instance.patch_state and "LastNoRebootInstallOperationTime" in instance.patch_state and result.pending_reboot_ids:
-            record["LastNoRebootInstallOperationTime"] = instance.patch_state["LastNoRebootInstallOperationTime"]
-        instance.patch_state = record
-        installed_at = dict(getattr(instance, "installed_at", {}) or {})
-        for patch_id in result.installed_ids:
-            installed_at[patch_id] = end_wall
+        elif (previous := instance.last_operation_record) and "LastNoRebootInstallOperationTime" in previous and result.pending_reboot_ids:
+            record["LastNoRebootInstallOperationTime"] = previous["LastNoRebootInstallOperationTime"]
+        instance.last_operation_record = record
+        installed_now = self._installed_times(invocation, at)
+        # The packages changed just now; the patch state the APIs answer with arrives compliance_lag_seconds later.
+        self._schedule(at + self.compliance_lag_seconds, self._report_compliance, instance, record, result.outcomes, installed_now)
+
+    def _installed_times(self, invocation: Invocation, at: float) -> dict[str, datetime]:
+        """InstalledTime of each patch this run installed: spread over the run before any reboot, as the OS reports it."""
+        result = invocation.result
+        instance = invocation.instance
+        installing_until = at - (instance.group.reboot_seconds if result.rebooted else 0.0)
+        ordered = sorted(result.installed_ids)
+        return {
+            patch_id: reported_installed_time(
+                instance.platform.operating_system,
+                self.clock.wall(invocation.start_sim + (installing_until - invocation.start_sim) * (index + 1) / (len(ordered) + 1)),
+            )
+            for index, patch_id in enumerate(ordered)
+        }
+
+    def _report_compliance(self, at: float, instance: SimInstance, record: dict, outcomes: tuple, installed_now: dict[str, datetime]) -> None:
+        installed_at = {**instance.installed_at, **installed_now}
+        for outcome in outcomes:
+            if outcome.state in INSTALLED_STATES and outcome.patch.id not in installed_at:
+                installed_at[outcome.patch.id] = self._installed_before_start(instance, outcome.patch)
         instance.installed_at = installed_at
-        instance.patch_items = result.outcomes
+        instance.patch_state = record
+        instance.patch_items = outcomes
+
+    def _installed_before_start(self, instance: SimInstance, patch) -> datetime:
+        """InstalledTime of a patch the instance already had when the fleet started: after its release, before the start."""
+        released_before_start = (self.clock.calendar(0) - patch.release_date).total_seconds()
+        draw = stable_random(self.seed, "installed-before-start", instance.instance_id, patch.id).random()
+        return reported_installed_time(instance.platform.operating_system, self.clock.wall(-install_age_at_start(released_before_start, draw)))
 
     def _write_output(self, command: Command, invocation: Invocation) -> None:
         if not command.output_bucket:
@@ -522,6 +630,12 @@ class RunCommand:
         seen = {c.command_id for c in found}
         found += [c for c in self.order if not c.resolved and instance_id in c.requested_instance_ids and c.command_id not in seen]
         return sorted(found, key=lambda c: c.seq)
+
+
+def _failure_line(patch_id: str, unavailable_title: str | None) -> str:
+    if unavailable_title is not None:
+        return f"Failed to install package {patch_id}: version {unavailable_title} was not found in the repositories of this node.\n"
+    return f"Failed to install package {patch_id}.\n"
 
 
 def _describe_targets(targets: Iterable[Mapping]) -> str:

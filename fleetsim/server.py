@@ -5,6 +5,7 @@
                                      "api_calls": {"ssm:ListCommands": 3, "s3:PutObject": 1, ...}}
     DELETE /_fleetsim/stats         reset the counters (POST /_fleetsim/stats/reset does the same)
     POST   /_fleetsim/agents        {"instance_ids": ["i-..."], "ping_status": "ConnectionLost"}
+    POST   /moto-api/reset          moto's reset; the fleet is then rebuilt as it was at start
 
 Every AWS request is counted by action, and again as `service:Action` (the
 service from the SigV4 credential scope, S3 operations named from the method,
@@ -149,9 +150,11 @@ def request_api_call(environ: dict) -> str:
 
 
 class FleetSimApp:
-    def __init__(self, moto_app, backend, throttling: dict[str, float], lock):
+    def __init__(self, moto_app, backend, throttling: dict[str, float], lock, relaunch):
         self.moto_app = moto_app
         self.backend = backend
+        # Builds the fleet again from its spec, seed and time scale once moto has emptied its backends.
+        self.relaunch = relaunch
         self.lock = lock
         self.throttling = throttling
         self.buckets: dict[str, TokenBucket] = {}
@@ -171,6 +174,8 @@ class FleetSimApp:
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO", "").startswith("/_fleetsim/"):
             return self._admin(environ, start_response)
+        if environ.get("PATH_INFO", "").startswith("/moto-api"):
+            return self._moto_api(environ, start_response)
         action, is_ssm = request_action(environ)
         api_call = request_api_call(environ)
         with self.lock:
@@ -178,6 +183,10 @@ class FleetSimApp:
             self.api_calls[api_call] += 1
             injected = next((f for f in self.faults if f.observe(action)), None)
             if injected is not None:
+                if injected.accept_first:
+                    # The request takes effect as if AWS had accepted it; only its answer is lost.
+                    self.backend.commands()
+                    list(self.moto_app(environ, lambda status, headers, exc_info=None: None))
                 return self._injected_error(injected, action, start_response)
             bucket = self._bucket(action) if is_ssm else None
             if bucket is not None and not bucket.take():
@@ -192,6 +201,32 @@ class FleetSimApp:
                 return [body]
             self.backend.commands()
             return list(self.moto_app(environ, start_response))
+
+    def _moto_api(self, environ, start_response):
+        """moto's own control API: not an AWS call, so never counted, throttled or failed by a fault.
+
+        Its reset (what moto's server-mode tests send before and after each test) drops every backend;
+        the fleet is then served as it was at start: same instances, a fresh clock, no counters or faults.
+        """
+        with self.lock:
+            body = list(self.moto_app(environ, start_response))
+            if self._dropped_by_moto():
+                self.backend = self.relaunch()
+                self.calls.clear()
+                self.api_calls.clear()
+                self.throttled.clear()
+                self.buckets.clear()
+                self.faults.clear()
+                log(f"moto reset: fleet rebuilt, {len(self.backend.instances)} instances "
+                    f"(seed {self.backend.run_command.seed}, time scale {self.backend.clock.time_scale:g})")
+        return body
+
+    def _dropped_by_moto(self) -> bool:
+        from moto.ssm.models import ssm_backends
+
+        # dict.get: moto's registries build a fresh backend on a missing key, which would hide the reset.
+        regions = dict.get(ssm_backends, self.backend.account_id) or {}
+        return dict.get(regions, self.backend.region_name) is not self.backend
 
     def _admin(self, environ, start_response):
         path = environ["PATH_INFO"].rstrip("/")
@@ -288,8 +323,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from patchflow.errors import InvalidInput
-
+    from fleetsim.errors import InvalidInput
     from fleetsim.spec import load_fleet
 
     if not args.time_scale > 0:
@@ -311,11 +345,12 @@ def serve(args: argparse.Namespace) -> int:
     from fleetsim import models
     from fleetsim.clock import SimClock
 
+    def launch():
+        return models.launch_fleet(spec, seed, SimClock(args.time_scale), log)
+
     started = time.monotonic()
     models.install()
-    clock = SimClock(args.time_scale)
-    backend = models.launch_fleet(spec, seed, clock, log)
-    app = FleetSimApp(DomainDispatcherApplication(create_backend_app), backend, dict(spec.throttling), models.SIMULATION_LOCK)
+    app = FleetSimApp(DomainDispatcherApplication(create_backend_app), launch(), dict(spec.throttling), models.SIMULATION_LOCK, relaunch=launch)
     try:
         server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     except OSError as exc:
@@ -327,7 +362,7 @@ def serve(args: argparse.Namespace) -> int:
     def tick() -> None:
         while not stop.wait(0.2):
             with models.SIMULATION_LOCK:
-                backend.commands()
+                app.backend.commands()  # through the app: a moto reset swaps in a new backend
 
     threading.Thread(target=tick, name="fleetsim-ticker", daemon=True).start()
 

@@ -6,6 +6,10 @@ A fleet spec is YAML (or the same shape as a dict)::
     throttling:                   # optional: requests per second per SSM API, above which
       ListCommandInvocations: 20  #   ThrottlingException (HTTP 400) is returned; "*" = every
       "*": 200                    #   SSM API without its own entry
+    offline_delivery: timeout     # timeout | undeliverable: what Run Command does with an agent
+                                  #   that is not Online (see fleetsim/FIDELITY.md); default timeout
+    compliance_lag_seconds: 30    # simulated seconds from an invocation's end until its patch
+                                  #   state is reported (DescribeInstancePatchStates & co.); default 30
     defaults:                     # optional: any group key below, applied to every group
       execution_seconds: [60, 240]
     groups:                       # required: one entry per kind of instance
@@ -26,6 +30,9 @@ A fleet spec is YAML (or the same shape as a dict)::
         reboot_share: 0.0         # share of instances whose install needs a reboot anyway
         reboot_seconds: 120       # simulated seconds a reboot adds under RebootIfNeeded
         offline_mid_run_share: 0.0  # share of instances whose agent drops during their first command
+        superseded:               # Linux only: share of the instances missing a patch whose repositories
+          kernel.x86_64: 0.5      #   offer a newer version instead of the catalog's (a title pinning the
+                                  #   catalog's version in an InstallOverrideList then fails)
 
 Simulated seconds pass `--time-scale` times faster than real ones. The same
 spec and seed give the same instance ids, inventories and outcomes.
@@ -38,8 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from patchflow.errors import MISSING, InvalidInput, Problem, join_path, shown
-from patchflow.yamlfile import load_document
+from fleetsim.errors import MISSING, InvalidInput, Problem, join_path, read_yaml
 
 PLATFORMS = {
     "AMAZON_LINUX_2023": "AMAZON_LINUX_2023",
@@ -68,9 +74,18 @@ GROUP_DEFAULTS: dict[str, Any] = {
     "reboot_share": 0.0,
     "reboot_seconds": 120,
     "offline_mid_run_share": 0.0,
+    "superseded": {},
 }
 GROUP_KEYS = ("count", "platform", *GROUP_DEFAULTS)
-TOP_LEVEL_KEYS = ("seed", "throttling", "defaults", "groups")
+TOP_LEVEL_KEYS = ("seed", "throttling", "offline_delivery", "compliance_lag_seconds", "defaults", "groups")
+# AWS allows both for an agent that is not Online; the default is the slower, harsher one a client must survive.
+OFFLINE_DELIVERY_TIMEOUT = "timeout"
+OFFLINE_DELIVERY_UNDELIVERABLE = "undeliverable"
+OFFLINE_DELIVERY_CHOICES = (OFFLINE_DELIVERY_TIMEOUT, OFFLINE_DELIVERY_UNDELIVERABLE)
+# Long enough that a client polling every few seconds sees the old patch state after the command ended.
+DEFAULT_COMPLIANCE_LAG_SECONDS = 30.0
+# Windows matches InstallOverrideList items by KB id alone, so a newer version of the same KB cannot be pinned against.
+SUPERSEDED_PLATFORMS = ("AMAZON_LINUX_2023", "UBUNTU")
 
 
 @dataclass(frozen=True)
@@ -88,6 +103,7 @@ class GroupSpec:
     reboot_share: float
     reboot_seconds: float
     offline_mid_run_share: float
+    superseded: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,8 @@ class FleetSpec:
     groups: tuple[GroupSpec, ...]
     seed: int | None = None
     throttling: Mapping[str, float] = field(default_factory=dict)
+    offline_delivery: str = OFFLINE_DELIVERY_TIMEOUT
+    compliance_lag_seconds: float = DEFAULT_COMPLIANCE_LAG_SECONDS
 
     @property
     def instance_count(self) -> int:
@@ -106,7 +124,7 @@ def load_fleet(fleet: str | Path | Mapping, source: str | None = None) -> FleetS
     """Read and validate a fleet spec from a file path or a dict; raise InvalidInput listing every problem."""
     if isinstance(fleet, Mapping):
         return parse_fleet(fleet, source or "fleet")
-    return parse_fleet(load_document(fleet), source or str(fleet))
+    return parse_fleet(read_yaml(fleet), source or str(fleet))
 
 
 def _is_number(value: object) -> bool:
@@ -143,6 +161,16 @@ def parse_fleet(document: Any, source: str) -> FleetSpec:
             else:
                 throttling[str(api)] = float(rate)
 
+    offline_delivery = document.get("offline_delivery", OFFLINE_DELIVERY_TIMEOUT)
+    if offline_delivery not in OFFLINE_DELIVERY_CHOICES:
+        problems.append(Problem.expected(source, "offline_delivery", "one of " + ", ".join(OFFLINE_DELIVERY_CHOICES), offline_delivery))
+        offline_delivery = OFFLINE_DELIVERY_TIMEOUT
+
+    compliance_lag = document.get("compliance_lag_seconds", DEFAULT_COMPLIANCE_LAG_SECONDS)
+    if not _is_number(compliance_lag) or compliance_lag < 0:
+        problems.append(Problem.expected(source, "compliance_lag_seconds", "a number of simulated seconds >= 0", compliance_lag))
+        compliance_lag = DEFAULT_COMPLIANCE_LAG_SECONDS
+
     defaults = document.get("defaults", {}) or {}
     if not isinstance(defaults, Mapping):
         problems.append(Problem.expected(source, "defaults", "a mapping of group keys", defaults))
@@ -166,7 +194,8 @@ def parse_fleet(document: Any, source: str) -> FleetSpec:
         problems.append(Problem.expected(source, "groups", f"at most {MAX_INSTANCES} instances in all", total))
     if problems:
         raise InvalidInput(dict.fromkeys(problems))  # a bad default is found once per group, reported once
-    return FleetSpec(source=source, groups=tuple(groups), seed=seed, throttling=throttling)
+    return FleetSpec(source=source, groups=tuple(groups), seed=seed, throttling=throttling,
+                     offline_delivery=offline_delivery, compliance_lag_seconds=float(compliance_lag))
 
 
 def _share(value: object, where: str, source: str, problems: list[Problem], what: str = "a number from 0 to 1") -> float:
@@ -254,6 +283,18 @@ def _parse_group(raw: Any, defaults: Mapping, source: str, path: str, problems: 
         problems.append(Problem.expected(source, at("reboot_seconds"), "a number of simulated seconds >= 0", reboot_seconds))
         reboot_seconds = 0
 
+    superseded_raw = values["superseded"] or {}
+    superseded: dict[str, float] = {}
+    if not isinstance(superseded_raw, Mapping):
+        problems.append(Problem.expected(source, at("superseded"), "a mapping of patch id to a number from 0 to 1", superseded_raw))
+    elif superseded_raw and platform is not None and platform not in SUPERSEDED_PLATFORMS:
+        problems.append(Problem.expected(
+            source, at("superseded"),
+            f"no entries on a {platform} group (its InstallOverrideList items match by KB id only, titles are ignored)", superseded_raw))
+    else:
+        for patch_id, share in superseded_raw.items():
+            superseded[str(patch_id)] = _share(share, at("superseded", str(patch_id)), source, problems)
+
     if len(problems) > before:
         return None
     return GroupSpec(
@@ -270,6 +311,7 @@ def _parse_group(raw: Any, defaults: Mapping, source: str, path: str, problems: 
         reboot_share=shares["reboot_share"],
         reboot_seconds=float(reboot_seconds),
         offline_mid_run_share=shares["offline_mid_run_share"],
+        superseded=superseded,
     )
 
 

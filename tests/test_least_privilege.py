@@ -99,16 +99,76 @@ def test_only_read_and_track_actions_have_no_resource_scope():
     }
 
 
-def test_send_command_only_runs_the_patch_document_on_managed_patch_groups():
-    managed_groups = sorted({stage["patch_group"] for plan in shipped_plans() for stage in plan["stages"]})
-    grants = statements_granting(load_policy(), "ssm:SendCommand")
-    assert all(as_list(s["Action"]) == ["ssm:SendCommand"] for s in grants)
+PATCH_GROUP_TAG_KEYS = ("Patch Group", "PatchGroup")
+
+
+def send_command_scope_problems(policy: dict, managed_groups: list[str]) -> list[str]:
+    """What is wrong with how the policy scopes SendCommand: the patch document only, and instances of managed groups only.
+
+    A node joins a patch group through either tag key and carries one of them, so each key needs its own
+    statement: two keys in one condition block must both match, which no such node does.
+    """
+    grants = statements_granting(policy, "ssm:SendCommand")
+    problems = [f"{s['Sid']}: expected SendCommand alone, got {as_list(s['Action'])}" for s in grants if as_list(s["Action"]) != ["ssm:SendCommand"]]
     documents = [s for s in grants if all(":document/" in r for r in as_list(s["Resource"]))]
     instances = [s for s in grants if all(":instance/" in r for r in as_list(s["Resource"]))]
-    assert len(documents) == len(instances) == 1 and len(grants) == 2
-    assert as_list(documents[0]["Resource"]) == ["arn:aws:ssm:us-east-1::document/AWS-RunPatchBaseline"]
-    assert instances[0]["Condition"] == {"StringEquals": {"ssm:resourceTag/Patch Group": managed_groups}}
-    assert managed_groups == ["dev", "prod", "test"]
+    if len(documents) + len(instances) != len(grants):
+        problems.append("expected every SendCommand statement to name documents or instances only")
+    if [as_list(s["Resource"]) for s in documents] != [["arn:aws:ssm:us-east-1::document/AWS-RunPatchBaseline"]]:
+        problems.append(f"expected one statement for the document AWS-RunPatchBaseline, got {[as_list(s['Resource']) for s in documents]}")
+    conditions = [s.get("Condition") for s in instances]
+    expected = [{"StringEquals": {f"ssm:resourceTag/{key}": managed_groups}} for key in PATCH_GROUP_TAG_KEYS]
+    for wanted in expected:
+        if wanted not in conditions:
+            problems.append(f"expected a SendCommand statement for instances with condition {wanted}, got {conditions}")
+    for found in conditions:
+        if found not in expected:
+            problems.append(f"expected only the managed patch group conditions on instances, got {found}")
+    return problems
+
+
+def managed_patch_groups() -> list[str]:
+    return sorted({stage["patch_group"] for plan in shipped_plans() for stage in plan["stages"]})
+
+
+def test_send_command_only_runs_the_patch_document_on_managed_patch_groups():
+    assert send_command_scope_problems(load_policy(), managed_patch_groups()) == []
+    assert managed_patch_groups() == ["dev", "prod", "test"]
+
+
+def without_statement(sid: str) -> dict:
+    policy = load_policy()
+    policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != sid]
+    return policy
+
+
+def with_both_tag_keys_in_one_condition() -> dict:
+    policy = without_statement("SendOnlyToManagedPatchGroupsTaggedPatchGroup")
+    (statement,) = [s for s in policy["Statement"] if s["Sid"] == "SendOnlyToManagedPatchGroups"]
+    statement["Condition"]["StringEquals"]["ssm:resourceTag/PatchGroup"] = ["dev", "prod", "test"]
+    return policy
+
+
+GROUPS = ["dev", "prod", "test"]
+PATCH_GROUP_ONLY = {"StringEquals": {"ssm:resourceTag/Patch Group": GROUPS}}
+BOTH_KEYS_ANDED = {"StringEquals": {"ssm:resourceTag/Patch Group": GROUPS, "ssm:resourceTag/PatchGroup": GROUPS}}
+MISSING_PATCH_GROUP_TAG = f"expected a SendCommand statement for instances with condition {{'StringEquals': {{'ssm:resourceTag/PatchGroup': {GROUPS}}}}}, got "
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        pytest.param(without_statement("SendOnlyToManagedPatchGroupsTaggedPatchGroup"), [MISSING_PATCH_GROUP_TAG + str([PATCH_GROUP_ONLY])],
+                     id="nodes-tagged-PatchGroup-not-covered"),
+        pytest.param(with_both_tag_keys_in_one_condition(),
+                     [f"expected a SendCommand statement for instances with condition {PATCH_GROUP_ONLY}, got {[BOTH_KEYS_ANDED]}",
+                      MISSING_PATCH_GROUP_TAG + str([BOTH_KEYS_ANDED]),
+                      f"expected only the managed patch group conditions on instances, got {BOTH_KEYS_ANDED}"],
+                     id="both-keys-in-one-condition-require-both-tags"),
+    ],
+)
+def test_a_policy_that_misses_a_patch_group_tag_key_is_caught(policy, expected):
+    assert send_command_scope_problems(policy, GROUPS) == expected
 
 
 def test_ledger_access_is_the_plans_bucket_and_prefixes_only_and_writes_must_be_encrypted():
@@ -146,7 +206,7 @@ def test_iam_readme_documents_every_statement():
     text = IAM_README.read_text(encoding="utf-8")
     for statement in load_policy()["Statement"] + load_policy(ASSIGN_POLICY_PATH)["Statement"]:
         assert statement["Sid"] in text
-    for phrase in ("ssm:resourceTag/Patch Group", "AWS-RunPatchBaseline", "patchflow-ledger", "patch-rollouts"):
+    for phrase in ("ssm:resourceTag/Patch Group", "ssm:resourceTag/PatchGroup", "AWS-RunPatchBaseline", "patchflow-ledger", "patch-rollouts"):
         assert phrase in text
 
 

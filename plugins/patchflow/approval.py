@@ -75,7 +75,10 @@ def _by_rules(baseline: Mapping, patch: Patch, on: datetime) -> Decision:
     waiting: list[tuple[datetime, int]] = []
     security_only_rule = 0
     for number, rule in enumerate(rules, start=1):
-        if not _all_filters_match(patch, (rule.get("PatchFilterGroup") or {}).get("PatchFilters") or ()):
+        rule_filters = (rule.get("PatchFilterGroup") or {}).get("PatchFilters") or ()
+        if not _all_filters_match(patch, rule_filters):
+            continue
+        if not _patch_set_covered(patch, (*global_filters, *rule_filters)):
             continue
         if _is_linux(patch) and not patch.security and not rule.get("EnableNonSecurity"):
             security_only_rule = security_only_rule or number
@@ -119,6 +122,18 @@ def _approved_from(rule: Mapping, patch: Patch) -> datetime | None:
 # --------------------------------------------------------------------------- filters
 
 
+def _patch_set_covered(patch: Patch, filters: Iterable[Mapping]) -> bool:
+    """On Windows, filters that name no PATCH_SET cover operating system patches only.
+
+    The user guide ("About patching applications released by Microsoft on Windows Server") says
+    AWS-DefaultPatchBaseline, whose rule names no PATCH_SET, supports only operating system
+    updates; applications need PATCH_SET APPLICATION.
+    """
+    if patch.operating_system != "WINDOWS" or patch.patch_set == "OS":
+        return True
+    return any(patch_filter.get("Key") == "PATCH_SET" for patch_filter in filters)
+
+
 def _is_linux(patch: Patch) -> bool:
     return patch.operating_system not in ("WINDOWS", "MACOS")
 
@@ -157,16 +172,29 @@ def _all_filters_match(patch: Patch, filters: Iterable[Mapping]) -> bool:
 
 
 def _package_names(patch: Patch) -> set[str]:
-    """The names a patch-list entry may use for a package (ssm-reference 1.4)."""
+    """The names a patch-list entry may use for a package.
+
+    yum/dnf: every construction the user guide's "Package name formats for approved and rejected
+    patch lists" lists for both lists, from name, arch, epoch, version and release: name, name.arch,
+    name-version, name-version-release, name-version-release.arch, version, version-release,
+    epoch:version-release, name-epoch:version-release, name-epoch:version-release.arch,
+    epoch:name-version-release.arch and name.arch:epoch:version-release.
+    """
     if patch.operating_system in APT_SYSTEMS:
         return {patch.id}
     name, _, arch = patch.id.rpartition(".")
     if not name:
         return {patch.id}
     names = {patch.id, name}
-    if patch.version:
-        version_release = patch.version.split(":", 1)[-1]
-        names.add(f"{name}-{version_release}.{arch}")
+    epoch, _, version_release = patch.version.rpartition(":")
+    version, _, release = version_release.rpartition("-")
+    if version:
+        epoch = epoch or "0"
+        evr = f"{epoch}:{version}-{release}"
+        names |= {
+            f"{name}-{version}", f"{name}-{version}-{release}", f"{name}-{version}-{release}.{arch}", version, f"{version}-{release}",
+            evr, f"{name}-{evr}", f"{name}-{evr}.{arch}", f"{epoch}:{name}-{version}-{release}.{arch}", f"{name}.{arch}:{evr}",
+        }
     return names
 
 
@@ -180,7 +208,8 @@ def _listed(patch: Patch, entries: Iterable[str], *, for_rejection: bool) -> boo
     if patch.operating_system in APT_SYSTEMS:
         return patch.id in entries
     names = _package_names(patch)
-    if any(_matches(name, entry) for entry in entries for name in names):
+    # "The system processes numbers-only strings as Bugzilla IDs", never as a version.
+    if any(_matches(name, entry) for entry in entries if not entry.isdigit() for name in names):
         return True
     if for_rejection:
         # The rejected list takes package names only; advisories and CVEs approve, never reject.

@@ -1,9 +1,9 @@
 """The patch catalog: what patches exist per operating system.
 
-A catalog entry carries what Patch Manager filters and reports on. The same
-model is used by the approval evaluator (patchflow.approval), by
-`patchflow preview`, and by fleetsim to decide what each instance installs.
-Catalog data lives in include/catalog/<OPERATING_SYSTEM>.json.
+A catalog entry carries what Patch Manager filters and reports on. The model
+is used by the approval evaluator (patchflow.approval) and by `patchflow
+preview`. Catalog data lives in include/catalog/<OPERATING_SYSTEM>.json, which
+fleetsim generates and reads with its own code (fleetsim/catalog.py).
 """
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from fleetsim.errors import InvalidInput as InvalidFleetSpec
 from patchflow.errors import InvalidInput
 from patchflow.ledger import RunLedger, list_runs, open_store
 from patchflow.yamlfile import PROJECT_ROOT
@@ -107,7 +108,7 @@ def run(args) -> int:
     except DemoError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 2
-    except InvalidInput as exc:
+    except (InvalidInput, InvalidFleetSpec) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 2
 
@@ -178,7 +179,7 @@ def fleet_endpoint(args, fleet_path: Path):
     try:
         sim_context = running(str(fleet_path), seed=args.seed, time_scale=float(DEMO_TIME_SCALE))
         sim = sim_context.__enter__()
-    except InvalidInput:
+    except InvalidFleetSpec:
         raise
     except Exception as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__

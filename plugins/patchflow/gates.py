@@ -41,7 +41,8 @@ _BY_STATUS_DETAILS = {
     "accessdenied": Outcome.FAILED,
     "cancelled": Outcome.CANCELLED,
     "canceled": Outcome.CANCELLED,
-    "cancelling": Outcome.CANCELLED,
+    # Cancel is asynchronous: a Cancelling invocation may still finish its install.
+    "cancelling": Outcome.IN_PROGRESS,
     "pending": Outcome.IN_PROGRESS,
     "inprogress": Outcome.IN_PROGRESS,
     "delayed": Outcome.IN_PROGRESS,
@@ -52,7 +53,7 @@ _BY_STATUS = {
     "timedout": Outcome.TIMED_OUT,
     "cancelled": Outcome.CANCELLED,
     "canceled": Outcome.CANCELLED,
-    "cancelling": Outcome.CANCELLED,
+    "cancelling": Outcome.IN_PROGRESS,
     "pending": Outcome.IN_PROGRESS,
     "inprogress": Outcome.IN_PROGRESS,
     "delayed": Outcome.IN_PROGRESS,

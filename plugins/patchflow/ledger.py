@@ -133,6 +133,9 @@ class RunLedger:
     def put_artifact(self, name: str, body: str, content_type: str) -> str:
         return self.store.put(f"{self.run_prefix}/{name}", body.encode(), content_type)
 
+    def read_artifact(self, name: str) -> bytes:
+        return self.store.get(f"{self.run_prefix}/{name}")
+
     def artifact_location(self, name: str) -> str:
         return self.store.location(f"{self.run_prefix}/{name}")
 

@@ -18,8 +18,20 @@ def wanted(plan, event: str, stage=None) -> bool:
     return True
 
 
-def send(plan, event: str, subject: str, message: str, *, run_id: str = "", stage=None) -> list[str]:
-    """Publish to every configured target; returns where it was delivered."""
+def topic_region(topic_arn: str) -> str:
+    """The region in an SNS topic ARN (arn:PARTITION:sns:REGION:ACCOUNT:NAME): SNS publishes to a topic only in its own region."""
+    parts = topic_arn.split(":")
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "sns" or not parts[3]:
+        raise ValueError(f"notifications.sns_topic_arn: expected an SNS topic ARN arn:aws:sns:REGION:ACCOUNT:NAME, got {topic_arn!r}")
+    return parts[3]
+
+
+def send(plan, event: str, subject: str, message: str, *, run_id: str = "", stage=None, aws_conn_id: str | None = None) -> list[str]:
+    """Publish to every configured target; returns where it was delivered.
+
+    SNS goes through the rollout's Airflow AWS connection (`aws_conn_id`; the default
+    credential chain without one) in the topic's own region, whatever the connection's region.
+    """
     if not wanted(plan, event, stage):
         return []
     notifications = plan.notifications
@@ -27,9 +39,9 @@ def send(plan, event: str, subject: str, message: str, *, run_id: str = "", stag
     topic = getattr(notifications, "sns_topic_arn", None) if notifications else None
     if topic:
         try:
-            from patchflow.ssm.client import aws_client
+            from patchflow.rollout.triggers import aws_client_for
 
-            aws_client("sns").publish(
+            aws_client_for("sns", aws_conn_id, topic_region(topic)).publish(
                 TopicArn=topic,
                 Subject=subject[:100],
                 Message=message,

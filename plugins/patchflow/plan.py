@@ -524,6 +524,11 @@ def parse_plan(data: Any, source: str) -> RolloutPlan:
                 continue
             items = merge_defaults(defaults, entries_of(raw, path))
             fields = read_stage(found, items, path, list(names))
+            if fields["pin_to"] and ledger and not ledger.startswith("s3://"):
+                # The instances' agents download the InstallOverrideList from the ledger themselves:
+                # they cannot read a file on the Airflow machine.
+                default = "" if "ledger" in top else " (the default)"
+                found.add(items["pin_to"][1], f"expected a ledger the instances can read (s3://BUCKET/PREFIX) for a pinned stage, got ledger {ledger!r}{default}")
             stage_name = fields["name"]
             if stage_name is not None:
                 if stage_name in names:

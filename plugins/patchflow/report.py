@@ -30,13 +30,23 @@ def build_report(records: Iterable[Mapping]) -> dict:
             stage["targets"] = len(record.get("targets", []))
             stage["offline"] = record.get("offline", [])
             stage["baselines"] = record.get("baselines", {})
+            stage["default_baselines"] = record.get("default_baselines", {})
             stage["state"] = "running"
         elif kind == "command_sent":
             stage["command_ids"].extend(c for c in record.get("command_ids", []) if c not in stage["command_ids"])
             for location in record.get("install_override_lists", []):
                 if location not in stage["install_override_lists"]:
                     stage["install_override_lists"].append(location)
+            if record.get("pinned_to"):
+                stage["pinned_to"] = record["pinned_to"]
+            for os_name in record.get("nothing_new_for", []):
+                if os_name not in stage["nothing_new_for"]:
+                    stage["nothing_new_for"].append(os_name)
+            stage["not_sent"].extend(i for i in record.get("not_sent", []) if i not in stage["not_sent"])
         elif kind == "wave_result":
+            for item in record.get("instances", []):
+                for moved in item.get("moved_on", []):
+                    stage["moved_on"].setdefault(moved["id"], {**moved, "instances": []})["instances"].append(item["instance_id"])
             stage["waves"].append(
                 {
                     "wave": record.get("wave"),
@@ -67,8 +77,8 @@ def build_report(records: Iterable[Mapping]) -> dict:
 
     manifests = {name: stage["manifest"] for name, stage in stages.items() if stage["manifest"]}
     for stage in stages.values():
-        # A pinned stage's override lists live under its source's manifest folder.
-        stage["pinned_to"] = next(
+        # Older records carry no pinned_to: their override lists live under the source's manifest folder.
+        stage["pinned_to"] = stage["pinned_to"] or next(
             ({"stage": source, "hash": manifest["hash"]} for source, manifest in manifests.items()
              if any(f"/manifest/{source}/" in location for location in stage["install_override_lists"])),
             None,
@@ -100,6 +110,7 @@ def _empty_stage(name: str) -> dict:
         "targets": 0,
         "offline": [],
         "baselines": {},
+        "default_baselines": {},
         "command_ids": [],
         "waves": [],
         "counts": {},
@@ -107,6 +118,10 @@ def _empty_stage(name: str) -> dict:
         "manifest": None,
         "drift": {},
         "install_override_lists": [],
+        "pinned_to": None,
+        "nothing_new_for": [],
+        "not_sent": [],
+        "moved_on": {},
     }
 
 
@@ -191,13 +206,28 @@ def stage_facts(stage: Mapping) -> list[str]:
     """The stage's baselines, offline agents, manifest, pinning and drift, one sentence each, for every rendering."""
     facts = []
     if stage["baselines"]:
-        facts.append("Baselines in force: " + ", ".join(f"{os}={b or 'OS default'}" for os, b in stage["baselines"].items()))
+        defaults = stage.get("default_baselines") or {}
+        facts.append(
+            "Baselines in force: "
+            + ", ".join(f"{os}={b or ('OS default ' + defaults[os] if defaults.get(os) else 'OS default')}" for os, b in stage["baselines"].items())
+        )
     if stage["offline"]:
         facts.append("Offline agents at preflight: " + ", ".join(stage["offline"]))
     if stage["manifest"]:
         facts.append(f"Pinned manifest: {stage['manifest']['hash']} ({stage['manifest']['size']} patches)")
+    if stage.get("not_sent"):
+        facts.append("Not sent to (agent not online at preflight), counted unreachable: " + ", ".join(stage["not_sent"]))
     if stage.get("pinned_to"):
-        facts.append(f"Installed only the manifest of stage {stage['pinned_to']['stage']}: {stage['pinned_to']['hash']}")
+        source = stage["pinned_to"]["stage"]
+        facts.append(f"Installed only the manifest of stage {source}: {stage['pinned_to']['hash']}")
+        for os_name in stage.get("nothing_new_for") or []:
+            facts.append(f"{source} installed nothing new for {os_name}: its instances here were scanned, nothing was installed")
+    for patch_id, moved in (stage.get("moved_on") or {}).items():
+        facts.append(
+            f"Version moved on for {patch_id}: the manifest pins {moved['pinned_title']}, the repositories now offer "
+            f"{moved['offered_title']} (on {', '.join(moved['instances'])}); run {stage['pinned_to']['stage'] if stage.get('pinned_to') else 'the source stage'} "
+            "again to try the new version, rather than looking for a broken node"
+        )
     for os_name, ids in (stage.get("drift") or {}).items():
         if ids:
             facts.append(f"Drift on {os_name} (approved here, not in the manifest, not installed): {', '.join(ids)}")

@@ -13,6 +13,11 @@ GROUP = {"count": 1, "platform": "AMAZON_LINUX_2023"}
 # Each test works on its own patch group, so tests sharing one server stay independent.
 API_FLEET = {
     "throttling": {"GetDefaultPatchBaseline": 1},
+    # These tests expect agents that are not Online to end Undeliverable, and read patch states as soon as a command
+    # ends; the defaults (timeout, a 30 s compliance lag) have their own tests: test_delivery_timeouts.py,
+    # test_compliance_data.py and test_delivery_and_reporting.py.
+    "offline_delivery": "undeliverable",
+    "compliance_lag_seconds": 0,
     "defaults": {"execution_seconds": [60, 180], "missing_share": 0.6},
     "groups": [
         {**GROUP, "name": "web", "count": 60, "tags": {"Patch Group": "web", "Role": "frontend"}},

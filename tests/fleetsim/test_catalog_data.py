@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from fleetsim.build_catalog import CATALOG_REFERENCE_DATE
-from patchflow.catalog import load_catalog
+from fleetsim.catalog import load_catalog
 
 OPERATING_SYSTEMS = ["AMAZON_LINUX_2023", "UBUNTU", "WINDOWS"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import botocore.exceptions
 import pytest
 
+from fleetsim.errors import InvalidInput
 from fleetsim.faults import Fault, parse_fault
 from fleetsim.testing import fleetsim_fixture
-from patchflow.errors import InvalidInput
 
 fault_fleet = fleetsim_fixture({"groups": [{"name": "web", "count": 2, "platform": "AMAZON_LINUX_2023", "tags": {"Patch Group": "web"}}]})
 

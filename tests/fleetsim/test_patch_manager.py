@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from patchflow.catalog import load_catalog
 from fleetsim.build_catalog import CATALOG_REFERENCE_DATE
+from fleetsim.catalog import load_catalog
 from tests.fleetsim.conftest import all_invocations, instances_in, send_patch, wait_for_command
 
 pytestmark = pytest.mark.fleetsim
@@ -83,7 +83,7 @@ def test_patch_group_registration_decides_the_baseline_nodes_use(ssm):
     wait_for_command(ssm, send_patch(ssm, "win", "Scan"))
     for instance_id, state in states(ssm, "win").items():
         assert (state["BaselineId"], state["Operation"], state["PatchGroup"]) == (baseline_id, "Scan", "win")
-        missing = {p["KBId"] for p in patches(ssm, instance_id, State=["MISSING"])}
+        missing = {p["KBId"] for p in patches(ssm, instance_id, State=["Missing"])}
         assert missing <= set(recent) and state["MissingCount"] == len(missing)
     group_state = ssm.describe_patch_group_state(PatchGroup="win")
     assert group_state["Instances"] == 6
@@ -121,7 +121,7 @@ def test_install_with_no_reboot_leaves_patches_pending_reboot_until_a_reboot(ssm
             "InstalledCount": was["InstalledCount"], "InstalledOtherCount": was["InstalledOtherCount"],
             "InstalledPendingRebootCount": was["MissingCount"], "InstalledRejectedCount": 0, "MissingCount": 0, "FailedCount": 0}
         assert (state["Operation"], state["RebootOption"], "LastNoRebootInstallOperationTime" in state) == ("Install", "NoReboot", True)
-        assert len(patches(ssm, instance_id, State=["INSTALLED_PENDING_REBOOT"])) == was["MissingCount"]
+        assert len(patches(ssm, instance_id, State=["InstalledPendingReboot"])) == was["MissingCount"]
     pending = ssm.describe_instance_patch_states_for_patch_group(
         PatchGroup="states", Filters=[{"Key": "InstalledPendingRebootCount", "Values": ["0"], "Type": "GreaterThan"}])["InstancePatchStates"]
     assert sorted(s["InstanceId"] for s in pending) == sorted(i for i, s in after.items() if s["InstalledPendingRebootCount"] > 0)
@@ -142,7 +142,8 @@ def test_scan_reports_missing_and_never_installs(ssm):
     assert {i: s["MissingCount"] for i, s in first.items()} == {i: s["MissingCount"] for i, s in second.items()}
     assert all(s["MissingCount"] > 0 and s["Operation"] == "Scan" for s in second.values())
     instance_id = next(iter(second))
-    missing = patches(ssm, instance_id, State=["MISSING"])
+    missing = patches(ssm, instance_id, State=["Missing"])
+    assert len(missing) == second[instance_id]["MissingCount"]
     assert all(p["CVEIds"] for p in missing if p["Classification"] == "Security")
 
 
@@ -152,15 +153,17 @@ def test_install_override_list_installs_exactly_the_listed_patches(api_fleet, ss
     wait_for_command(ssm, send_patch(ssm, "override", "Scan"))
     before = states(ssm, "override")
     instance_id = sorted(before)[0]
-    chosen = patches(ssm, instance_id, State=["MISSING"])[0]["KBId"]
-    s3.put_object(Bucket="manifests", Key="dev/manifest.yaml", Body=f"patches:\n  - id: {chosen}\n    title: whatever\n".encode())
+    missing = patches(ssm, instance_id, State=["Missing"])[0]
+    chosen = missing["KBId"]
+    # A Linux title pins the version; this one names the version the node is offered.
+    s3.put_object(Bucket="manifests", Key="dev/manifest.yaml", Body=f"patches:\n  - id: {chosen}\n    title: '{missing['Title']}'\n".encode())
     url = "s3://manifests/dev/manifest.yaml"
     command_id = send_patch(ssm, "override", Parameters={"InstallOverrideList": [url]})
     assert wait_for_command(ssm, command_id)["Status"] == "Success"
     after = states(ssm, "override")
     assert after[instance_id]["InstallOverrideList"] == url
     assert after[instance_id]["MissingCount"] == before[instance_id]["MissingCount"] - 1
-    assert [p["State"] for p in patches(ssm, instance_id, KBId=[chosen])] == ["INSTALLED"]
+    assert [p["State"] for p in patches(ssm, instance_id, KBId=[chosen])] == ["Installed"]
     output = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id, PluginName="PatchLinux")["StandardOutputContent"]
     assert f"Installed 1 patches: {chosen}\n" in output
 

@@ -12,7 +12,7 @@ from fleetsim.patching import (
     override_matches,
     run_patch_operation,
 )
-from patchflow.catalog import Patch
+from fleetsim.catalog import Patch
 
 RELEASED = datetime(2026, 10, 1, tzinfo=timezone.utc)
 
@@ -50,37 +50,37 @@ def operate(have, decisions=APPROVE_ABC, patches=(A, B, C, D), **kwargs):
         (
             {A.id: HAVE_MISSING, B.id: HAVE_INSTALLED, C.id: HAVE_NOT_APPLICABLE, D.id: HAVE_INSTALLED},
             {},
-            {A.id: "MISSING", B.id: "INSTALLED", C.id: "NOT_APPLICABLE", D.id: "INSTALLED_OTHER"},
+            {A.id: "Missing", B.id: "Installed", C.id: "NotApplicable", D.id: "InstalledOther"},
             set(),
         ),
         (
             {A.id: HAVE_MISSING, B.id: HAVE_MISSING, C.id: HAVE_INSTALLED, D.id: HAVE_MISSING},
             {"operation": "Install"},
-            {A.id: "INSTALLED", B.id: "INSTALLED", C.id: "INSTALLED"},
+            {A.id: "Installed", B.id: "Installed", C.id: "Installed"},
             {A.id, B.id},
         ),
         (
             {A.id: HAVE_MISSING, B.id: HAVE_MISSING, C.id: HAVE_INSTALLED, D.id: HAVE_MISSING},
             {"operation": "Install", "reboot_option": "NoReboot"},
-            {A.id: "INSTALLED_PENDING_REBOOT", B.id: "INSTALLED_PENDING_REBOOT", C.id: "INSTALLED"},
+            {A.id: "InstalledPendingReboot", B.id: "InstalledPendingReboot", C.id: "Installed"},
             {A.id, B.id},
         ),
         (
             {A.id: HAVE_MISSING, B.id: HAVE_MISSING, C.id: HAVE_INSTALLED, D.id: HAVE_MISSING},
             {"operation": "Install", "failing_ids": frozenset({B.id})},
-            {A.id: "INSTALLED", B.id: "FAILED", C.id: "INSTALLED"},
+            {A.id: "Installed", B.id: "Failed", C.id: "Installed"},
             {A.id},
         ),
         (
             {A.id: HAVE_MISSING, B.id: HAVE_MISSING, C.id: HAVE_MISSING, D.id: HAVE_MISSING},
             {"operation": "Install", "override_ids": (B.id, "htop.*")},
-            {A.id: "MISSING", B.id: "INSTALLED", C.id: "MISSING", D.id: "INSTALLED_OTHER"},
+            {A.id: "Missing", B.id: "Installed", C.id: "Missing", D.id: "InstalledOther"},
             {B.id, D.id},
         ),
         (
             {A.id: HAVE_MISSING, B.id: HAVE_MISSING, C.id: HAVE_MISSING, D.id: HAVE_MISSING},
             {"operation": "Scan", "override_ids": (B.id,)},
-            {A.id: "MISSING", B.id: "MISSING", C.id: "MISSING"},
+            {A.id: "Missing", B.id: "Missing", C.id: "Missing"},
             set(),
         ),
     ],
@@ -97,19 +97,19 @@ def test_operation_states(have, options, expected_states, expected_installed):
 def test_reboot_if_needed_clears_every_pending_reboot():
     have = {A.id: HAVE_INSTALLED, B.id: HAVE_MISSING, C.id: HAVE_INSTALLED, D.id: HAVE_INSTALLED}
     states, result = operate(have, operation="Install", pending_reboot=frozenset({A.id}))
-    assert states == {A.id: "INSTALLED", B.id: "INSTALLED", C.id: "INSTALLED", D.id: "INSTALLED_OTHER"}
+    assert states == {A.id: "Installed", B.id: "Installed", C.id: "Installed", D.id: "InstalledOther"}
     assert result.rebooted and result.pending_reboot_ids == frozenset()
 
 
 def test_scan_keeps_pending_reboot_and_never_reboots():
     have = {A.id: HAVE_INSTALLED, B.id: HAVE_MISSING, C.id: HAVE_INSTALLED, D.id: HAVE_INSTALLED}
     states, result = operate(have, pending_reboot=frozenset({A.id}))
-    assert states[A.id] == "INSTALLED_PENDING_REBOOT" and not result.rebooted
+    assert states[A.id] == "InstalledPendingReboot" and not result.rebooted
 
 
 @pytest.mark.parametrize(
     "action, expected",
-    [("ALLOW_AS_DEPENDENCY", {A.id: "INSTALLED_OTHER", B.id: "MISSING"}), ("BLOCK", {A.id: "INSTALLED_REJECTED", B.id: "MISSING"})],
+    [("ALLOW_AS_DEPENDENCY", {A.id: "InstalledOther", B.id: "Missing"}), ("BLOCK", {A.id: "InstalledRejected", B.id: "Missing"})],
     ids=["allow-as-dependency", "block"],
 )
 def test_rejected_installed_patch(action, expected):
@@ -120,7 +120,7 @@ def test_rejected_installed_patch(action, expected):
 
 def test_windows_security_update_not_yet_approved_is_available():
     states, _ = operate({WIN.id: HAVE_MISSING}, decisions={WIN.id: Verdict(False)}, patches=(WIN,))
-    assert states == {WIN.id: "AVAILABLE_SECURITY_UPDATE"}
+    assert states == {WIN.id: "AvailableSecurityUpdate"}
 
 
 def test_counts_and_compliance_summary():

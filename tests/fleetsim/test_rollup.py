@@ -14,6 +14,7 @@ from fleetsim.rollup import (
     Counters,
     command_status,
     counters,
+    target_count,
 )
 
 
@@ -52,3 +53,18 @@ def test_command_status(resolved, targets, details, max_errors, cancelled, expec
 def test_counters_count_terminal_errors_and_delivery_timeouts():
     details = {SUCCESS: 3, FAILED: 2, EXECUTION_TIMED_OUT: 1, DELIVERY_TIMED_OUT: 1, UNDELIVERABLE: 1, TERMINATED: 1, CANCELLED: 1, PENDING: 1, IN_PROGRESS: 1}
     assert counters(12, details) == Counters(target_count=12, completed_count=10, error_count=3, delivery_timed_out_count=1)
+
+
+@pytest.mark.parametrize(
+    "resolved, resolved_targets, requested_instance_ids, expected",
+    [
+        (False, 0, 3, 3),
+        (False, 0, 0, 0),
+        (True, 3, 3, 3),
+        (True, 7, 0, 7),
+        (True, 0, 0, 0),
+    ],
+    ids=["instance-ids-before-resolving", "targets-before-resolving", "instance-ids-resolved", "targets-resolved", "targets-matching-nothing"],
+)
+def test_target_count_before_and_after_targets_resolve(resolved, resolved_targets, requested_instance_ids, expected):
+    assert target_count(resolved=resolved, resolved_targets=resolved_targets, requested_instance_ids=requested_instance_ids) == expected

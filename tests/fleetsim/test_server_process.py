@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import fleetsim
-from patchflow.errors import InvalidInput
+from fleetsim.errors import InvalidInput
 
 pytestmark = pytest.mark.fleetsim
 PROJECT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from fleetsim.errors import InvalidInput
 from fleetsim.spec import load_fleet
-from patchflow.errors import InvalidInput
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INVALID = Path(__file__).parent / "specs_invalid"

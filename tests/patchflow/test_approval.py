@@ -103,6 +103,14 @@ CASES = [
     ("approved-list-before-rule-date", baseline([rule({"PRODUCT": ["*"]}, ApproveAfterDays=30, ComplianceLevel="LOW")], ApprovedPatches=["openssl-libs"], ApprovedPatchesComplianceLevel="HIGH"), al2023(), RELEASED, (True, False, "HIGH", "approved patch list")),
     ("approved-list-one-wildcard", baseline(ApprovedPatches=["openssl-*"]), al2023(), RELEASED, (True, False, "UNSPECIFIED", "approved patch list")),
     ("approved-list-full-package-name", baseline(ApprovedPatches=["openssl-libs-3.0.8-1.amzn2023.0.14.x86_64"]), al2023(), RELEASED, (True, False, "UNSPECIFIED", "approved patch list")),
+    # every construction of "Package name formats for approved and rejected patch lists", on both lists
+    ("approved-list-name-version", baseline(ApprovedPatches=["openssl-libs-3.0.8"]), al2023(), RELEASED, (True, False, "UNSPECIFIED", "approved patch list")),
+    ("approved-list-epoch-version-release", baseline(ApprovedPatches=["1:3.0.8-1.amzn2023.0.14"]), al2023(), RELEASED, (True, False, "UNSPECIFIED", "approved patch list")),
+    ("approved-list-name-arch-epoch-version-release", baseline(ApprovedPatches=["openssl-libs.x86_64:1:3.0.8-1.amzn2023.0.14"]), al2023(), RELEASED, (True, False, "UNSPECIFIED", "approved patch list")),
+    ("approved-list-wildcard-in-epoch-form", baseline(ApprovedPatches=["openssl-libs-*:3.0.8-1.amzn2023.0.14.x86_64"]), al2023(), RELEASED, (True, False, "UNSPECIFIED", "approved patch list")),
+    ("approved-list-numbers-only-is-bugzilla", baseline(ApprovedPatches=["608"]), al2023("less.x86_64", version="0:608-2.amzn2023.0.4"), RELEASED, (False, False, "UNSPECIFIED", "no approval rule matches")),
+    ("rejected-list-name-epoch-version-release-arch", baseline([ANYTHING_NOW], RejectedPatches=["openssl-libs-1:3.0.8-1.amzn2023.0.14.x86_64"]), al2023(), RELEASED, (False, True, "UNSPECIFIED", "rejected patch list (ALLOW_AS_DEPENDENCY)")),
+    ("rejected-list-name-version-release", baseline([ANYTHING_NOW], RejectedPatches=["openssl-libs-3.0.8-1.amzn2023.0.14"]), al2023(), RELEASED, (False, True, "UNSPECIFIED", "rejected patch list (ALLOW_AS_DEPENDENCY)")),
     ("approved-list-cve", baseline(ApprovedPatches=["CVE-2025-1234"]), al2023(), RELEASED, (True, False, "UNSPECIFIED", "approved patch list")),
     ("approved-list-advisory", baseline(ApprovedPatches=["ALAS2023-2025-900"]), al2023(), RELEASED, (True, False, "UNSPECIFIED", "approved patch list")),
     ("approved-list-other-package", baseline(ApprovedPatches=["curl"]), al2023(), RELEASED, (False, False, "UNSPECIFIED", "no approval rule matches")),
@@ -120,6 +128,10 @@ CASES = [
     # Windows default rule
     ("windows-default-after-7-days", WINDOWS_DEFAULT, windows(), SEVEN_DAYS_LATER, (True, False, "UNSPECIFIED", "approval rule 1")),
     ("windows-low-severity", WINDOWS_DEFAULT, windows(severity="Low"), SEVEN_DAYS_LATER, (False, False, "UNSPECIFIED", "no approval rule matches")),
+    # applications released by Microsoft: only rules (or global filters) naming PATCH_SET take them
+    ("windows-default-skips-applications", WINDOWS_DEFAULT, windows(id="KB5044300", kb_id="KB5044300", product="MicrosoftEdge", product_family="Microsoft Edge", patch_set="APPLICATION"), SEVEN_DAYS_LATER, (False, False, "UNSPECIFIED", "no approval rule matches")),
+    ("windows-patch-set-application", baseline([rule({"PATCH_SET": ["APPLICATION"], "PRODUCT": ["MicrosoftEdge"]}, ApproveAfterDays=0)], "WINDOWS"), windows(id="KB5044300", kb_id="KB5044300", product="MicrosoftEdge", product_family="Microsoft Edge", patch_set="APPLICATION"), RELEASED, (True, False, "UNSPECIFIED", "approval rule 1")),
+    ("windows-patch-set-in-global-filters", baseline([rule({"PRODUCT": ["MicrosoftEdge"]}, ApproveAfterDays=0)], "WINDOWS", GlobalFilters={"PatchFilters": [{"Key": "PATCH_SET", "Values": ["APPLICATION"]}]}), windows(id="KB5044300", kb_id="KB5044300", product="MicrosoftEdge", product_family="Microsoft Edge", patch_set="APPLICATION"), RELEASED, (True, False, "UNSPECIFIED", "approval rule 1")),
     ("other-operating-system", WINDOWS_DEFAULT, al2023(), SEVEN_DAYS_LATER, (False, False, "UNSPECIFIED", "baseline is for WINDOWS, patch is for AMAZON_LINUX_2023")),
 ]
 
@@ -141,5 +153,7 @@ def test_approved_patches_keeps_only_approved_in_catalog_order():
 @pytest.mark.parametrize("operating_system", ["AMAZON_LINUX_2023", "UBUNTU", "WINDOWS"])
 def test_catalog_evaluates_without_errors(operating_system):
     catalog = load_catalog(operating_system)
-    everything = baseline([rule({"PRODUCT": ["*"]}, EnableNonSecurity=True)], operating_system)
+    # On Windows, applications are approved only by rules that name PATCH_SET (see windows-default-skips-applications).
+    filters = {"PRODUCT": ["*"], **({"PATCH_SET": ["*"]} if operating_system == "WINDOWS" else {})}
+    everything = baseline([rule(filters, EnableNonSecurity=True)], operating_system)
     assert len(approved_patches(everything, catalog, datetime(2030, 1, 1, tzinfo=timezone.utc))) == len(catalog)

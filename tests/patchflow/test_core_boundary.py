@@ -6,7 +6,7 @@ import sys
 
 from patchflow.yamlfile import PROJECT_ROOT
 
-CORE_MODULES = ("schedule", "ratecontrol", "gates", "manifest", "plan", "errors", "catalog", "yamlfile", "approval", "baselines", "lint", "preview", "cli", "groups")
+CORE_MODULES = ("schedule", "ratecontrol", "gates", "manifest", "plan", "errors", "catalog", "yamlfile", "approval", "baselines", "lint", "preview", "cli", "groups", "preflight")
 BLOCKED = ("airflow", "boto3", "botocore", "aiobotocore")
 
 PROBE = f"""

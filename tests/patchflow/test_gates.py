@@ -32,7 +32,8 @@ S, F, T, U, N, C, P = (
         pytest.param("Failed", "InvalidPlatform", F, id="invalid-platform"),
         pytest.param("Failed", "AccessDenied", F, id="access-denied"),
         pytest.param("Cancelled", "Cancelled", C, id="cancelled"),
-        pytest.param("Cancelling", "Cancelling", C, id="cancelling"),
+        # Cancel is asynchronous: an install already running may still finish and patch.
+        pytest.param("Cancelling", "Cancelling", P, id="cancelling-has-not-settled"),
         pytest.param("Pending", "Pending", P, id="pending"),
         pytest.param("InProgress", "In Progress", P, id="in-progress"),
         pytest.param("Delayed", "Delayed", P, id="delayed"),

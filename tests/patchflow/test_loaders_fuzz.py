@@ -26,6 +26,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fleetsim.errors import InvalidInput as InvalidFleetSpec
 from fleetsim.spec import load_fleet, parse_fleet
 from patchflow.baselines import load_baseline, parse_baseline
 from patchflow.errors import InvalidInput
@@ -108,7 +109,7 @@ def assert_clean(call, *args) -> None:
     """The call succeeds or raises InvalidInput whose every problem reads `source: path: expected ..., got ...`."""
     try:
         call(*args)
-    except InvalidInput as exc:
+    except (InvalidInput, InvalidFleetSpec) as exc:
         assert exc.problems, "InvalidInput without problems"
         for problem in exc.problems:
             assert problem.source and problem.message, problem

@@ -5,7 +5,19 @@ import json
 import pytest
 import yaml
 
-from patchflow.manifest import Manifest, ManifestPatch, build_manifest, drift, install_override_document
+from patchflow.manifest import (
+    InstanceEvidence,
+    Manifest,
+    ManifestPatch,
+    PinnedCompliance,
+    ReportedPatch,
+    VersionMovedOn,
+    build_manifest,
+    drift,
+    install_override_document,
+    judge_against_manifest,
+    manifest_from_evidence,
+)
 
 INSTALLED = {
     "AMAZON_LINUX_2023": [
@@ -18,11 +30,12 @@ INSTALLED = {
 }
 
 
-def test_build_manifest_groups_sorts_and_deduplicates():
+def test_build_manifest_groups_sorts_and_deduplicates_and_keeps_an_os_with_nothing_new():
     manifest = build_manifest("dev", INSTALLED)
     assert (manifest.source_stage, dict(manifest.patches)) == (
         "dev",
         {
+            "UBUNTU": (),
             "AMAZON_LINUX_2023": (
                 ManifestPatch("curl.x86_64", "curl.x86_64:0:8.5.0-1.amzn2023.0.4"),
                 ManifestPatch("openssl-libs.x86_64", "openssl-libs.x86_64:1:3.0.8-1.amzn2023.0.14"),
@@ -44,6 +57,7 @@ def test_content_hash_ignores_order_and_duplicates():
     "changed",
     [
         pytest.param({"WINDOWS": [("KB5031361", "")]}, id="fewer-patches"),
+        pytest.param({k: v for k, v in INSTALLED.items() if k != "UBUNTU"}, id="an-os-no-longer-patched"),
         pytest.param({**INSTALLED, "WINDOWS": [("KB5031361", "other title"), ("KB5031364", "")]}, id="different-title"),
     ],
 )
@@ -109,3 +123,101 @@ def test_install_override_document_quotes_what_yaml_would_misread():
 )
 def test_drift(operating_system, approved, drifted):
     assert drift(build_manifest("dev", INSTALLED), operating_system, approved) == drifted
+
+
+def test_covers_an_os_patched_with_nothing_new_but_not_an_os_never_patched():
+    manifest = build_manifest("dev", INSTALLED)
+    assert (manifest.covers("UBUNTU"), manifest.ids("UBUNTU"), manifest.covers("SUSE"), manifest.size) == (True, frozenset(), False, 4)
+
+
+AL = "AMAZON_LINUX_2023"
+CURL = ("curl.x86_64", "curl.x86_64:0:8.5.0-1.amzn2023.0.4")
+OPENSSL = ("openssl-libs.x86_64", "openssl-libs.x86_64:1:3.0.8-1.amzn2023.0.14")
+KERNEL = ("kernel.x86_64", "kernel.x86_64:0:6.1.112-122.189.amzn2023")
+
+
+@pytest.mark.parametrize(
+    ("evidence", "expected"),
+    [
+        pytest.param(
+            [InstanceEvidence(AL, frozenset({CURL[0]}), dict([CURL, OPENSSL]))],
+            {AL: [CURL]},
+            id="installed-before-the-run-is-not-in-it",
+        ),
+        pytest.param(
+            [InstanceEvidence(AL, frozenset({CURL[0]}), dict([CURL])), InstanceEvidence(AL, frozenset({OPENSSL[0]}), dict([CURL, OPENSSL]))],
+            {AL: [CURL, OPENSSL]},
+            id="union-over-instances",
+        ),
+        pytest.param(
+            [InstanceEvidence(AL, frozenset({CURL[0], KERNEL[0]}), dict([CURL]))],
+            {AL: [CURL]},
+            id="missing-and-still-missing-is-not-in-it",
+        ),
+        pytest.param(
+            [InstanceEvidence("WINDOWS", frozenset(), {"KB5031361": "2023-10 Cumulative Update"}), InstanceEvidence(AL, frozenset({CURL[0]}), dict([CURL]))],
+            {"WINDOWS": [], AL: [CURL]},
+            id="nothing-new-for-an-os-is-an-empty-entry",
+        ),
+        pytest.param([], {}, id="no-evidence-covers-nothing"),
+    ],
+)
+def test_manifest_from_evidence_is_missing_before_and_installed_after(evidence, expected):
+    assert manifest_from_evidence("dev", evidence) == build_manifest("dev", expected)
+
+
+PINNED = build_manifest("dev", {AL: [CURL, KERNEL], "WINDOWS": [("KB5031361", "2023-10 Cumulative Update")]})
+
+
+@pytest.mark.parametrize(
+    ("operating_system", "reported", "expected"),
+    [
+        pytest.param(AL, [], PinnedCompliance(True, (), (), (), ()), id="everything-installed"),
+        pytest.param(
+            AL,
+            [ReportedPatch("bash.x86_64", "bash.x86_64:0:5.2.15-1.amzn2023.0.2", "Missing")],
+            PinnedCompliance(True, (), (), (), ("bash.x86_64",)),
+            id="approved-beyond-the-manifest-is-drift-not-a-failure",
+        ),
+        pytest.param(
+            AL,
+            [ReportedPatch(CURL[0], CURL[1], "Missing")],
+            PinnedCompliance(False, (CURL[0],), (), (), ()),
+            id="a-manifest-patch-still-missing",
+        ),
+        pytest.param(
+            AL,
+            [ReportedPatch(CURL[0], CURL[1], "InstalledPendingReboot")],
+            PinnedCompliance(False, (CURL[0],), (), (), ()),
+            id="a-manifest-patch-awaiting-its-reboot",
+        ),
+        pytest.param(
+            AL,
+            [ReportedPatch("bash.x86_64", "bash.x86_64:0:5.2.15-1.amzn2023.0.2", "Failed")],
+            PinnedCompliance(False, (), ("bash.x86_64",), (), ()),
+            id="anything-failed",
+        ),
+        pytest.param(
+            AL,
+            [ReportedPatch(KERNEL[0], "kernel.x86_64:0:6.1.115-126.197.amzn2023", "Failed")],
+            PinnedCompliance(
+                False, (KERNEL[0],), (KERNEL[0],), (VersionMovedOn(KERNEL[0], KERNEL[1], "kernel.x86_64:0:6.1.115-126.197.amzn2023"),), ()
+            ),
+            id="the-pinned-version-moved-on",
+        ),
+        pytest.param(
+            "WINDOWS",
+            [ReportedPatch("KB5031361", "2023-10 Cumulative Update (re-released)", "Failed")],
+            PinnedCompliance(False, ("KB5031361",), ("KB5031361",), (), ()),
+            id="windows-titles-pin-no-version",
+        ),
+        pytest.param(
+            "UBUNTU",
+            [ReportedPatch("libc6", "libc6:2.35-0ubuntu3.8", "Missing")],
+            PinnedCompliance(True, (), (), (), ("libc6",)),
+            id="an-os-with-nothing-pinned",
+        ),
+    ],
+)
+def test_judge_against_manifest(operating_system, reported, expected):
+    assert judge_against_manifest(PINNED, operating_system, reported) == expected

@@ -18,7 +18,7 @@ BASE = {
     "owner": "release-engineering",
     "tags": ["patching"],
     "schedule": {"cron": "cron(0 2 ? * SUN *)", "timezone": "Europe/Berlin"},
-    "ledger": "file://reports/ledger",
+    "ledger": "s3://patchflow-ledger/runs",
     "notifications": {"sns_topic_arn": "arn:aws:sns:us-east-1:123456789012:patch-rollouts", "slack_connection_id": None},
     "defaults": {"max_errors": "10%", "soak": "30s", "gate": {"max_failed": "10%"}},
     "stages": [
@@ -44,7 +44,7 @@ def changed(edit) -> dict:
 def test_parse_plan_builds_the_whole_model():
     plan = parse_plan(BASE, SOURCE)
     assert (plan.name, plan.dag_id, plan.owner, plan.tags, plan.ledger_uri, plan.source) == (
-        "demo-weekly", "rollout_demo_weekly", "release-engineering", ("patching",), "file://reports/ledger", SOURCE,
+        "demo-weekly", "rollout_demo_weekly", "release-engineering", ("patching",), "s3://patchflow-ledger/runs", SOURCE,
     )
     assert (plan.schedule.expression, plan.schedule.timezone) == ("cron(0 2 ? * SUN *)", "Europe/Berlin")
     dev, test, prod = plan.stages

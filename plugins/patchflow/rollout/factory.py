@@ -52,14 +52,20 @@ def build_stage_group(plan: RolloutPlan, stage: Stage, *, pinned_by_later_stage:
                     response_timeout=timedelta(seconds=stage.approval.timeout_seconds),
                     # Fail closed: a reject must read as a stopped rollout, never as a skipped stage.
                     fail_on_reject=True,
-                    notifiers=[ApprovalRequestNotifier(plan=plan, stage=stage)],
+                    notifiers=[ApprovalRequestNotifier(plan=plan, stage=stage, aws_conn_id=aws_conn_id())],
                     retries=0,
                 )
             )
         chain.append(MaintenanceWindowOperator(task_id="window", **common))
         chain.append(PreflightOperator(task_id="preflight", **common))
-        if stage.scan_first:
-            chain.append(PatchWaveOperator(task_id="scan", wave_index=1, operation="Scan", poll_interval=poll_interval(), **common))
+        # A stage later stages pin to always scans first: its scan is the evidence of what was
+        # missing before its install, from which the manifest is built.
+        if stage.scan_first or pinned_by_later_stage:
+            chain.append(
+                PatchWaveOperator(
+                    task_id="scan", wave_index=1, operation="Scan", poll_interval=poll_interval(), record_evidence=pinned_by_later_stage, **common
+                )
+            )
             if stage.pin_to:
                 chain.append(DriftReportOperator(task_id="drift", **common))
         waves = [
@@ -69,7 +75,7 @@ def build_stage_group(plan: RolloutPlan, stage: Stage, *, pinned_by_later_stage:
         chain.extend(waves)
         chain.append(StageGateOperator(task_id="gate", wave_task_ids=[w.task_id for w in waves], **common))
         if pinned_by_later_stage:
-            chain.append(ManifestOperator(task_id="manifest", **common))
+            chain.append(ManifestOperator(task_id="manifest", wave_task_ids=[w.task_id for w in waves], **common))
         chain.append(SoakOperator(task_id="soak", **common))
         for upstream, downstream in zip(chain, chain[1:]):
             upstream >> downstream

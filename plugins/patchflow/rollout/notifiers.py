@@ -11,10 +11,11 @@ class ApprovalRequestNotifier(BaseNotifier):
 
     template_fields = ()
 
-    def __init__(self, *, plan, stage):
+    def __init__(self, *, plan, stage, aws_conn_id: str | None = None):
         super().__init__()
         self.plan = plan
         self.stage = stage
+        self.aws_conn_id = aws_conn_id
 
     def notify(self, context) -> None:
         dag_run = context["dag_run"]
@@ -29,4 +30,5 @@ class ApprovalRequestNotifier(BaseNotifier):
             ),
             run_id=dag_run.run_id,
             stage=self.stage,
+            aws_conn_id=self.aws_conn_id,
         )

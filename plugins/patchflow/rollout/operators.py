@@ -6,6 +6,7 @@ crash never loses a send or a verdict, and a retry can find what was sent.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -17,14 +18,25 @@ from airflow.sdk import BaseOperator
 from patchflow import notify
 from patchflow.gates import GateThresholds, InstanceResult, Outcome, classify_invocation, evaluate_gate, tighten
 from patchflow.ledger import RunLedger, open_store
-from patchflow.manifest import Manifest, build_manifest, drift, install_override_document
+from patchflow.manifest import (
+    NOT_YET_INSTALLED_STATES,
+    InstanceEvidence,
+    Manifest,
+    drift,
+    install_override_document,
+    judge_against_manifest,
+    manifest_from_evidence,
+)
+from patchflow.patch_states import INSTALLED_STATES, MISSING, NOT_INSTALLED_STATES
 from patchflow.plan import RolloutPlan, Stage, validate_run_params
+from patchflow.preflight import baselines_in_force, ledger_baselines, unregistered_baseline_problem
 from patchflow.ratecontrol import wave_batches
 from patchflow.report import build_report, headline, render_html, render_markdown, summary_table
 from patchflow.schedule import window_state
 from patchflow.ssm import commands as ssm_commands
 from patchflow.ssm import inventory
-from patchflow.rollout.triggers import CommandCompletionTrigger, aws_client_for, ssm_client_for
+from patchflow.ssm.compliance import fresh_patch_states, reported_patches
+from patchflow.rollout.triggers import CommandCompletionTrigger, aws_client_for, ssm_client_for, ssm_send_client_for
 from patchflow.rollout.links import RolloutReportLink, SsmCommandConsoleLink
 
 
@@ -42,6 +54,9 @@ class Rollout:
 
     def ssm(self):
         return ssm_client_for(self.aws_conn_id, self.region_name)
+
+    def ssm_for_send(self):
+        return ssm_send_client_for(self.aws_conn_id, self.region_name)
 
     def selected(self, stage: Stage) -> bool:
         return stage.name in self.params.stages
@@ -82,7 +97,8 @@ class RolloutOperator(BaseOperator):
 def block(rollout: Rollout, stage: Stage, reason: str, *, kind: str = "run_finished") -> None:
     """Record the block, tell people, and fail the task so the run is visibly failed."""
     rollout.ledger.append(kind, outcome="blocked", blocking_stage=stage.name, reason=reason)
-    notify.send(rollout.plan, "block", f"Rollout {rollout.plan.name} blocked at {stage.name}", reason, run_id=rollout.run_id, stage=stage)
+    notify.send(rollout.plan, "block", f"Rollout {rollout.plan.name} blocked at {stage.name}", reason, run_id=rollout.run_id, stage=stage,
+                aws_conn_id=rollout.aws_conn_id)
     raise AirflowFailException(f"stage {stage.name} blocked: {reason}")
 
 
@@ -128,7 +144,13 @@ class PreflightOperator(RolloutOperator):
         ssm = rollout.ssm()
         members = inventory.patch_group_members(ssm, self.stage.patch_group)
         operating_systems = sorted({m.operating_system for m in members if m.operating_system})
-        baselines = inventory.baselines_for_group(ssm, self.stage.patch_group, operating_systems)
+        in_force = baselines_in_force(
+            operating_systems,
+            inventory.registered_baselines(ssm, self.stage.patch_group),
+            inventory.baselines_for_group(ssm, self.stage.patch_group, operating_systems),
+        )
+        baseline_fields = ledger_baselines(in_force)
+        baselines = baseline_fields["baselines"]
         offline = [m.instance_id for m in members if not m.online]
         rollout.ledger.append(
             "preflight",
@@ -136,7 +158,7 @@ class PreflightOperator(RolloutOperator):
             patch_group=self.stage.patch_group,
             targets=[m.to_json() for m in members],
             offline=offline,
-            baselines=baselines,
+            **baseline_fields,
         )
         problems = []
         if not members:
@@ -148,11 +170,9 @@ class PreflightOperator(RolloutOperator):
         unknown = [m.instance_id for m in members if not m.operating_system]
         if unknown:
             problems.append(f"cannot tell the operating system of {', '.join(unknown)}")
-        missing_baselines = [os_name for os_name, baseline in baselines.items() if baseline is None]
-        if missing_baselines and self.stage.require_registered_baseline:
-            problems.append(
-                f"no patch baseline is registered for patch group '{self.stage.patch_group}' and {', '.join(missing_baselines)}"
-            )
+        unregistered = unregistered_baseline_problem(self.stage.patch_group, in_force, self.stage.require_registered_baseline)
+        if unregistered:
+            problems.append(unregistered)
         if offline:
             self.log.warning("offline agents in %s: %s", self.stage.patch_group, ", ".join(offline))
         if problems:
@@ -168,11 +188,13 @@ class PatchWaveOperator(RolloutOperator):
     template_fields = ()
     operator_extra_links = (SsmCommandConsoleLink(),)
 
-    def __init__(self, *, wave_index: int, operation: str = "Install", poll_interval: float = 5.0, **kwargs):
+    def __init__(self, *, wave_index: int, operation: str = "Install", poll_interval: float = 5.0, record_evidence: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.wave_index = wave_index
         self.operation = operation
         self.poll_interval = poll_interval
+        # A scan of a stage that later stages pin to records what each node was missing before the install.
+        self.record_evidence = record_evidence
 
     def _targets(self, context) -> list[dict]:
         preflight = context["ti"].xcom_pull(task_ids=self.group_task("preflight")) or {}
@@ -208,24 +230,36 @@ class PatchWaveOperator(RolloutOperator):
         ssm = rollout.ssm()
         started = datetime.now(timezone.utc)
         prefix = self._comment_prefix(rollout)
+        # Nodes whose agent was not online at preflight are not sent to: SSM would hold their
+        # invocation until the delivery time-out, or end it Undeliverable. Either way they are unreachable.
+        reachable = [t for t in batch if _online(t)]
+        not_sent = [t["instance_id"] for t in batch if not _online(t)]
         pinned = operation == "Install" and bool(self.stage.pin_to)
-        overrides = self._install_overrides(context, rollout) if pinned else {}
-        unpinned = sorted({t.get("operating_system") or "unknown" for t in batch} - set(overrides)) if pinned else []
-        if unpinned:
-            block(
-                rollout,
-                self.stage,
-                f"stage is pinned to {self.stage.pin_to}, which patched no {', '.join(unpinned)} instances, so there is no tried patch set to install on them",
-            )
-        requests = self._requests(context, batch, operation, prefix, overrides, split_by_os=pinned)
-        already = ssm_commands.find_commands_by_comment(ssm, prefix, _run_start(context))
+        manifest = self._manifest(context, rollout) if pinned else None
+        overrides: dict[str, str] = {}
+        nothing_new: list[str] = []
+        if manifest is not None:
+            uncovered = sorted({t.get("operating_system") or "unknown" for t in reachable} - set(manifest.patches))
+            if uncovered:
+                block(
+                    rollout,
+                    self.stage,
+                    f"stage is pinned to {self.stage.pin_to}, which patched no {', '.join(uncovered)} instances, so there is no tried patch set to install on them",
+                )
+            overrides = {os_name: location for os_name, location in self._override_lists(context).items() if manifest.ids(os_name)}
+            nothing_new = sorted({t.get("operating_system") for t in reachable if not manifest.ids(t.get("operating_system") or "")})
+        requests = self._requests(context, reachable, operation, prefix, overrides, split_by_os=pinned, scan_only=nothing_new) if reachable else []
+        already = ssm_commands.find_commands_by_comment(ssm, prefix, _run_start(context)) if requests else {}
         command_ids = []
         for request in requests:
             if request.comment in already:
                 command_ids.append(already[request.comment].command_id)
                 self.log.info("re-attached to %s sent earlier for %r", already[request.comment].command_id, request.comment)
                 continue
-            command_ids.append(ssm_commands.send_patch_command(ssm, request))
+            command_id, found = ssm_commands.send_patch_command_at_most_once(rollout.ssm_for_send(), ssm, request, _run_start(context))
+            if found:
+                self.log.warning("SendCommand for %r failed, but SSM had accepted it as %s; not sent again", request.comment, command_id)
+            command_ids.append(command_id)
             self._in_flight = list(command_ids)
         rollout.ledger.append(
             "command_sent",
@@ -234,10 +268,17 @@ class PatchWaveOperator(RolloutOperator):
             operation=operation,
             command_ids=command_ids,
             instance_count=len(batch),
+            not_sent=not_sent,
             reattached=sorted(c.command_id for c in already.values()),
             comments=[r.comment for r in requests],
             install_override_lists=sorted(set(overrides.values())),
+            pinned_to={"stage": self.stage.pin_to, "hash": manifest.content_hash} if manifest is not None else None,
+            nothing_new_for=nothing_new,
         )
+        echo = {"started_at": started.isoformat(), "operation": operation}
+        if not command_ids:
+            self.log.warning("wave %d of %s: no node is reachable (%s); nothing was sent", self.wave_index, self.stage.name, ", ".join(not_sent))
+            return self.execute_complete(context, {"status": "finished", "command_ids": [], "echo": echo, "polls": 0})
         context["ti"].xcom_push(key="command_ids", value=command_ids)
         deadline = started + timedelta(seconds=self.stage.timeout_seconds + self.stage.execution_timeout_seconds)
         self.defer(
@@ -248,7 +289,7 @@ class PatchWaveOperator(RolloutOperator):
                 poll_interval=self.poll_interval,
                 aws_conn_id=self.aws_conn_id,
                 region_name=self.region_name,
-                echo={"started_at": started.isoformat(), "operation": operation},
+                echo=echo,
             ),
             method_name="execute_complete",
         )
@@ -262,15 +303,28 @@ class PatchWaveOperator(RolloutOperator):
 
     def resume_execution(self, next_method: str, next_kwargs, context):
         # Airflow's own execution_timeout ends a deferred task without calling execute_complete;
-        # the commands it was waiting on are cancelled before the timeout is reported.
+        # the commands it was waiting on are cancelled, and once they settle what really
+        # happened on each node is recorded, before the timeout is reported.
         if next_method == "__fail__":
             sent = context["ti"].xcom_pull(task_ids=self.task_id, key="command_ids") or []
             if sent:
-                cancelled = ssm_commands.cancel_commands(ssm_client_for(self.aws_conn_id, self.region_name), sent)
-                self.log.warning("wait ended by Airflow (%s); cancelled %s", (next_kwargs or {}).get("error", "unknown"), cancelled)
+                ssm = ssm_client_for(self.aws_conn_id, self.region_name)
+                progress = ssm_commands.cancel_and_settle(ssm, sent, poll_seconds=self.poll_interval)
+                self.log.warning("wait ended by Airflow (%s); cancelled %s", (next_kwargs or {}).get("error", "unknown"), ", ".join(sent))
+                rows = [self._row(self._batch_row(context, i), invocation, None) for i, invocation in sorted(self._invocations(ssm, sent).items())]
+                self.rollout(context).ledger.append(
+                    "wave_cancelled",
+                    stage=self.stage.name,
+                    wave=self.wave_index,
+                    command_ids=sent,
+                    reason=f"Airflow ended the wait: {(next_kwargs or {}).get('error', 'unknown')}",
+                    settled={c: p.status_details for c, p in progress.items()},
+                    instances=rows,
+                )
         return super().resume_execution(next_method, next_kwargs, context)
 
-    def _requests(self, context, batch: list[dict], operation: str, prefix: str, overrides: dict[str, str], split_by_os: bool) -> list[ssm_commands.PatchCommandRequest]:
+    def _requests(self, context, batch: list[dict], operation: str, prefix: str, overrides: dict[str, str], split_by_os: bool,
+                  scan_only: list[str]) -> list[ssm_commands.PatchCommandRequest]:
         template = ssm_commands.PatchCommandRequest(
             operation=operation,
             reboot_option="NoReboot" if operation == "Scan" else self.stage.reboot_option,
@@ -281,14 +335,54 @@ class PatchWaveOperator(RolloutOperator):
         )
         whole_group = {t["instance_id"] for t in batch} == {t["instance_id"] for t in self._targets(context)}
         return ssm_commands.wave_requests(
-            template, batch, patch_group=self.stage.patch_group, whole_group=whole_group, overrides=overrides, split_by_os=split_by_os
+            template, batch, patch_group=self.stage.patch_group, whole_group=whole_group, overrides=overrides, split_by_os=split_by_os,
+            scan_only=scan_only,
         )
 
-    def _install_overrides(self, context, rollout: Rollout) -> dict[str, str]:
-        manifest_json = context["ti"].xcom_pull(task_ids=f"{self.stage.pin_to}.manifest")
-        if not manifest_json:
+    def _pin_source_output(self, context, rollout: Rollout) -> dict:
+        found = context["ti"].xcom_pull(task_ids=f"{self.stage.pin_to}.manifest")
+        if not found:
             block(rollout, self.stage, f"stage is pinned to {self.stage.pin_to}, whose manifest is missing (did {self.stage.pin_to} run in this DAG run?)")
-        return dict(manifest_json["override_lists"])
+        return found
+
+    def _manifest(self, context, rollout: Rollout) -> Manifest:
+        return Manifest.from_json(self._pin_source_output(context, rollout)["manifest"])
+
+    def _override_lists(self, context) -> dict[str, str]:
+        return dict((context["ti"].xcom_pull(task_ids=f"{self.stage.pin_to}.manifest") or {}).get("override_lists", {}))
+
+    def _batch_row(self, context, instance_id: str) -> dict:
+        by_id = {t["instance_id"]: t for t in self._batch(context)}
+        return by_id.get(instance_id, {"instance_id": instance_id, "operating_system": None})
+
+    @staticmethod
+    def _invocations(ssm, command_ids: list[str]) -> dict[str, dict]:
+        found = {}
+        for command_id in command_ids:
+            for invocation in ssm_commands.list_invocations(ssm, command_id):
+                found[invocation["InstanceId"]] = invocation
+        return found
+
+    @staticmethod
+    def _row(target: dict, invocation: dict | None, not_sent_reason: str | None) -> dict:
+        if not_sent_reason:
+            outcome, details, command_id = Outcome.UNREACHABLE, not_sent_reason, ""
+        elif invocation is None:
+            outcome, details, command_id = Outcome.NOT_DISPATCHED, "NoInvocation", ""
+        else:
+            outcome = classify_invocation(invocation.get("Status", ""), invocation.get("StatusDetails", ""))
+            details, command_id = invocation.get("StatusDetails", ""), invocation["CommandId"]
+        return {
+            "instance_id": target["instance_id"],
+            "operating_system": target.get("operating_system"),
+            "outcome": outcome.value,
+            "status_details": details,
+            "compliant": None,
+            "pending_reboot": False,
+            "missing": 0,
+            "failed_patches": 0,
+            "command_id": command_id,
+        }
 
     def execute_complete(self, context, event: dict):
         rollout = self.rollout(context)
@@ -300,52 +394,41 @@ class PatchWaveOperator(RolloutOperator):
             rollout.ledger.append("stage_failed", stage=self.stage.name, wave=self.wave_index, reason=event["message"], command_ids=command_ids)
             raise AirflowFailException(event["message"])
         if status == "deadline":
-            cancelled = ssm_commands.cancel_commands(ssm, event.get("unfinished", []))
-            self.log.warning("deadline passed; cancelled %s", cancelled)
+            # Recorded only once the cancel has settled: an install already running may still finish.
+            settled = ssm_commands.cancel_and_settle(ssm, event.get("unfinished", []), poll_seconds=self.poll_interval)
+            self.log.warning("deadline passed; cancelled %s", ", ".join(f"{c} ({p.status_details})" for c, p in settled.items()))
         batch = {t["instance_id"]: t for t in self._batch(context)}
-        invocations = {}
-        for command_id in command_ids:
-            for invocation in ssm_commands.list_invocations(ssm, command_id):
-                # A command aimed at the group's tag also reaches instances tagged in since
-                # preflight: they were patched, so they are reported and gated too.
-                batch.setdefault(invocation["InstanceId"], {"instance_id": invocation["InstanceId"], "operating_system": None})
-                invocations[invocation["InstanceId"]] = invocation
-        states = inventory.patch_states(ssm, sorted(batch))
-        results, rows = [], []
+        invocations = self._invocations(ssm, command_ids)
+        # A command aimed at the group's tag also reaches instances tagged in since
+        # preflight: they were patched, so they are reported and gated too.
+        for instance_id in invocations:
+            batch.setdefault(instance_id, {"instance_id": instance_id, "operating_system": None})
+        since = datetime.fromisoformat(started_at)
+        ran = [i for i, invocation in invocations.items() if invocation.get("StatusDetails") == "Success"]
+        states = fresh_patch_states(ssm, sorted(batch), since, wait_for=ran, poll_seconds=self.poll_interval)
+        manifest = self._manifest(context, rollout) if operation == "Install" and self.stage.pin_to else None
+        rows, results, evidence = [], [], {}
         for instance_id in sorted(batch):
+            target = batch[instance_id]
             invocation = invocations.get(instance_id)
-            if invocation is None:
-                outcome, details, command_id = Outcome.NOT_DISPATCHED, "NoInvocation", ""
-            else:
-                outcome = classify_invocation(invocation.get("Status", ""), invocation.get("StatusDetails", ""))
-                details, command_id = invocation.get("StatusDetails", ""), invocation["CommandId"]
+            not_sent = None if invocation is not None or _online(target) else f"NotSent: agent {target.get('ping_status')} at preflight"
+            row = self._row(target, invocation, not_sent)
             state = states.get(instance_id)
-            compliant = inventory.is_compliant(state) if state else None
-            pending_reboot = bool(state and int(state.get("InstalledPendingRebootCount", 0) or 0) > 0)
-            results.append(
-                InstanceResult(
-                    instance_id=instance_id,
-                    outcome=outcome,
-                    compliant=compliant,
-                    pending_reboot=pending_reboot,
-                    missing_count=int(state.get("MissingCount", 0)) if state else 0,
-                    failed_count=int(state.get("FailedCount", 0)) if state else 0,
-                    platform=batch[instance_id].get("operating_system") or "",
-                )
-            )
-            rows.append(
-                {
-                    "instance_id": instance_id,
-                    "operating_system": batch[instance_id].get("operating_system"),
-                    "outcome": outcome.value,
-                    "status_details": details,
-                    "compliant": compliant,
-                    "pending_reboot": pending_reboot,
-                    "missing": results[-1].missing_count,
-                    "failed_patches": results[-1].failed_count,
-                    "command_id": command_id,
-                }
-            )
+            if state:
+                row["compliant"] = inventory.is_compliant(state)
+                row["pending_reboot"] = int(state.get("InstalledPendingRebootCount", 0) or 0) > 0
+                row["missing"] = int(state.get("MissingCount", 0) or 0)
+                row["failed_patches"] = int(state.get("FailedCount", 0) or 0)
+                if manifest is not None:
+                    judged = judge_against_manifest(manifest, target.get("operating_system") or "", reported_patches(ssm, instance_id, NOT_YET_INSTALLED_STATES))
+                    row.update(compliant=judged.compliant, not_installed=list(judged.not_installed), drift=len(judged.drift),
+                               moved_on=[m.to_json() for m in judged.moved_on])
+                if self.record_evidence and operation == "Scan":
+                    evidence[instance_id] = sorted(p.id for p in reported_patches(ssm, instance_id, NOT_INSTALLED_STATES))
+            rows.append(row)
+            results.append(InstanceResult.from_row(row))
+        if self.record_evidence and operation == "Scan":
+            rollout.ledger.put_artifact(f"evidence/{self.stage.name}/missing-before.json", _json(evidence), "application/json")
         thresholds = replace(rollout.thresholds(self.stage), min_targets=0)
         if operation == "Scan":
             # A scan patches nothing: only reachability and command failures gate it.
@@ -406,25 +489,33 @@ class StageGateOperator(RolloutOperator):
 
 
 class ManifestOperator(RolloutOperator):
-    """What the pin-source stage actually installed becomes the set later stages install, exactly."""
+    """What the pin-source stage actually installed becomes the set later stages install, exactly.
+
+    Evidence, not timestamps: a patch is in the manifest when the stage's scan saw it missing on
+    an instance and that instance reports it installed after the stage's waves.
+    """
+
+    def __init__(self, *, wave_task_ids: list[str], **kwargs):
+        super().__init__(**kwargs)
+        self.wave_task_ids = wave_task_ids
 
     def execute(self, context):
         rollout = self.rollout(context)
         if not rollout.selected(self.stage) or rollout.params.dry_run:
             return None
         ssm = rollout.ssm()
-        preflight = context["ti"].xcom_pull(task_ids=self.group_task("preflight")) or {}
-        os_of = {t["instance_id"]: t.get("operating_system") for t in preflight.get("targets", [])}
-        run_start = _run_start(context)
-        # Every OS the stage patched gets an entry, even an empty one: a pinned stage then
-        # installs exactly nothing for it rather than falling back to its own baseline.
-        installed: dict[str, set[tuple[str, str]]] = {os_name: set() for os_name in os_of.values() if os_name}
-        for instance_id, operating_system in sorted(os_of.items()):
-            for patch in inventory.instance_patches(ssm, instance_id, states=("INSTALLED", "INSTALLED_PENDING_REBOOT")):
-                # Only what this run installed: older patches were never tried by this rollout.
-                if _aware(patch["InstalledTime"]) >= run_start:
-                    installed[operating_system].add((patch["KBId"], patch.get("Title", "")))
-        manifest = build_manifest(self.stage.name, installed)
+        missing_before = json.loads(rollout.ledger.read_artifact(f"evidence/{self.stage.name}/missing-before.json"))
+        patched: dict[str, str] = {}
+        for task_id in self.wave_task_ids:
+            for row in (context["ti"].xcom_pull(task_ids=task_id) or {}).get("results", []):
+                if row["outcome"] == Outcome.SUCCEEDED.value and row.get("operating_system"):
+                    patched[row["instance_id"]] = row["operating_system"]
+        evidence = []
+        without_scan = sorted(i for i in patched if i not in missing_before)
+        for instance_id in sorted(set(patched) - set(without_scan)):
+            installed_after = {p.id: p.title for p in reported_patches(ssm, instance_id, INSTALLED_STATES)}
+            evidence.append(InstanceEvidence(patched[instance_id], frozenset(missing_before[instance_id]), installed_after))
+        manifest = manifest_from_evidence(self.stage.name, evidence)
         override_lists = {}
         for operating_system in sorted(manifest.patches):
             location = rollout.ledger.put_artifact(
@@ -433,8 +524,16 @@ class ManifestOperator(RolloutOperator):
             override_lists[operating_system] = location
         # Per source stage: two stages can each be the pin source of later ones.
         rollout.ledger.put_artifact(f"manifest/{self.stage.name}/manifest.json", _json(manifest.to_json()), "application/json")
-        size = sum(len(p) for p in manifest.patches.values())
-        rollout.ledger.append("manifest", stage=self.stage.name, content_hash=manifest.content_hash, size=size, location=rollout.ledger.artifact_location(f"manifest/{self.stage.name}/manifest.json"), override_lists=override_lists)
+        rollout.ledger.append(
+            "manifest",
+            stage=self.stage.name,
+            content_hash=manifest.content_hash,
+            size=manifest.size,
+            location=rollout.ledger.artifact_location(f"manifest/{self.stage.name}/manifest.json"),
+            override_lists=override_lists,
+            nothing_new_for=sorted(os_name for os_name, items in manifest.patches.items() if not items),
+            without_scan_evidence=without_scan,
+        )
         return {"content_hash": manifest.content_hash, "override_lists": override_lists, "manifest": manifest.to_json()}
 
 
@@ -453,7 +552,7 @@ class DriftReportOperator(RolloutOperator):
         preflight = context["ti"].xcom_pull(task_ids=self.group_task("preflight")) or {}
         approved: dict[str, set[str]] = {}
         for target in preflight.get("targets", []):
-            for patch in inventory.instance_patches(ssm, target["instance_id"], states=("MISSING",)):
+            for patch in inventory.instance_patches(ssm, target["instance_id"], states=(MISSING,)):
                 approved.setdefault(target.get("operating_system") or "", set()).add(patch["KBId"])
         found = {os_name: drift(manifest, os_name, sorted(ids)) for os_name, ids in sorted(approved.items())}
         found = {k: v for k, v in found.items() if v}
@@ -498,7 +597,8 @@ class FinishRunOperator(RolloutOperator):
             "html": rollout.ledger.put_artifact("report.html", render_html(report), "text/html"),
         }
         self.log.info("\n%s\n%s", summary_table(report), headline(report))
-        notify.send(self.plan, "complete", f"Rollout {self.plan.name}: {report['outcome']}", headline(report) + "\n\n" + summary_table(report), run_id=rollout.run_id)
+        notify.send(self.plan, "complete", f"Rollout {self.plan.name}: {report['outcome']}", headline(report) + "\n\n" + summary_table(report), run_id=rollout.run_id,
+                    aws_conn_id=self.aws_conn_id)
         if report["outcome"] != "promoted":
             raise AirflowFailException(headline(report))
         return {"outcome": report["outcome"], "report": locations}
@@ -532,7 +632,10 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _json(data) -> str:
-    import json
+def _online(target: dict) -> bool:
+    """Whether preflight saw the node's agent online (rows from before ping status was recorded count as online)."""
+    return target.get("ping_status", "Online") == "Online"
 
+
+def _json(data) -> str:
     return json.dumps(data, indent=2, sort_keys=True, default=str)

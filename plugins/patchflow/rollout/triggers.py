@@ -16,19 +16,27 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from patchflow.ssm.commands import command_progress
 
 
-def aws_client_for(service: str, aws_conn_id: str | None, region_name: str | None):
+def aws_client_for(service: str, aws_conn_id: str | None, region_name: str | None, config=None):
     """A boto3 client through the Airflow connection, or the default credential chain without one."""
     from patchflow.ssm.client import RETRY_CONFIG, aws_client
 
+    config = config or RETRY_CONFIG
     if aws_conn_id:
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-        return AwsBaseHook(aws_conn_id=aws_conn_id, client_type=service, region_name=region_name, config=RETRY_CONFIG).conn
-    return aws_client(service, region_name=region_name)
+        return AwsBaseHook(aws_conn_id=aws_conn_id, client_type=service, region_name=region_name, config=config).conn
+    return aws_client(service, region_name=region_name, config=config)
 
 
 def ssm_client_for(aws_conn_id: str | None, region_name: str | None):
     return aws_client_for("ssm", aws_conn_id, region_name)
+
+
+def ssm_send_client_for(aws_conn_id: str | None, region_name: str | None):
+    """The client SendCommand goes through: it never retries by itself (see patchflow.ssm.client.SEND_CONFIG)."""
+    from patchflow.ssm.client import SEND_CONFIG
+
+    return aws_client_for("ssm", aws_conn_id, region_name, config=SEND_CONFIG)
 
 
 class CommandCompletionTrigger(BaseTrigger):

@@ -5,9 +5,10 @@ fleetsim, moto or AWS, inside or outside Airflow.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
 PATCH_DOCUMENT = "AWS-RunPatchBaseline"
 MAX_INSTANCE_IDS_PER_COMMAND = 50
@@ -106,13 +107,16 @@ def wave_requests(
     whole_group: bool,
     overrides: Mapping[str, str],
     split_by_os: bool,
+    scan_only: Collection[str] = (),
 ) -> list[PatchCommandRequest]:
     """The SendCommand calls for one wave. `batch` rows carry instance_id, operating_system, tag_key.
 
     A wave that is the whole patch group and too big for one InstanceIds list goes out as one
     command targeting the group's tag: one command for SSM's rate control over the whole
     group, and one ListCommands row to poll. Otherwise InstanceIds in chunks of 50, split by
-    OS first when pinned (each OS has its own InstallOverrideList).
+    OS first when pinned (each OS has its own InstallOverrideList). Operating systems in
+    `scan_only` get a Scan instead of the template's operation: a pinned stage whose source
+    had nothing new to install there installs nothing, but still checks every node.
     """
     tag_keys = {row.get("tag_key") for row in batch}
     if not split_by_os and whole_group and len(batch) > MAX_INSTANCE_IDS_PER_COMMAND and len(tag_keys) == 1 and None not in tag_keys:
@@ -125,19 +129,82 @@ def wave_requests(
     requests = []
     for os_name in sorted(by_os):
         for n, chunk in enumerate(chunked(sorted(by_os[os_name]))):
-            requests.append(
-                replace(
-                    template,
-                    comment=f"{template.comment} {os_name or 'all'} c{n + 1}"[:100],
-                    instance_ids=chunk,
-                    install_override_list=overrides.get(os_name),
-                )
+            request = replace(
+                template,
+                comment=f"{template.comment} {os_name or 'all'} c{n + 1}"[:100],
+                instance_ids=chunk,
+                install_override_list=overrides.get(os_name),
             )
+            if os_name and os_name in scan_only:
+                request = replace(request, operation="Scan", reboot_option="NoReboot", install_override_list=None)
+            requests.append(request)
     return requests
 
 
 def send_patch_command(ssm, request: PatchCommandRequest) -> str:
     return ssm.send_command(**request.send_kwargs())["Command"]["CommandId"]
+
+
+# Sends of one request at most, and the waits before each look for a command a failed send may
+# have created: ListCommands is eventually consistent, so an accepted command can take a moment to show.
+SEND_ATTEMPTS = 3
+LOOKS_BEFORE_RESEND = (1.0, 2.0, 4.0)
+THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
+
+
+class CommandNotSent(RuntimeError):
+    """SendCommand kept failing and SSM lists no command carrying the request's comment."""
+
+
+def worth_sending_again(error: BaseException) -> bool:
+    """Whether a failed SendCommand may be sent again once SSM is known to hold no command for it.
+
+    A lost answer (time-out, dropped connection), a 5xx and a throttle may pass with time;
+    any other error is SSM refusing the request itself, which a resend would only repeat.
+    """
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(error, (HTTPClientError, ConnectionError)):
+        return True
+    if isinstance(error, ClientError):
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return status >= 500 or error.response.get("Error", {}).get("Code") in THROTTLING_CODES
+    return False
+
+
+def send_patch_command_at_most_once(
+    send_ssm,
+    ssm,
+    request: PatchCommandRequest,
+    invoked_after: datetime,
+    *,
+    attempts: int = SEND_ATTEMPTS,
+    looks: Sequence[float] = LOOKS_BEFORE_RESEND,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[str, bool]:
+    """(command id, whether it was found rather than sent): never a second command for one request.
+
+    `send_ssm` must not retry by itself (patchflow.ssm.client.SEND_CONFIG). After a send that
+    failed but may have been accepted, SSM is asked for a command carrying the request's
+    run-scoped comment; only when none shows up is the request sent again.
+    """
+    comment = request.send_kwargs()["Comment"]
+    last_error: BaseException | None = None
+    for _ in range(attempts):
+        try:
+            return send_patch_command(send_ssm, request), False
+        except Exception as error:
+            if not worth_sending_again(error):
+                raise
+            last_error = error
+        for wait in looks:
+            sleep(wait)
+            found = find_commands_by_comment(ssm, comment, invoked_after)
+            if comment in found:
+                return found[comment].command_id, True
+    raise CommandNotSent(
+        f"SendCommand for {comment!r} failed {attempts} times and SSM lists no command with that comment; last error: {last_error}"
+    )
 
 
 def find_commands_by_comment(ssm, comment_prefix: str, invoked_after: datetime) -> dict[str, CommandProgress]:
@@ -190,6 +257,30 @@ def cancel_commands(ssm, command_ids: Iterable[str]) -> list[str]:
         except ssm.exceptions.ClientError:
             continue
     return cancelled
+
+
+def cancel_and_settle(
+    ssm,
+    command_ids: Sequence[str],
+    *,
+    timeout_seconds: float = 120.0,
+    poll_seconds: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> dict[str, CommandProgress]:
+    """Cancel, then wait (bounded) until SSM reports every command terminal.
+
+    Cancel is asynchronous: commands pass through Cancelling, and an install already
+    running may still finish. Only after they settle do the invocations say what really
+    happened on each node; a command still unsettled at the bound is returned as it is.
+    """
+    cancel_commands(ssm, command_ids)
+    deadline = monotonic() + timeout_seconds
+    while True:
+        progress = command_progress(ssm, command_ids)
+        if all(c in progress and progress[c].finished for c in command_ids) or monotonic() >= deadline:
+            return progress
+        sleep(poll_seconds)
 
 
 def _paginate(call, key: str, **kwargs) -> Iterator[dict]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
+from patchflow.patch_states import canonical_state
 from patchflow.platforms import operating_system_of
+from patchflow.preflight import registrations_for_group
 from patchflow.ssm.commands import _paginate, chunked
 
 PATCH_GROUP_TAG_KEYS = ("Patch Group", "PatchGroup")
@@ -48,12 +50,24 @@ def patch_group_members(ssm, patch_group: str) -> list[ManagedInstance]:
 
 
 def baselines_for_group(ssm, patch_group: str, operating_systems: Iterable[str]) -> dict[str, str | None]:
-    """The baseline id in force for each OS of the group; None where only the OS default applies."""
+    """The baseline id SSM says each OS of the group uses: the registered one, else the OS default.
+
+    GetPatchBaselineForPatchGroup answers the OS default for a group with nothing
+    registered, so this cannot tell the two apart; `registered_baselines` can.
+    """
     in_force: dict[str, str | None] = {}
     for operating_system in sorted(set(operating_systems)):
         answer = ssm.get_patch_baseline_for_patch_group(PatchGroup=patch_group, OperatingSystem=operating_system)
         in_force[operating_system] = answer.get("BaselineId") or None
     return in_force
+
+
+def registered_baselines(ssm, patch_group: str) -> dict[str, str]:
+    """Operating system -> the baseline registered for exactly `patch_group` (DescribePatchGroups, every page)."""
+    mappings = _paginate(
+        ssm.describe_patch_groups, "Mappings", Filters=[{"Key": "NAME_PREFIX", "Values": [patch_group]}], MaxResults=100
+    )
+    return registrations_for_group(patch_group, mappings)
 
 
 def patch_states(ssm, instance_ids: Sequence[str]) -> dict[str, dict]:
@@ -66,8 +80,17 @@ def patch_states(ssm, instance_ids: Sequence[str]) -> dict[str, dict]:
 
 
 def instance_patches(ssm, instance_id: str, states: Sequence[str] = ()) -> list[dict]:
-    filters = [{"Key": "State", "Values": list(states)}] if states else []
-    return list(_paginate(ssm.describe_instance_patches, "Patches", InstanceId=instance_id, Filters=filters, MaxResults=100))
+    """DescribeInstancePatches, every page, each item's State in the service's spelling.
+
+    `states` may be given in either spelling (Installed or botocore's INSTALLED); the filter is sent
+    in the service's, the only one its State filter matches.
+    """
+    wire_states = list(dict.fromkeys(canonical_state(s) for s in states))
+    filters = [{"Key": "State", "Values": wire_states}] if wire_states else []
+    return [
+        {**item, "State": canonical_state(item.get("State", ""))}
+        for item in _paginate(ssm.describe_instance_patches, "Patches", InstanceId=instance_id, Filters=filters, MaxResults=100)
+    ]
 
 
 def is_compliant(state: Mapping) -> bool:

@@ -6,6 +6,7 @@ import yaml
 
 from fleetsim.testing import fleetsim_fixture
 from patchflow.yamlfile import PROJECT_ROOT
+from tests.patchflow.rollout.fleet_reads import commands_by_group, installed_by_scan, manifest_ids, missing_ids
 
 pytestmark = pytest.mark.airflow
 
@@ -28,24 +29,8 @@ demo_fleet = fleetsim_fixture(PINNING_FLEET, seed=7, time_scale=600, scope="func
 failing_fleet = fleetsim_fixture(PROJECT_ROOT / "include/fleets/failing-dev.yaml", seed=7, time_scale=600, scope="function")
 
 
-def commands_by_group(sim) -> dict[str, list[dict]]:
-    """Every command fleetsim ever accepted, by the patch group its instances carry."""
-    ssm, ec2 = sim.client("ssm"), sim.client("ec2")
-    group_of = {}
-    for reservation in ec2.describe_instances()["Reservations"]:
-        for instance in reservation["Instances"]:
-            tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
-            group_of[instance["InstanceId"]] = tags.get("Patch Group") or tags.get("PatchGroup")
-    found: dict[str, list[dict]] = {}
-    for page in ssm.get_paginator("list_commands").paginate():
-        for command in page["Commands"]:
-            groups = {group_of.get(i) for i in command["InstanceIds"]}
-            for group in groups:
-                found.setdefault(group, []).append(command)
-    return found
-
-
 def test_the_demo_plan_promotes_dev_then_test_then_prod_with_waves_and_a_pinned_set(demo_fleet, run_rollout, demo_plan):
+    installed_before = {group: installed_by_scan(demo_fleet, group) for group in ("test", "prod")}
     run = run_rollout(demo_fleet, demo_plan(), conf={"change_ticket": "CHG-1"}, sync_baselines=True)
 
     assert run.state == "success"
@@ -66,15 +51,15 @@ def test_the_demo_plan_promotes_dev_then_test_then_prod_with_waves_and_a_pinned_
     for group in ("test", "prod"):
         assert all(c["Parameters"].get("InstallOverrideList", [""])[0].startswith("s3://rollout-tests/") for c in installs[group])
     assert [s["pinned_to"] for s in run.report["stages"]] == [None, {"stage": "dev", "hash": manifest["content_hash"]}, {"stage": "dev", "hash": manifest["content_hash"]}]
-    pinned_ids = _manifest_ids(demo_fleet, manifest["location"])
-    started = min(r["at"] for r in run.records)
+    pinned_ids = manifest_ids(demo_fleet, manifest["location"])
     for group in ("test", "prod"):
-        installed_now = _installed_since(demo_fleet, group, started)
+        after = installed_by_scan(demo_fleet, group)
+        installed_now = {p for instance_id, ids in after.items() for p in ids - installed_before[group][instance_id]}
         assert installed_now and installed_now <= pinned_ids, f"{group} installed {sorted(installed_now - pinned_ids)} outside the manifest"
     # Their own baselines approve more than dev installed: reported as drift, left missing.
     drift = {record["stage"]: record["drift"] for record in run.kinds("drift")}
     assert drift["prod"], "expected prod's baseline to approve patches dev never installed"
-    still_missing = _missing_ids(demo_fleet, "prod")
+    still_missing = missing_ids(demo_fleet, "prod")
     assert {patch for patches in drift["prod"].values() for patch in patches} <= still_missing
 
 
@@ -84,46 +69,6 @@ def _by_wave(commands: list[dict]) -> list[list[dict]]:
         # comment: "patchflow <token> <stage> I<wave> <os> c<n>"
         waves.setdefault(command["Comment"].split()[3], []).append(command)
     return [waves[key] for key in sorted(waves)]
-
-
-def _group_instances(ssm, group: str) -> list[str]:
-    pages = ssm.get_paginator("describe_instance_information").paginate(Filters=[{"Key": "tag:Patch Group", "Values": [group]}])
-    return [i["InstanceId"] for page in pages for i in page["InstanceInformationList"]]
-
-
-def _installed_since(sim, group: str, started: str) -> set[str]:
-    from datetime import datetime
-
-    since = datetime.fromisoformat(started.replace("Z", "+00:00"))
-    ssm = sim.client("ssm")
-    return {
-        p["KBId"]
-        for instance_id in _group_instances(ssm, group)
-        for p in _patches(ssm, instance_id, "INSTALLED", "INSTALLED_PENDING_REBOOT")
-        if p["InstalledTime"] >= since
-    }
-
-
-def _manifest_ids(sim, location: str) -> set[str]:
-    import json
-
-    bucket, key = location.removeprefix("s3://").split("/", 1)
-    manifest = json.loads(sim.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
-    return {p["id"] for patches in manifest["patches"].values() for p in patches}
-
-
-def _missing_ids(sim, group: str) -> set[str]:
-    ssm = sim.client("ssm")
-    return {
-        p["KBId"]
-        for instance_id in _group_instances(ssm, group)
-        for p in _patches(ssm, instance_id, "MISSING")
-    }
-
-
-def _patches(ssm, instance_id: str, *states: str) -> list[dict]:
-    pages = ssm.get_paginator("describe_instance_patches").paginate(InstanceId=instance_id, Filters=[{"Key": "State", "Values": list(states)}])
-    return [patch for page in pages for patch in page["Patches"]]
 
 
 def _stage(name: str, group: str, **extra) -> dict:

@@ -133,17 +133,32 @@ def test_killing_a_wave_task_on_its_worker_cancels_what_it_sent(ssm):
     assert ssm.list_commands(CommandId=command_id)["Commands"][0]["Status"] in ("Cancelling", "Cancelled")
 
 
-def test_airflow_ending_a_deferred_wave_on_its_timeout_cancels_the_commands_first(ssm):
+def test_airflow_ending_a_deferred_wave_on_its_timeout_cancels_the_commands_and_records_them_once_settled(ssm, wait_fleet):
     command_id = send_to_group(ssm, "slow")
+    filters = [{"Key": "tag:Patch Group", "Values": ["slow"]}]
+    slow = sorted(i["InstanceId"] for i in ssm.describe_instance_information(Filters=filters)["InstanceInformationList"])
     operator = wave_operator()
+    wait_fleet.client("s3").create_bucket(Bucket="patchflow-ledger")
 
     class TaskInstance:
-        def xcom_pull(self, task_ids, key):
-            return [command_id] if (task_ids, key) == ("wave_1", "command_ids") else None
+        def xcom_pull(self, task_ids, key=None):
+            if (task_ids, key) == ("wave_1", "command_ids"):
+                return [command_id]
+            return None
+
+    class DagRun:
+        dag_id, run_id, start_date = "rollout_demo", "manual__timeout", datetime.now(timezone.utc)
 
     from airflow.sdk.exceptions import TaskDeferralTimeout
 
     with pytest.raises(TaskDeferralTimeout):
-        operator.resume_execution("__fail__", {"error": "Trigger timeout"}, {"ti": TaskInstance()})
+        operator.resume_execution("__fail__", {"error": "Trigger timeout"}, {"ti": TaskInstance(), "dag_run": DagRun(), "params": {}})
 
-    assert ssm.list_commands(CommandId=command_id)["Commands"][0]["Status"] in ("Cancelling", "Cancelled")
+    # Cancel is asynchronous: the wave records what happened only once SSM says the command settled.
+    assert ssm.list_commands(CommandId=command_id)["Commands"][0]["Status"] == "Cancelled"
+    from patchflow.ledger import RunLedger, open_store
+
+    (record,) = [r for r in RunLedger(open_store("s3://patchflow-ledger/runs"), "rollout_demo", "manual__timeout").records() if r["kind"] == "wave_cancelled"]
+    assert (record["settled"], record["reason"]) == ({command_id: "Cancelled"}, "Airflow ended the wait: Trigger timeout")
+    assert len(slow) == 3
+    assert [(i["instance_id"], i["outcome"], i["status_details"]) for i in record["instances"]] == [(i, "cancelled", "Cancelled") for i in slow]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from patchflow.ssm.commands import PatchCommandRequest, wave_requests
+from patchflow.ssm.commands import PatchCommandRequest, cancel_and_settle, wave_requests
 
 TEMPLATE = PatchCommandRequest(operation="Install", reboot_option="RebootIfNeeded", max_concurrency="10%", max_errors="5%", timeout_seconds=600, comment="patchflow t0k3n prod I1")
 
@@ -55,3 +55,50 @@ def test_a_tag_targeted_request_sends_targets_not_instance_ids():
     (request,) = wave_requests(TEMPLATE, rows(51), patch_group="prod", whole_group=True, overrides={}, split_by_os=False)
     kwargs = request.send_kwargs()
     assert (kwargs["Targets"], "InstanceIds" in kwargs) == ([{"Key": "tag:Patch Group", "Values": ["prod"]}], False)
+
+
+def test_an_os_whose_source_stage_installed_nothing_new_is_scanned_not_installed():
+    batch = rows(2) + rows(2, os_name="UBUNTU", start=2)
+    requests = wave_requests(
+        TEMPLATE, batch, patch_group="prod", whole_group=True, overrides={"AMAZON_LINUX_2023": "s3://l/al.yaml"}, split_by_os=True,
+        scan_only=["UBUNTU"],
+    )
+    assert [(r.comment, r.instance_ids, r.operation, r.reboot_option, r.install_override_list) for r in requests] == [
+        ("patchflow t0k3n prod I1 AMAZON_LINUX_2023 c1", ("i-00000", "i-00001"), "Install", "RebootIfNeeded", "s3://l/al.yaml"),
+        ("patchflow t0k3n prod I1 UBUNTU c1", ("i-00002", "i-00003"), "Scan", "NoReboot", None),
+    ]
+
+
+class CountingSSM:
+    """ListCommands answers from a script, one answer per call; CancelCommand is recorded."""
+
+    def __init__(self, statuses: list[str]):
+        self.statuses = list(statuses)
+        self.cancelled: list[str] = []
+        self.exceptions = type("Exceptions", (), {"ClientError": Exception})
+
+    def cancel_command(self, CommandId):
+        self.cancelled.append(CommandId)
+
+    def list_commands(self, CommandId):
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        return {"Commands": [{"CommandId": CommandId, "Status": status, "StatusDetails": status, "TargetCount": 2, "CompletedCount": 1}]}
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected_status", "sleeps"),
+    [
+        pytest.param(["Cancelling", "Cancelling", "Cancelled"], "Cancelled", 2, id="waits-through-cancelling"),
+        pytest.param(["Cancelling", "Success"], "Success", 1, id="an-install-that-finished-is-success"),
+        pytest.param(["Cancelling"], "Cancelling", 5, id="bounded-then-returned-unsettled"),
+    ],
+)
+def test_cancel_and_settle_waits_until_the_command_is_terminal(statuses, expected_status, sleeps):
+    ssm, slept, clock = CountingSSM(statuses), [], [0.0]
+
+    def sleep(seconds):
+        slept.append(seconds)
+        clock[0] += seconds
+
+    progress = cancel_and_settle(ssm, ["c-1"], timeout_seconds=10, poll_seconds=2, sleep=sleep, monotonic=lambda: clock[0])
+    assert (ssm.cancelled, progress["c-1"].status, len(slept)) == (["c-1"], expected_status, sleeps)
