@@ -235,7 +235,7 @@ class PatchWaveOperator(RolloutOperator):
         reachable = [t for t in batch if _online(t)]
         not_sent = [t["instance_id"] for t in batch if not _online(t)]
         pinned = operation == "Install" and bool(self.stage.pin_to)
-        manifest = self._manifest(context, rollout) if pinned else None
+        manifest, override_lists = self._pin_source(context, rollout) if pinned else (None, {})
         overrides: dict[str, str] = {}
         nothing_new: list[str] = []
         if manifest is not None:
@@ -246,7 +246,7 @@ class PatchWaveOperator(RolloutOperator):
                     self.stage,
                     f"stage is pinned to {self.stage.pin_to}, which patched no {', '.join(uncovered)} instances, so there is no tried patch set to install on them",
                 )
-            overrides = {os_name: location for os_name, location in self._override_lists(context).items() if manifest.ids(os_name)}
+            overrides = {os_name: location for os_name, location in override_lists.items() if manifest.ids(os_name)}
             nothing_new = sorted({t.get("operating_system") for t in reachable if not manifest.ids(t.get("operating_system") or "")})
         requests = self._requests(context, reachable, operation, prefix, overrides, split_by_os=pinned, scan_only=nothing_new) if reachable else []
         already = ssm_commands.find_commands_by_comment(ssm, prefix, _run_start(context)) if requests else {}
@@ -311,7 +311,11 @@ class PatchWaveOperator(RolloutOperator):
                 ssm = ssm_client_for(self.aws_conn_id, self.region_name)
                 progress = ssm_commands.cancel_and_settle(ssm, sent, poll_seconds=self.poll_interval)
                 self.log.warning("wait ended by Airflow (%s); cancelled %s", (next_kwargs or {}).get("error", "unknown"), ", ".join(sent))
-                rows = [self._row(self._batch_row(context, i), invocation, None) for i, invocation in sorted(self._invocations(ssm, sent).items())]
+                batch = {t["instance_id"]: t for t in self._batch(context)}
+                rows = [
+                    self._row(batch.get(i, {"instance_id": i, "operating_system": None}), invocation, None)
+                    for i, invocation in sorted(self._invocations(ssm, sent).items())
+                ]
                 self.rollout(context).ledger.append(
                     "wave_cancelled",
                     stage=self.stage.name,
@@ -339,21 +343,12 @@ class PatchWaveOperator(RolloutOperator):
             scan_only=scan_only,
         )
 
-    def _pin_source_output(self, context, rollout: Rollout) -> dict:
+    def _pin_source(self, context, rollout: Rollout) -> tuple[Manifest, dict[str, str]]:
+        """The manifest of the stage this one is pinned to, and its install override list per OS."""
         found = context["ti"].xcom_pull(task_ids=f"{self.stage.pin_to}.manifest")
         if not found:
             block(rollout, self.stage, f"stage is pinned to {self.stage.pin_to}, whose manifest is missing (did {self.stage.pin_to} run in this DAG run?)")
-        return found
-
-    def _manifest(self, context, rollout: Rollout) -> Manifest:
-        return Manifest.from_json(self._pin_source_output(context, rollout)["manifest"])
-
-    def _override_lists(self, context) -> dict[str, str]:
-        return dict((context["ti"].xcom_pull(task_ids=f"{self.stage.pin_to}.manifest") or {}).get("override_lists", {}))
-
-    def _batch_row(self, context, instance_id: str) -> dict:
-        by_id = {t["instance_id"]: t for t in self._batch(context)}
-        return by_id.get(instance_id, {"instance_id": instance_id, "operating_system": None})
+        return Manifest.from_json(found["manifest"]), dict(found["override_lists"])
 
     @staticmethod
     def _invocations(ssm, command_ids: list[str]) -> dict[str, dict]:
@@ -406,7 +401,7 @@ class PatchWaveOperator(RolloutOperator):
         since = datetime.fromisoformat(started_at)
         ran = [i for i, invocation in invocations.items() if invocation.get("StatusDetails") == "Success"]
         states = fresh_patch_states(ssm, sorted(batch), since, wait_for=ran, poll_seconds=self.poll_interval)
-        manifest = self._manifest(context, rollout) if operation == "Install" and self.stage.pin_to else None
+        manifest = self._pin_source(context, rollout)[0] if operation == "Install" and self.stage.pin_to else None
         rows, results, evidence = [], [], {}
         for instance_id in sorted(batch):
             target = batch[instance_id]
