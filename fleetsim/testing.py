@@ -19,6 +19,22 @@ from typing import Mapping
 import pytest
 
 from fleetsim import running
+from fleetsim.errors import read_yaml
+
+
+# AWS allows two answers for an agent that is not online (fleetsim/FIDELITY.md); a suite can be run
+# under the other one with FLEETSIM_OFFLINE_DELIVERY=undeliverable. A spec that chooses keeps its choice.
+OFFLINE_DELIVERY_VARIABLE = "FLEETSIM_OFFLINE_DELIVERY"
+
+
+def with_offline_delivery(fleet: str | os.PathLike | Mapping, choice: str | None) -> str | os.PathLike | Mapping:
+    """`fleet` with `offline_delivery: choice` unless it sets one itself; unchanged when `choice` is empty."""
+    if not choice:
+        return fleet
+    spec = dict(fleet) if isinstance(fleet, Mapping) else read_yaml(fleet)
+    if not isinstance(spec, Mapping):
+        return fleet  # not a spec at all: let the server report it as it would
+    return {"offline_delivery": choice, **spec}
 
 
 def fleetsim_fixture(fleet: str | os.PathLike | Mapping, *, seed: int = 0, time_scale: float = 600.0, scope: str = "module"):
@@ -26,7 +42,7 @@ def fleetsim_fixture(fleet: str | os.PathLike | Mapping, *, seed: int = 0, time_
 
     @pytest.fixture(scope=scope)
     def fleet_server():
-        with running(fleet, seed=seed, time_scale=time_scale) as sim:
+        with running(with_offline_delivery(fleet, os.environ.get(OFFLINE_DELIVERY_VARIABLE)), seed=seed, time_scale=time_scale) as sim:
             yield sim
 
     return fleet_server

@@ -88,3 +88,26 @@ def test_readme_example_is_a_valid_spec():
     example = text.split("## Fleet spec", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
     spec = load_fleet(yaml.safe_load(example), "README.md")
     assert (spec.instance_count, spec.throttling, spec.groups[0].patch_failure_probability) == (4, {"ListCommandInvocations": 20.0, "*": 200.0}, {"KB5044281": 0.5})
+
+
+@pytest.mark.parametrize(
+    ("fleet", "choice", "expected"),
+    [
+        pytest.param({"groups": []}, "undeliverable", {"offline_delivery": "undeliverable", "groups": []}, id="chosen-for-a-spec-without-one"),
+        pytest.param({"offline_delivery": "timeout", "groups": []}, "undeliverable", {"offline_delivery": "timeout", "groups": []},
+                     id="a-spec-keeps-its-own-choice"),
+        pytest.param({"groups": []}, None, {"groups": []}, id="nothing-chosen"),
+    ],
+)
+def test_a_suite_can_run_under_the_other_offline_delivery(fleet, choice, expected):
+    from fleetsim.testing import with_offline_delivery
+
+    assert with_offline_delivery(fleet, choice) == expected
+
+
+def test_a_spec_file_gets_the_chosen_offline_delivery(tmp_path):
+    from fleetsim.testing import with_offline_delivery
+
+    path = tmp_path / "fleet.yaml"
+    path.write_text("groups: [{count: 1, platform: UBUNTU}]\n")
+    assert with_offline_delivery(path, "undeliverable") == {"offline_delivery": "undeliverable", "groups": [{"count": 1, "platform": "UBUNTU"}]}
