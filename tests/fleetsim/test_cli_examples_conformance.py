@@ -307,7 +307,10 @@ REQUESTS: dict[str, Callable[[dict], dict]] = {
 
 
 def served_actions() -> set[str]:
-    return {name for name, value in vars(FleetSSMResponse).items() if callable(value) and not name.startswith("_") and name != "serialized"}
+    # FleetSSMResponse is composed of one mixin per area of the API; moto's own classes follow them in its MRO.
+    fleetsim_classes = [c for c in FleetSSMResponse.__mro__ if c.__module__.startswith("fleetsim.")]
+    return {name for c in fleetsim_classes for name, value in vars(c).items()
+            if callable(value) and not name.startswith("_") and name != "serialized"}
 
 
 def test_every_action_fleetsim_serves_is_checked_against_its_cli_example():
