@@ -39,9 +39,8 @@ INVOCATION_STATUS: Mapping[str, tuple[str, int]] = {
 }
 
 TERMINAL_DETAILS = frozenset(INVOCATION_STATUS) - {PENDING, IN_PROGRESS, CANCELLING}
-# These count toward MaxErrors; the non-counting failures never do.
+# These count toward MaxErrors; an Undeliverable invocation never does.
 ERROR_DETAILS = frozenset({FAILED, EXECUTION_TIMED_OUT})
-NON_COUNTING_DETAILS = frozenset({UNDELIVERABLE})
 
 # ListCommandInvocations Status filter value -> StatusDetails it selects
 INVOCATION_FILTER_VALUES: Mapping[str, frozenset[str]] = {

@@ -444,12 +444,6 @@ def render_report(report: MembershipReport) -> str:
     return "\n".join(lines)
 
 
-def render_assignment(plan: AssignmentPlan, *, dry_run: bool) -> str:
-    """The whole output of --assign: notes, one line per tag change, refusals, a summary."""
-    verb = "would " if dry_run else ""
-    return "\n".join([*assignment_notes(plan), *(f"{verb}{change}" for change in plan.changes), *assignment_ending(plan, dry_run=dry_run)])
-
-
 def assignment_notes(plan: AssignmentPlan) -> list[str]:
     return [f"note: {note}" for note in plan.notes]
 

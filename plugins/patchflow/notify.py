@@ -9,8 +9,6 @@ import logging
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("block", "approval", "complete")
-
 
 def wanted(plan, event: str, stage=None) -> bool:
     if stage is not None and getattr(stage, "notify", None) is not None:

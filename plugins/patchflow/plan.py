@@ -12,18 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from patchflow.aws_schedules import Schedule, parse_schedule, zone_named
+from patchflow.durations import parse_duration_seconds
 from patchflow.errors import MISSING, Entry, InvalidInput, Problem, join_path, raise_if_any, read_bool, shown
 from patchflow.gates import GateThresholds, normalize_limit, tighten
+from patchflow.maintenance_windows import MaintenanceWindow, parse_window_hours
 from patchflow.ratecontrol import parse_max_concurrency, parse_max_errors, parse_waves
-from patchflow.schedule import (
-    MaintenanceWindow,
-    Schedule,
-    airflow_cron_reason,
-    parse_duration_seconds,
-    parse_schedule,
-    parse_window_hours,
-    zone_named,
-)
+from patchflow.schedule import airflow_cron_reason
 from patchflow.yamlfile import PROJECT_ROOT, display_path, load_document
 
 PLAN_KEYS = ("name", "description", "owner", "tags", "schedule", "ledger", "notifications", "defaults", "stages")
@@ -617,14 +612,6 @@ def _selected_stage_names(plan: RolloutPlan, names: Any, found: Findings) -> tup
             found.expected(join_path("stages", index), f"one of {', '.join(known)}", name)
     wanted = {name for name in names if isinstance(name, str)}  # anything else was reported above (and may be unhashable)
     return tuple(n for n in known if n in wanted)
-
-
-def select_stages(plan: RolloutPlan, names: Iterable[str] | None) -> tuple[Stage, ...]:
-    """The named stages in plan order (None: all); unknown names raise InvalidInput."""
-    found = Findings("params")
-    selected = _selected_stage_names(plan, names, found)
-    raise_if_any(found.problems)
-    return tuple(s for s in plan.stages if s.name in selected)
 
 
 def validate_run_params(plan: RolloutPlan, params: Mapping) -> RunParams:

@@ -47,10 +47,6 @@ def parse_max_errors(value: object) -> str:
     return text
 
 
-def is_percent(value: str) -> bool:
-    return str(value).endswith("%")
-
-
 def resolve(value: str | int, total: int) -> int:
     """A count or percentage of `total` as a number of instances.
 

@@ -9,12 +9,13 @@ from patchflow.groups import (
     Membership,
     Node,
     Registration,
+    assignment_ending,
+    assignment_notes,
     check_membership,
     instance_findings,
     load_membership,
     parse_membership,
     plan_assignment,
-    render_assignment,
     render_report,
 )
 from patchflow.plan import load_plan
@@ -311,21 +312,25 @@ ASSIGN_OUTPUT_PLAN = plan_assignment(
 )
 
 
+# `groups --assign` prints the notes, then each change as it lands ("would ..." with --dry-run), then this ending.
 @pytest.mark.parametrize("dry_run, expected", [
-    (True, [
-        "note: membership.yaml: assignments[1]: selects no managed instance (group 'qa')",
-        "would i-01: tag Patch Group=dev",
-        "would i-01: untag PatchGroup=old",
-        "refused: i-02: would land in 2 patch groups (assignments[0] ('dev'), assignments[2] ('web')); an instance can be in one patch group only",
-        "assign: would make 2 tag changes on 1 instance, refused 1",
-    ]),
-    (False, [
-        "note: membership.yaml: assignments[1]: selects no managed instance (group 'qa')",
-        "i-01: tag Patch Group=dev",
-        "i-01: untag PatchGroup=old",
-        "refused: i-02: would land in 2 patch groups (assignments[0] ('dev'), assignments[2] ('web')); an instance can be in one patch group only",
-        "assign: made 2 tag changes on 1 instance, refused 1",
-    ]),
+    (True, (
+        ["note: membership.yaml: assignments[1]: selects no managed instance (group 'qa')"],
+        ["i-01: tag Patch Group=dev", "i-01: untag PatchGroup=old"],
+        [
+            "refused: i-02: would land in 2 patch groups (assignments[0] ('dev'), assignments[2] ('web')); an instance can be in one patch group only",
+            "assign: would make 2 tag changes on 1 instance, refused 1",
+        ],
+    )),
+    (False, (
+        ["note: membership.yaml: assignments[1]: selects no managed instance (group 'qa')"],
+        ["i-01: tag Patch Group=dev", "i-01: untag PatchGroup=old"],
+        [
+            "refused: i-02: would land in 2 patch groups (assignments[0] ('dev'), assignments[2] ('web')); an instance can be in one patch group only",
+            "assign: made 2 tag changes on 1 instance, refused 1",
+        ],
+    )),
 ], ids=["dry-run", "applied"])
-def test_render_assignment(dry_run, expected):
-    assert render_assignment(ASSIGN_OUTPUT_PLAN, dry_run=dry_run).splitlines() == expected
+def test_assignment_output_lines(dry_run, expected):
+    plan = ASSIGN_OUTPUT_PLAN
+    assert (assignment_notes(plan), [str(c) for c in plan.changes], assignment_ending(plan, dry_run=dry_run)) == expected

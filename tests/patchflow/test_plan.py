@@ -8,7 +8,7 @@ import pytest
 from patchflow.yamlfile import PROJECT_ROOT
 from patchflow.errors import InvalidInput
 from patchflow.gates import GateThresholds
-from patchflow.plan import Approval, RunParams, load_plan, load_plans, parse_plan, select_stages, validate_run_params
+from patchflow.plan import Approval, RunParams, load_plan, load_plans, parse_plan, validate_run_params
 
 SOURCE = "include/rollouts/weekly.yaml"
 
@@ -132,6 +132,7 @@ def test_every_problem_is_reported_in_one_pass():
         pytest.param(lambda d: d["stages"][2].update(approval=True), lambda p: p.stages[2].approval == Approval(14400), id="approval-shorthand"),
         pytest.param(lambda d: d["stages"][2].update(approval={"required": False, "timeout": "1h"}), lambda p: p.stages[2].approval is None, id="approval-not-required"),
         pytest.param(lambda d: d.update(schedule="manual"), lambda p: p.schedule is None, id="manual"),
+        pytest.param(lambda d: d.update(schedule={"cron": "cron(0 2 15W * ? *)"}), lambda p: p.schedule.expression == "cron(0 2 15W * ? *)", id="dag-schedule-nearest-weekday"),
         pytest.param(lambda d: d["stages"][0].update(window=None), lambda p: p.stages[0].window is None, id="window-omitted-always-open"),
         pytest.param(lambda d: d["stages"][1].update(gate="none"), lambda p: (p.stages[1].gated, p.stages[1].gate == GateThresholds.permissive()), id="gate-none-earlier-stage"),
     ],
@@ -227,11 +228,3 @@ def test_validate_run_params_rejects(params, message):
     with pytest.raises(InvalidInput) as caught:
         validate_run_params(PLAN, params)
     assert str(caught.value) == message
-
-
-def test_select_stages():
-    assert [s.name for s in select_stages(PLAN, ["prod", "dev"])] == ["dev", "prod"]
-    assert [s.name for s in select_stages(PLAN, None)] == ["dev", "test", "prod"]
-    with pytest.raises(InvalidInput) as caught:
-        select_stages(PLAN, ["qa"])
-    assert str(caught.value) == "params: stages[0]: expected one of dev, test, prod, got 'qa'"

@@ -18,6 +18,7 @@ from airflow.sdk import BaseOperator
 from patchflow import notify
 from patchflow.gates import GateThresholds, InstanceResult, Outcome, classify_invocation, evaluate_gate, tighten
 from patchflow.ledger import RunLedger, open_store
+from patchflow.maintenance_windows import window_state
 from patchflow.manifest import (
     NOT_YET_INSTALLED_STATES,
     InstanceEvidence,
@@ -32,7 +33,6 @@ from patchflow.plan import RolloutPlan, Stage, validate_run_params
 from patchflow.preflight import baselines_in_force, ledger_baselines, unregistered_baseline_problem
 from patchflow.ratecontrol import wave_batches
 from patchflow.report import build_report, headline, render_html, render_markdown, summary_table
-from patchflow.schedule import window_state
 from patchflow.ssm import commands as ssm_commands
 from patchflow.ssm import inventory
 from patchflow.ssm.compliance import fresh_patch_states, reported_patches
