@@ -5,11 +5,10 @@ same for people. The summary table is what `make demo` prints.
 """
 from __future__ import annotations
 
-import html
 from collections import Counter
 from typing import Iterable, Mapping
 
-OUTCOME_COLUMNS = ("succeeded", "failed", "timed_out", "unreachable", "not_dispatched", "cancelled", "in_progress")
+from patchflow.html_templates import render_template
 
 
 def build_report(records: Iterable[Mapping]) -> dict:
@@ -72,8 +71,6 @@ def build_report(records: Iterable[Mapping]) -> dict:
         elif kind == "stage_failed":
             stage["state"] = "failed"
             stage["error"] = record.get("reason", "")
-        elif kind == "approval":
-            stage["approval"] = {"decision": record.get("decision"), "by": record.get("by")}
 
     manifests = {name: stage["manifest"] for name, stage in stages.items() if stage["manifest"]}
     for stage in stages.values():
@@ -239,44 +236,13 @@ def _yes_no(value) -> str:
 
 
 def render_html(report: Mapping) -> str:
-    e = html.escape
-    passed = report["outcome"] == "promoted"
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>Patch rollout {e(report['plan'])}</title>",
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
-        ".pass{color:#1a7f37}.block{color:#cf222e}.stage{margin-top:1.5em}</style></head><body>",
-        f"<h1>Patch rollout report: {e(report['plan'])}</h1>",
-        f"<p class='{'pass' if passed else 'block'}'><strong>{e(headline(report))}</strong></p>",
-        f"<p>DAG run <code>{e(report['dag_id'])}</code> / <code>{e(report['run_id'])}</code>; "
-        f"started {e(str(report['started_at']))}, finished {e(str(report['finished_at']))}</p>",
-        "<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in SUMMARY_HEADER) + "</tr>",
-    ]
-    for row in summary_rows(report):
-        parts.append("<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>")
-    parts.append("</table>")
-    for stage in report["stages"]:
-        parts.append(f"<div class='stage'><h2>Stage {e(stage['name'])} (patch group <code>{e(stage['patch_group'] or '-')}</code>): {e(stage['state'])}</h2>")
-        if stage.get("error"):
-            parts.append(f"<p class='block'>Error: {e(stage['error'])}</p>")
-        if stage["verdict"]:
-            css = "pass" if stage["verdict"]["passed"] else "block"
-            parts.append(f"<p class='{css}'>Gate: {'PASS' if stage['verdict']['passed'] else 'BLOCK'}</p>")
-            parts.append("<ul>" + "".join(f"<li>{e(r)}</li>" for r in stage["verdict"]["reasons"]) + "</ul>")
-        parts += [f"<p>{e(fact)}</p>" for fact in stage_facts(stage)]
-        for wave in stage["waves"]:
-            css = "pass" if wave["verdict"]["passed"] else "block"
-            parts.append(f"<h3>{e(wave['operation'])} wave {wave['wave']}: {wave['targets']} instances, <span class='{css}'>{'PASS' if wave['verdict']['passed'] else 'BLOCK'}</span></h3>")
-            parts.append("<ul>" + "".join(f"<li>{e(r)}</li>" for r in wave["verdict"]["reasons"] or []) + "</ul>")
-            parts.append(f"<p>Commands: {e(', '.join(wave['command_ids']) or '-')}; {e(str(wave['started_at']))} to {e(str(wave['finished_at']))}</p><table>")
-            parts.append("<tr><th>instance</th><th>os</th><th>outcome</th><th>status</th><th>compliant</th><th>pending reboot</th><th>command</th></tr>")
-            for item in wave["instances"]:
-                parts.append(
-                    f"<tr><td>{e(item['instance_id'])}</td><td>{e(item.get('operating_system') or '-')}</td>"
-                    f"<td>{e(item['outcome'])}</td><td>{e(item.get('status_details', ''))}</td>"
-                    f"<td>{_yes_no(item.get('compliant'))}</td><td>{_yes_no(item.get('pending_reboot'))}</td><td>{e(item.get('command_id', ''))}</td></tr>"
-                )
-            parts.append("</table>")
-        parts.append("</div>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    """report.html, from templates/report.html (which escapes every value)."""
+    return render_template(
+        "report.html",
+        report=report,
+        headline=headline(report),
+        summary_header=SUMMARY_HEADER,
+        summary_rows=summary_rows(report),
+        stage_facts=stage_facts,
+        yes_no=_yes_no,
+    )

@@ -399,6 +399,24 @@ def test_compliance_bar_segments(bar, widths):
             assert f"width='{widths[key]}'" in svg.split(f"class='bar-{key}'")[1].split("/>")[0]
 
 
+@pytest.mark.parametrize(
+    "tones, width, boxes",
+    [
+        pytest.param([], 154, [], id="no stages"),
+        pytest.param(["ok"], 154, [(2, 77.0, "#dafbe1", "#1a7f37", None)], id="one stage, no arrow"),
+        pytest.param(
+            ["ok", "bad", "unheard-of"], 542,
+            [(2, 77.0, "#dafbe1", "#1a7f37", {"x1": 155, "x2": 193}), (196, 271.0, "#ffebe9", "#cf222e", {"x1": 349, "x2": 387}), (390, 465.0, "#f6f8fa", "#6e7781", None)],
+            id="three stages, an unknown tone drawn idle",
+        ),
+    ],
+)
+def test_promotion_layout_puts_boxes_left_to_right_with_arrows_between(tones, width, boxes):
+    layout = render.promotion_layout([{"name": f"s{n}", "tone": tone} for n, tone in enumerate(tones)])
+    assert (layout["width"], layout["height"], layout["arrow_y"]) == (width, 62, 31.0)
+    assert [(b["x"], b["centre"], b["fill"], b["stroke"], b["arrow"]) for b in layout["boxes"]] == boxes
+
+
 def test_message_page_says_what_to_do():
     html = render.render_message_page("No permission to see patch rollouts", "You are signed in as bob.", "Ask an admin.")
     assert "No permission to see patch rollouts" in html and "What to do: Ask an admin." in html
