@@ -11,11 +11,11 @@ PORT ?= 8080
 
 .PHONY: venv demo test airflow lint clean browser
 
-$(STAMP): requirements.txt constraints.txt
+$(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
-	@# plugins/ and the project root on sys.path, so `python -m patchflow` and `python -m fleetsim` work anywhere
-	@printf '%s\n%s\n' "$(CURDIR)/plugins" "$(CURDIR)" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/patchflow-project.pth"
+	@# patchflow and fleetsim themselves, editable: the commands, `python -m ...` anywhere, the Airflow UI plugin
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)

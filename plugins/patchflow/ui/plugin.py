@@ -1,5 +1,8 @@
 """Airflow plugin: the Patch rollouts page (Browse menu) and the rollout operators' extra links.
 
+Registered through the package's `airflow.plugins` entry point (pyproject.toml), so Airflow
+finds it wherever patchflow is installed; the plugins folder holds no copy of it.
+
 The page is a FastAPI app mounted on the API server at /rollouts and shown
 inside the Airflow UI as an external view (an iframe at /plugin/patch-rollouts).
 Plugin apps get no Airflow auth of their own: patchflow.ui.app checks the

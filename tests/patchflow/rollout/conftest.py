@@ -134,7 +134,7 @@ class HumanResponder(threading.Thread):
         )
         self.dag_id = dag_id
         self.answer = answer
-        self.answered: list[str] = []
+        self.answered: set[str] = set()
         self.give_up_at = time.monotonic() + give_up_after
         self._stop_event = threading.Event()
 
@@ -152,16 +152,16 @@ class HumanResponder(threading.Thread):
                     .all()
                 )
                 for ti in waiting:
-                    if ti.id in self.answered:
-                        continue
                     detail = session.query(a["HITLDetail"]).filter(a["HITLDetail"].ti_id == ti.id).one_or_none()
                     if detail is None and time.monotonic() < self.give_up_at:
                         continue
                     if self.answer == "no answer" or detail is None or time.monotonic() >= self.give_up_at:
+                        # Swept again while the task still awaits input: a sweep that raced the
+                        # run's own session and changed nothing must not leave the run waiting forever.
                         self._time_out(session, ti)
-                    else:
+                    elif ti.id not in self.answered:
                         self._answer(session, ti, detail)
-                    self.answered.append(ti.id)
+                    self.answered.add(ti.id)
             time.sleep(0.2)
 
     def _time_out(self, session, ti) -> None:

@@ -120,7 +120,7 @@ def test_report_route(client, monkeypatch, answer, status, says):
 
 
 def test_the_plugin_mounts_the_page_adds_the_menu_entry_and_registers_the_links():
-    import patchflow_rollouts_plugin as plugin_module
+    import patchflow.ui.plugin as plugin_module
     from patchflow.rollout.links import RolloutReportLink, SsmCommandConsoleLink
 
     plugin = plugin_module.PatchRolloutsPlugin
