@@ -101,7 +101,7 @@ class Rehearsal:
 
 def rehearse(args, poll: float, home: Path, log_path: Path) -> Rehearsal:
     import fleetsim
-    from patchflow.demo import airflow_env, prepare_aws, write_dag_stub
+    from patchflow.harness.demo import airflow_env, prepare_aws, write_dag_stub
     from patchflow.ledger import RunLedger, S3Store, list_runs
     from patchflow.plan import load_plan
 

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from patchflow.distributed import REPORT_DIR
+from patchflow.harness.distributed import REPORT_DIR
 from patchflow.yamlfile import PROJECT_ROOT
 
 pytestmark = pytest.mark.distributed

@@ -84,7 +84,7 @@ def test_the_fakes_and_look_alikes_pass(text):
 
 def test_aws_access_goes_through_connections_or_the_default_chain():
     # Only the demo passes keys explicitly, and only the fleetsim ones, to create the simulator's bucket and topic.
-    allowed = {"plugins/patchflow/demo.py"}
+    allowed = {"plugins/patchflow/harness/demo.py"}
     explicit = sorted(
         str(path.relative_to(PROJECT_ROOT))
         for folder in ("plugins", "dags")

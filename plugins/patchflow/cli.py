@@ -23,9 +23,9 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("preview", "patchflow.preview", "list the catalog patches a baseline approves on a date"),
     ("sync", "patchflow.ssm.sync_command", "make SSM patch baselines, patch groups and defaults match include/baselines"),
     ("groups", "patchflow.ssm.groups_command", "report patch group membership and its problems; --assign FILE moves instances"),
-    ("demo", "patchflow.demo", "run a whole rollout on the simulated fleet through Airflow"),
-    ("standalone", "patchflow.standalone", "start fleetsim and Airflow standalone to click through a rollout"),
-    ("e2e-distributed", "patchflow.distributed", "run the demo rollout on CeleryExecutor processes (Postgres, Redis, 2 workers) through the REST API and check it"),
+    ("demo", "patchflow.harness.demo", "run a whole rollout on the simulated fleet through Airflow"),
+    ("standalone", "patchflow.harness.standalone", "start fleetsim and Airflow standalone to click through a rollout"),
+    ("e2e-distributed", "patchflow.harness.distributed", "run the demo rollout on CeleryExecutor processes (Postgres, Redis, 2 workers) through the REST API and check it"),
 )
 
 

@@ -89,7 +89,7 @@ def stack(fleet, tmp_path_factory):
     starts while the demo runs, since each takes a while; both share the home, so
     the server sees the demo's DAG run, task instances and extra-link XComs.
     """
-    from patchflow.demo import airflow_env
+    from patchflow.harness.demo import airflow_env
 
     home = tmp_path_factory.mktemp("rollouts-page-airflow-home")
     env = _subprocess_env(airflow_env(home, home / "demo-dags", fleet.endpoint))

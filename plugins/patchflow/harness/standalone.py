@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 
-from patchflow.demo import airflow_env, prepare_aws
+from patchflow.harness.demo import airflow_env, prepare_aws
 from patchflow.yamlfile import PROJECT_ROOT
 
 

@@ -1,0 +1,285 @@
+"""`python -m patchflow e2e-distributed`: the demo rollout on Airflow's distributed topology, natively.
+
+What docker-compose.yaml runs in containers, started here as plain processes
+on loopback ports inside one temporary directory:
+
+    PostgreSQL  (metadata DB and Celery result backend)   Redis (Celery broker)
+    fleetsim    (the simulated SSM fleet)
+    api-server  scheduler  dag-processor  triggerer  worker-a  worker-b (Celery)
+
+Then it acts as a release manager's script would: gets a JWT from
+/auth/token, unpauses the plan's DAG and triggers it through /api/v2 with a
+trigger-form config, follows the run through the API until it ends, and checks
+what the API (and the run ledger) say:
+
+    promoted    run success, ledger outcome `promoted`
+    deferred    every SSM wait was handed to the triggerer (seen `deferred` with a
+                trigger over the API, and the task log says it paused as DEFERRED),
+                so no worker slot was held while SSM worked
+    workers     task instances ran on both Celery workers (TI `hostname`)
+
+With a failing fleet and `--expect blocked` it checks the block instead: run
+failed, a task of the first stage failed on the gate, ledger outcome `blocked`
+at that stage, no later stage ran. Every process it started is stopped by PID
+whatever happens. PostgreSQL and Redis come from Debian's packages (installed
+with apt-get only when missing); the Celery provider from requirements.txt.
+
+`--executor local` runs the same path with the LocalExecutor and no Redis
+(api-server, scheduler, dag-processor, triggerer), for a cheaper check.
+
+The checks are pure functions over the API's JSON (patchflow.harness.checks),
+tested without starting anything; the processes, the services and the REST
+client live beside this module. Exit 0 when every check passes, 1 when one
+fails, 2 when the topology could not be started.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from patchflow.harness.airflow_api import Api, dag_if_present, follow_run, kill_first_deferred_wave
+from patchflow.harness.checks import check_blocked, check_cancelled, check_deferred, check_promoted, check_workers, is_deferring_task, task_table, verdict
+from patchflow.harness.processes import Processes, SetupError, free_port, step, tail, wait_for
+from patchflow.harness.services import ensure_installed, start_postgres, start_redis
+from patchflow.harness.topology import HOSTNAME_ENV, WORKER_NAMES, airflow_environment, airflow_processes
+from patchflow.yamlfile import PROJECT_ROOT
+
+REPORT_DIR = "reports/e2e-distributed"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--fleet", default="include/fleets/demo.yaml", help="fleet spec for fleetsim")
+    parser.add_argument("--plan", default="include/rollouts/demo.yaml", help="rollout plan whose DAG is triggered (its stub must be in dags/)")
+    parser.add_argument(
+        "--expect", choices=("promoted", "blocked", "cancelled"), default="promoted",
+        help="the outcome the checks require; cancelled: mark the first deferred wave failed through the API, as a person stopping it would, and require its SSM command cancelled",
+    )
+    parser.add_argument("--conf", default='{"change_ticket": "CHG-1234"}', help="trigger-form params as JSON")
+    parser.add_argument("--executor", choices=("celery", "local"), default="celery", help="celery: two Celery workers and Redis; local: LocalExecutor")
+    parser.add_argument("--seed", type=int, default=7, help="fleetsim seed")
+    parser.add_argument("--time-scale", type=float, default=120.0, help="fleetsim simulated seconds per real second")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds the whole check may take before it gives up")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, Airflow home) after a passing run")
+    parser.add_argument("--no-install", action="store_true", help="never run apt-get or pip; fail if something is missing")
+
+
+def run(args) -> int:
+    try:
+        conf = json.loads(args.conf)
+        if not isinstance(conf, dict):
+            raise ValueError
+    except ValueError:
+        print(f"e2e-distributed: --conf: expected a JSON object, got {args.conf!r}", file=sys.stderr)
+        return 2
+    for label, given in (("--fleet", args.fleet), ("--plan", args.plan)):
+        if not (PROJECT_ROOT / given).is_file() and not Path(given).is_file():
+            print(f"e2e-distributed: {label}: expected an existing file, got {given!r}", file=sys.stderr)
+            return 2
+    started = time.monotonic()
+    import logging
+
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # reading the ledger is not news
+    try:
+        ensure_installed(args.executor, allow_install=not args.no_install)
+    except (SetupError, subprocess.CalledProcessError) as exc:
+        print(f"e2e-distributed: {exc}", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="patchflow-e2e-"))
+    work.chmod(0o755)  # the postgres user must reach its data directory inside
+    report_dir = PROJECT_ROOT / REPORT_DIR
+    log_dir = report_dir / "logs"
+    if log_dir.exists():
+        shutil.rmtree(log_dir)
+    log_dir.mkdir(parents=True)
+    processes = Processes(log_dir)
+    code = 2
+    try:
+        code = _run(args, conf, work, processes, report_dir)
+    except SetupError as exc:
+        print(f"e2e-distributed: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("e2e-distributed: interrupted", file=sys.stderr)
+        code = 130
+    finally:
+        step("stopping every process it started, by PID")
+        for line in processes.stop_all():
+            print(f"    {line}", flush=True)
+        if code == 0 and not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"    kept {work} (Airflow home, databases); component logs in {log_dir.relative_to(PROJECT_ROOT)}", flush=True)
+    print(f"e2e-distributed: {'PASS' if code == 0 else 'FAIL'} in {time.monotonic() - started:.0f}s (executor {args.executor}, expected {args.expect})", flush=True)
+    return code
+
+
+def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -> int:
+    from patchflow.harness.demo import airflow_env as demo_env
+    from patchflow.harness.demo import prepare_aws
+    from patchflow.plan import load_plan
+
+    plan_path = (PROJECT_ROOT / args.plan) if (PROJECT_ROOT / args.plan).is_file() else Path(args.plan)
+    fleet_path = (PROJECT_ROOT / args.fleet) if (PROJECT_ROOT / args.fleet).is_file() else Path(args.fleet)
+    plan = load_plan(plan_path.resolve())
+    timings: dict[str, float] = {}
+    mark = time.monotonic()
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        timings[name] = round(time.monotonic() - mark, 1)
+        mark = time.monotonic()
+
+    ports = {"postgres": free_port(), "redis": free_port(), "fleetsim": free_port(), "api": free_port(), "logs": free_port(), "trigger_logs": free_port()}
+
+    step(f"starting PostgreSQL and {'Redis' if args.executor == 'celery' else 'no Redis (LocalExecutor)'} in {work}")
+    start_postgres(processes, work, ports["postgres"])
+    if args.executor == "celery":
+        start_redis(processes, work, ports["redis"])
+    lap("databases")
+
+    step(f"starting fleetsim with {fleet_path.relative_to(PROJECT_ROOT) if fleet_path.resolve().is_relative_to(PROJECT_ROOT) else fleet_path}")
+    endpoint = f"http://127.0.0.1:{ports['fleetsim']}"
+    fleetsim_env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]), PYTHONUNBUFFERED="1")
+    sim = processes.start(
+        "fleetsim",
+        [sys.executable, "-m", "fleetsim", "serve", "--fleet", str(fleet_path), "--port", str(ports["fleetsim"]), "--host", "127.0.0.1",
+         "--seed", str(args.seed), "--time-scale", repr(float(args.time_scale))],
+        fleetsim_env,
+    )
+    wait_for("fleetsim", lambda: "fleetsim: serving" in sim.log_path.read_text(errors="replace"), 120, processes, 0.2)
+
+    airflow_home = work / "airflow"
+    airflow_home.mkdir()
+    secret = secrets.token_urlsafe(32)
+    password = secrets.token_urlsafe(16)
+    (airflow_home / "passwords.json").write_text(json.dumps({"admin": password}))
+    from cryptography.fernet import Fernet
+
+    env = airflow_environment(
+        demo_env(airflow_home, PROJECT_ROOT / "dags", endpoint),
+        airflow_home=airflow_home,
+        executor=args.executor,
+        postgres_port=ports["postgres"],
+        redis_port=ports["redis"] if args.executor == "celery" else None,
+        api_port=ports["api"],
+        log_ports=(ports["logs"], ports["trigger_logs"]),
+        secret=secret,
+        fernet_key=Fernet.generate_key().decode(),
+    )
+    prepare_aws(plan, env)
+    step("syncing patch baselines, migrating the metadata database")
+    # Independent of each other, so side by side: fleetsim's baselines, Airflow's schema.
+    one_shots = [
+        processes.start(name, argv, env)
+        for name, argv in (("sync", [sys.executable, "-m", "patchflow", "sync"]), ("db-migrate", [sys.executable, "-m", "airflow", "db", "migrate"]))
+    ]
+    for one_shot in one_shots:
+        try:
+            code = one_shot.process.wait(timeout=600)
+        except subprocess.TimeoutExpired:
+            raise SetupError(f"{one_shot.name} did not finish in 600s; see {one_shot.log_path}") from None
+        processes.started.remove(one_shot)
+        if code:
+            raise SetupError(f"{one_shot.name} failed (exit {code}); see {one_shot.log_path}:\n{tail(one_shot.log_path)}")
+    lap("sync_and_migrate")
+
+    step(f"starting Airflow with the {'CeleryExecutor' if args.executor == 'celery' else 'LocalExecutor'} as separate processes")
+    started_airflow = {}
+    for name, argv in airflow_processes(args.executor, sys.executable):
+        started_airflow[name] = processes.start(name, argv, {**env, HOSTNAME_ENV: name})
+    api = Api(f"http://127.0.0.1:{ports['api']}")
+    wait_for("the API server", lambda: api.request("GET", "/api/v2/version"), 180, processes, 1.0)
+    api.login("admin", password)
+    if args.executor == "celery":
+        for name in WORKER_NAMES:
+            log_path = started_airflow[name].log_path
+            wait_for(f"Celery {name}", lambda p=log_path, n=name: f"{n}@" in p.read_text(errors="replace") and " ready." in p.read_text(errors="replace"), 180, processes, 1.0)
+    dag = wait_for(f"DAG {plan.dag_id} parsed by the dag-processor", lambda: dag_if_present(api, plan.dag_id), 240, processes, 1.0)
+    health = api.request("GET", "/api/v2/monitor/health")
+    print("    health: " + ", ".join(f"{k} {v.get('status')}" for k, v in health.items() if isinstance(v, dict)), flush=True)
+    lap("airflow_up")
+
+    step(f"as a release manager: unpause {plan.dag_id}, trigger it with {json.dumps(conf)} through /api/v2")
+    if dag.get("is_paused"):
+        api.request("PATCH", f"/api/v2/dags/{plan.dag_id}", {"is_paused": False})
+    triggered = api.request(
+        "POST", f"/api/v2/dags/{plan.dag_id}/dagRuns",
+        {"logical_date": None, "conf": conf, "note": "triggered by patchflow e2e-distributed"}, expect=(200,),
+    )
+    run_id = triggered["dag_run_id"]
+    print(f"    run {run_id} queued", flush=True)
+    killed = kill_first_deferred_wave(api, plan.dag_id, run_id, processes, time.monotonic() + 300) if args.expect == "cancelled" else None
+    observation = follow_run(api, plan.dag_id, run_id, processes, deadline=time.monotonic() + max(60, args.timeout - sum(timings.values())))
+    lap("rollout")
+
+    for ti in observation.task_instances:
+        if is_deferring_task(ti["task_id"]) and ti.get("state") in ("success", "failed") or ti.get("state") == "failed":
+            try:
+                observation.logs[ti["task_id"]] = api.log_text(plan.dag_id, run_id, ti["task_id"], max(1, ti.get("try_number") or 1))
+            except SetupError as exc:
+                observation.logs[ti["task_id"]] = f"(log not readable: {exc})"
+    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        os.environ[key] = env[key]
+    observation.report = ledger_report(plan, run_id)
+
+    if args.expect == "cancelled":
+        checks = [check_cancelled(killed, commands_of_run(plan.dag_id, run_id))]
+    elif args.expect == "blocked":
+        checks = [check_blocked(observation, plan.stages[0].name, [s.name for s in plan.stages[1:]])]
+    else:
+        checks = [check_promoted(observation)]
+    if args.expect != "cancelled":  # the stopped run never finishes its waits
+        checks.append(check_deferred(observation))
+    if args.executor == "celery":
+        checks.append(check_workers(observation, WORKER_NAMES))
+    print()
+    print(task_table(observation))
+    print()
+    for check in checks:
+        print(f"  {'PASS' if check.passed else 'FAIL'}  {check.name:<9} {check.detail}")
+    print(f"  timings: {', '.join(f'{k} {v}s' for k, v in timings.items())}", flush=True)
+    result = {
+        "executor": args.executor,
+        "expect": args.expect,
+        "dag_id": plan.dag_id,
+        "run_id": run_id,
+        "run_state": observation.run.get("state"),
+        "ledger_outcome": (observation.report or {}).get("outcome"),
+        "checks": [c.__dict__ for c in checks],
+        "task_instances": [{k: ti.get(k) for k in ("task_id", "state", "hostname", "try_number")} for ti in observation.task_instances],
+        "seen_states": observation.seen_states,
+        "seen_triggers": observation.seen_triggers,
+        "timings": timings,
+    }
+    (report_dir / "result.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=str))
+    return verdict(checks)
+
+
+def commands_of_run(dag_id: str, run_id: str) -> list[dict]:
+    """Every AWS-RunPatchBaseline command this run sent, found by its run-scoped comment token.
+
+    Reads SSM through the environment the run was pointed at (set before the checks run).
+    """
+    from patchflow.ssm.client import aws_client
+    from patchflow.ssm.commands import PATCH_DOCUMENT
+
+    token = hashlib.sha256(f"{dag_id}/{run_id}".encode()).hexdigest()[:12]
+    ssm = aws_client("ssm")
+    pages = ssm.get_paginator("list_commands").paginate(Filters=[{"key": "DocumentName", "value": PATCH_DOCUMENT}])
+    return [c for page in pages for c in page["Commands"] if f"patchflow {token} " in c.get("Comment", "")]
+
+
+def ledger_report(plan, run_id: str) -> dict | None:
+    from patchflow.ledger import RunLedger, open_store
+    from patchflow.report import build_report
+
+    records = RunLedger(open_store(plan.ledger_uri), plan.dag_id, run_id).records()
+    return build_report(records) if records else None
+
