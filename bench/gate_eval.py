@@ -25,6 +25,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).res
 
 import report_doc  # noqa: E402
 from patchflow.gates import GateThresholds, InstanceResult, Outcome, evaluate_gate  # noqa: E402
+from patchflow.records import WaveRow  # noqa: E402
 
 TIME_TARGET_S = 1.0
 MEMORY_TARGET_MB = 200.0
@@ -68,7 +69,7 @@ def rows_for(count: int, seed: int = 7) -> list[dict]:
 
 def to_results(rows: list[dict]) -> list[InstanceResult]:
     """The conversion StageGateOperator.execute does before it calls the gate."""
-    return [InstanceResult.from_row(row) for row in rows]
+    return [InstanceResult.from_row(WaveRow.from_json(row)) for row in rows]
 
 
 THRESHOLDS = GateThresholds(

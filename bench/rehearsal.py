@@ -31,6 +31,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(PROJECT_ROOT), str(PROJECT_ROOT / "plugins"), str(BENCH)]
 
 import report_doc  # noqa: E402
+from patchflow.records import RecordKind  # noqa: E402
 
 FLEET = BENCH / "fleets" / "rehearsal-3k.yaml"
 PLAN = BENCH / "plans" / "rehearsal.yaml"
@@ -141,9 +142,9 @@ def rehearse(args, poll: float, home: Path, log_path: Path) -> Rehearsal:
         stages = []
         for stage in plan.stages:
             mine = [r for r in records if r.get("stage") == stage.name]
-            sends = [r for r in mine if r["kind"] == "command_sent" and r.get("operation") == "Install"]
-            verdict = next((r for r in mine if r["kind"] == "stage_verdict"), None)
-            waves = [r for r in mine if r["kind"] == "wave_result"]
+            sends = [r for r in mine if r["kind"] == RecordKind.COMMAND_SENT and r.get("operation") == "Install"]
+            verdict = next((r for r in mine if r["kind"] == RecordKind.STAGE_VERDICT), None)
+            waves = [r for r in mine if r["kind"] == RecordKind.WAVE_RESULT]
             window = invocation_windows(ssm, [c for r in sends for c in r["command_ids"]])
             # Patch time is counted wave by wave, so the gaps between waves count as orchestration.
             window["patch_seconds"] = 0.0
@@ -250,8 +251,8 @@ def main() -> int:
     for run in runs:
         stage_table, overheads, patch_total = stage_rows(run)
         rows += stage_table
-        outcome = next((r for r in run.records if r["kind"] == "run_finished"), {})
-        started_at = epoch(next(r for r in run.records if r["kind"] == "run_started")["at"])
+        outcome = next((r for r in run.records if r["kind"] == RecordKind.RUN_FINISHED), {})
+        started_at = epoch(next(r for r in run.records if r["kind"] == RecordKind.RUN_STARTED)["at"])
         ledger_wall = epoch(outcome["at"]) - started_at if outcome else None
         orchestration = ledger_wall - patch_total if ledger_wall else None
         summary.append((

@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields, replace
 from enum import Enum
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from patchflow.errors import InvalidInput, Problem, shown
+
+if TYPE_CHECKING:  # records builds its rows with this module's Outcome, so it cannot be imported here at run time
+    from patchflow.records import WaveRow
 
 
 class Outcome(str, Enum):
@@ -79,16 +82,16 @@ class InstanceResult:
     platform: str = ""
 
     @classmethod
-    def from_row(cls, row: Mapping) -> "InstanceResult":
-        """From one per-instance row as a wave stores it (outcome value, counts, operating_system)."""
+    def from_row(cls, row: "WaveRow") -> "InstanceResult":
+        """From one per-instance wave row (patchflow.records)."""
         return cls(
-            instance_id=row["instance_id"],
-            outcome=Outcome(row["outcome"]),
-            compliant=row.get("compliant"),
-            pending_reboot=bool(row.get("pending_reboot")),
-            missing_count=int(row.get("missing", 0) or 0),
-            failed_count=int(row.get("failed_patches", 0) or 0),
-            platform=row.get("operating_system") or "",
+            instance_id=row.instance_id,
+            outcome=row.outcome,
+            compliant=row.compliant,
+            pending_reboot=row.pending_reboot,
+            missing_count=row.missing,
+            failed_count=row.failed_patches,
+            platform=row.operating_system or "",
         )
 
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from patchflow.errors import InvalidInput, Problem
+from patchflow.records import RecordKind
 from patchflow.yamlfile import PROJECT_ROOT
 
 
@@ -119,7 +120,7 @@ class RunLedger:
     def run_prefix(self) -> str:
         return f"{safe_segment(self.dag_id)}/{safe_segment(self.run_id)}"
 
-    def append(self, kind: str, **fields: Any) -> dict:
+    def append(self, kind: RecordKind, **fields: Any) -> dict:
         at = now_iso()
         record = {"kind": kind, "at": at, "dag_id": self.dag_id, "run_id": self.run_id, **fields}
         label = "-".join(safe_segment(str(fields[k])) for k in ("stage", "wave") if fields.get(k) is not None)

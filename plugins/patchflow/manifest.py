@@ -22,6 +22,7 @@ from typing import Iterable, Mapping
 
 import yaml
 
+from patchflow.errors import InvalidInput, Problem
 from patchflow.patch_states import FAILED, INSTALLED_PENDING_REBOOT, INSTALLED_REJECTED, MISSING, NOT_INSTALLED_STATES
 
 
@@ -201,4 +202,51 @@ def judge_against_manifest(manifest: Manifest, operating_system: str, reported: 
         failed=tuple(sorted(failed)),
         moved_on=tuple(sorted(set(moved_on), key=lambda m: m.id)),
         drift=tuple(sorted(drift_ids)),
+    )
+
+
+# --------------------------------------------------------------------------- evidence from the source stage
+
+
+def missing_before_artifact(stage: str) -> str:
+    """Where, in the run's ledger, the source stage's scan leaves what each instance was missing before the install."""
+    return f"evidence/{stage}/missing-before.json"
+
+
+def missing_before_json(missing: Mapping[str, Iterable[str]]) -> str:
+    """The evidence file: {instance id: [patch id, ...]}, sorted, so the same scan writes the same bytes."""
+    return json.dumps({instance_id: sorted(ids) for instance_id, ids in missing.items()}, indent=2, sort_keys=True)
+
+
+def read_missing_before(text: str | bytes, where: str) -> dict[str, frozenset[str]]:
+    """The evidence file back; anything else is reported naming the file and the entry."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput([Problem(where, "", f"expected JSON, got text that does not parse ({exc})")]) from None
+    if not isinstance(data, dict):
+        raise InvalidInput([Problem.expected(where, "", "a mapping of instance id to a list of patch ids", data)])
+    problems = [
+        Problem.expected(where, instance_id, "a list of patch ids", ids)
+        for instance_id, ids in data.items()
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)
+    ]
+    if problems:
+        raise InvalidInput(problems)
+    return {instance_id: frozenset(ids) for instance_id, ids in data.items()}
+
+
+@dataclass(frozen=True)
+class EvidenceSelection:
+    """Which patched instances can say what the source stage installed."""
+
+    with_scan: Mapping[str, str]  # instance id -> operating system: scanned before, so missing-before is known
+    without_scan: tuple[str, ...]  # patched, but absent from the scan (tagged in after it): no evidence
+
+
+def select_evidence(patched: Mapping[str, str], missing_before: Mapping[str, frozenset[str]]) -> EvidenceSelection:
+    """patched: instance id -> operating system of every instance the stage's waves patched successfully."""
+    return EvidenceSelection(
+        with_scan={i: patched[i] for i in sorted(patched) if i in missing_before},
+        without_scan=tuple(sorted(i for i in patched if i not in missing_before)),
     )

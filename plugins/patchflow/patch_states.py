@@ -9,6 +9,7 @@ sent in the service's spelling; answers are read in either.
 from __future__ import annotations
 
 import re
+from typing import Mapping
 
 INSTALLED = "Installed"
 INSTALLED_OTHER = "InstalledOther"
@@ -40,3 +41,11 @@ _BY_SQUEEZED = {state.lower(): state for state in ALL_STATES}
 def canonical_state(value: str) -> str:
     """'INSTALLED_PENDING_REBOOT', 'InstalledPendingReboot' -> 'InstalledPendingReboot'; unknown values are kept as given."""
     return _BY_SQUEEZED.get(re.sub(r"[\s_\-]", "", value or "").lower(), value)
+
+
+def is_compliant(state: Mapping) -> bool:
+    """Patch Manager's node compliance: nothing missing, failed, rejected-installed or awaiting reboot."""
+    return not any(
+        int(state.get(key, 0) or 0) > 0
+        for key in ("MissingCount", "FailedCount", "InstalledRejectedCount", "InstalledPendingRebootCount")
+    )

@@ -9,12 +9,15 @@ from collections import Counter
 from typing import Iterable, Mapping
 
 from patchflow.html_templates import render_template
+from patchflow.records import RecordKind
 
 
 def build_report(records: Iterable[Mapping]) -> dict:
     records = sorted(records, key=lambda r: r["at"])
-    started = next((r for r in records if r["kind"] == "run_started"), {})
-    finished = next((r for r in reversed(records) if r["kind"] == "run_finished"), None)
+    started = next((r for r in records if r["kind"] == RecordKind.RUN_STARTED), {})
+    finished = next((r for r in reversed(records) if r["kind"] == RecordKind.RUN_FINISHED), None)
+    # command_sent records carry pinned_to (None when not pinned) since it was introduced; older runs' do not.
+    pins_recorded = any("pinned_to" in r for r in records if r["kind"] == RecordKind.COMMAND_SENT)
     stage_names = list(started.get("stages", []))
     stages: dict[str, dict] = {name: _empty_stage(name) for name in stage_names}
 
@@ -24,14 +27,14 @@ def build_report(records: Iterable[Mapping]) -> dict:
             continue
         stage = stages.setdefault(name, _empty_stage(name))
         kind = record["kind"]
-        if kind == "preflight":
+        if kind == RecordKind.PREFLIGHT:
             stage["patch_group"] = record.get("patch_group", "")
             stage["targets"] = len(record.get("targets", []))
             stage["offline"] = record.get("offline", [])
             stage["baselines"] = record.get("baselines", {})
             stage["default_baselines"] = record.get("default_baselines", {})
             stage["state"] = "running"
-        elif kind == "command_sent":
+        elif kind == RecordKind.COMMAND_SENT:
             stage["command_ids"].extend(c for c in record.get("command_ids", []) if c not in stage["command_ids"])
             for location in record.get("install_override_lists", []):
                 if location not in stage["install_override_lists"]:
@@ -42,7 +45,7 @@ def build_report(records: Iterable[Mapping]) -> dict:
                 if os_name not in stage["nothing_new_for"]:
                     stage["nothing_new_for"].append(os_name)
             stage["not_sent"].extend(i for i in record.get("not_sent", []) if i not in stage["not_sent"])
-        elif kind == "wave_result":
+        elif kind == RecordKind.WAVE_RESULT:
             for item in record.get("instances", []):
                 for moved in item.get("moved_on", []):
                     stage["moved_on"].setdefault(moved["id"], {**moved, "instances": []})["instances"].append(item["instance_id"])
@@ -59,27 +62,28 @@ def build_report(records: Iterable[Mapping]) -> dict:
                     "finished_at": record.get("finished_at"),
                 }
             )
-        elif kind == "stage_verdict":
+        elif kind == RecordKind.STAGE_VERDICT:
             verdict = record.get("verdict", {})
             stage["verdict"] = {"passed": verdict.get("passed"), "reasons": verdict.get("reasons", [])}
             stage["counts"] = verdict.get("counts", {})
             stage["state"] = "promoted" if verdict.get("passed") else "blocked"
-        elif kind == "manifest":
+        elif kind == RecordKind.MANIFEST:
             stage["manifest"] = {"hash": record.get("content_hash"), "size": record.get("size", 0), "location": record.get("location")}
-        elif kind == "drift":
+        elif kind == RecordKind.DRIFT:
             stage["drift"] = record.get("drift", {})
-        elif kind == "stage_failed":
+        elif kind == RecordKind.STAGE_FAILED:
             stage["state"] = "failed"
             stage["error"] = record.get("reason", "")
 
     manifests = {name: stage["manifest"] for name, stage in stages.items() if stage["manifest"]}
     for stage in stages.values():
-        # Older records carry no pinned_to: their override lists live under the source's manifest folder.
-        stage["pinned_to"] = stage["pinned_to"] or next(
-            ({"stage": source, "hash": manifest["hash"]} for source, manifest in manifests.items()
-             if any(f"/manifest/{source}/" in location for location in stage["install_override_lists"])),
-            None,
-        )
+        if not pins_recorded:
+            # Runs recorded before pinned_to existed: their override lists live under the source's manifest folder.
+            stage["pinned_to"] = next(
+                ({"stage": source, "hash": manifest["hash"]} for source, manifest in manifests.items()
+                 if any(f"/manifest/{source}/" in location for location in stage["install_override_lists"])),
+                None,
+            )
         if stage["waves"] and not stage["counts"]:
             stage["counts"] = dict(sum((Counter(w["counts"]) for w in stage["waves"]), Counter()))
 
@@ -95,6 +99,7 @@ def build_report(records: Iterable[Mapping]) -> dict:
         "outcome": outcome,
         "blocking_stage": finished.get("blocking_stage") if finished else None,
         "reason": finished.get("reason", "") if finished else "",
+        "pins_recorded": pins_recorded,
         "stages": [stages[name] for name in stages],
     }
 

@@ -7,7 +7,7 @@ import sys
 from patchflow.yamlfile import PROJECT_ROOT
 
 CORE_MODULES = ("aws_schedules", "durations", "maintenance_windows", "schedule", "ratecontrol", "gates", "manifest", "plan", "errors", "catalog", "yamlfile", "approval", "baselines", "lint", "preview", "cli", "groups", "preflight",
-                "patch_states", "report", "html_templates", "ui.model", "ui.render")
+                "patch_states", "report", "html_templates", "records", "ui.model", "ui.render")
 BLOCKED = ("airflow", "boto3", "botocore", "aiobotocore")
 
 PROBE = f"""

@@ -5,7 +5,9 @@ import json
 import pytest
 import yaml
 
+from patchflow.errors import InvalidInput
 from patchflow.manifest import (
+    EvidenceSelection,
     InstanceEvidence,
     Manifest,
     ManifestPatch,
@@ -17,6 +19,10 @@ from patchflow.manifest import (
     install_override_document,
     judge_against_manifest,
     manifest_from_evidence,
+    missing_before_artifact,
+    missing_before_json,
+    read_missing_before,
+    select_evidence,
 )
 
 INSTALLED = {
@@ -221,3 +227,39 @@ PINNED = build_manifest("dev", {AL: [CURL, KERNEL], "WINDOWS": [("KB5031361", "2
 )
 def test_judge_against_manifest(operating_system, reported, expected):
     assert judge_against_manifest(PINNED, operating_system, reported) == expected
+
+
+# --------------------------------------------------------------------------- evidence from the source stage
+
+
+def test_missing_before_file_round_trip_and_format():
+    text = missing_before_json({"i-2": ["b", "a"], "i-1": []})
+    assert (missing_before_artifact("dev"), text) == ("evidence/dev/missing-before.json", '{\n  "i-1": [],\n  "i-2": [\n    "a",\n    "b"\n  ]\n}')
+    assert read_missing_before(text.encode(), "s3://ledger/r1/evidence/dev/missing-before.json") == {"i-1": frozenset(), "i-2": frozenset({"a", "b"})}
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        pytest.param("{not json", "ledger/evidence.json: expected JSON, got text that does not parse (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))", id="not-json"),
+        pytest.param('["i-1"]', "ledger/evidence.json: expected a mapping of instance id to a list of patch ids, got a list", id="not-a-mapping"),
+        pytest.param('{"i-1": "KB1", "i-2": [1], "i-3": ["KB3"]}', "ledger/evidence.json: i-1: expected a list of patch ids, got 'KB1'\nledger/evidence.json: i-2: expected a list of patch ids, got a list",
+                     id="entries-not-lists-of-ids"),
+    ],
+)
+def test_a_bad_missing_before_file_is_named_with_what_was_expected(text, message):
+    with pytest.raises(InvalidInput) as raised:
+        read_missing_before(text, "ledger/evidence.json")
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    "patched, missing_before, with_scan, without_scan",
+    [
+        pytest.param({"i-2": "WINDOWS", "i-1": "UBUNTU"}, {"i-1": frozenset(), "i-2": frozenset({"KB1"})}, {"i-1": "UBUNTU", "i-2": "WINDOWS"}, (), id="all-scanned"),
+        pytest.param({"i-1": "UBUNTU", "i-9": "UBUNTU"}, {"i-1": frozenset()}, {"i-1": "UBUNTU"}, ("i-9",), id="tagged-in-after-the-scan"),
+        pytest.param({}, {"i-1": frozenset({"a"})}, {}, (), id="scanned-but-not-patched"),
+    ],
+)
+def test_which_patched_instances_give_evidence(patched, missing_before, with_scan, without_scan):
+    assert select_evidence(patched, missing_before) == EvidenceSelection(with_scan, without_scan)

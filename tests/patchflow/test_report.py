@@ -87,3 +87,17 @@ def test_the_html_report_carries_the_blocking_reasons_per_stage_and_wave():
     assert "<p class='block'>Gate: BLOCK</p>" in html_report
     assert html_report.count("<li>1 of 2 instances failed (50.0%), above the limit of 0</li>") == 2
     assert "<td>i-2</td><td>AMAZON_LINUX_2023</td><td>FAILED</td><td>Failed</td><td>no</td><td>no</td><td>c-1</td>" in html_report
+
+
+def test_a_run_that_recorded_its_pins_is_never_second_guessed_from_storage_keys():
+    records = _records(blocked=False)
+    for record in records:
+        if record["kind"] == "command_sent":
+            record["pinned_to"] = None  # what a run writes for a stage it did not pin
+    report = build_report(records)
+    assert (report["pins_recorded"], [s["pinned_to"] for s in report["stages"]]) == (True, [None, None])
+
+
+def test_a_run_recorded_before_pins_were_recorded_is_read_from_its_override_list_keys():
+    report = build_report(_records(blocked=False))
+    assert (report["pins_recorded"], [s["pinned_to"] for s in report["stages"]]) == (False, [None, {"stage": "dev", "hash": "abc123"}])

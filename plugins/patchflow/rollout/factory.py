@@ -13,17 +13,17 @@ from airflow.sdk import DAG, Param, TaskGroup, TriggerRule
 
 from patchflow.plan import RolloutPlan, Stage, load_plan
 from patchflow.rollout.notifiers import ApprovalRequestNotifier
-from patchflow.rollout.operators import (
+from patchflow.rollout.stage import (
     DriftReportOperator,
     FinishRunOperator,
     MaintenanceWindowOperator,
     ManifestOperator,
-    PatchWaveOperator,
     PreflightOperator,
     SoakOperator,
     StageGateOperator,
     StartRunOperator,
 )
+from patchflow.rollout.wave import PatchWaveOperator
 
 PLANS_DIR = Path(__file__).resolve().parents[3] / "include" / "rollouts"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
-from patchflow.patch_states import canonical_state
+from patchflow.patch_states import canonical_state, is_compliant  # noqa: F401 (read here by the shells)
 from patchflow.platforms import operating_system_of
 from patchflow.preflight import registrations_for_group
 from patchflow.ssm.commands import _paginate, chunked
@@ -93,9 +93,3 @@ def instance_patches(ssm, instance_id: str, states: Sequence[str] = ()) -> list[
     ]
 
 
-def is_compliant(state: Mapping) -> bool:
-    """Patch Manager's node compliance: nothing missing, failed, rejected-installed or awaiting reboot."""
-    return not any(
-        int(state.get(key, 0) or 0) > 0
-        for key in ("MissingCount", "FailedCount", "InstalledRejectedCount", "InstalledPendingRebootCount")
-    )

@@ -218,7 +218,11 @@ def run_summary(report: Mapping, plan: Mapping | None, *, base_url: str | None, 
     dag_id, run_id = report.get("dag_id", ""), report.get("run_id", "")
     outcome = report.get("outcome") or "running"
     outcome_text, outcome_tone = OUTCOME_LOOK.get(outcome, (outcome.capitalize(), "idle"))
-    pins = {s["name"]: s.get("pin_to") for s in (plan or {}).get("stages", [])}
+    pins = {s["name"]: s["pinned_to"]["stage"] for s in report.get("stages", []) if s.get("pinned_to")}
+    if not report.get("pins_recorded"):
+        # Runs recorded before command_sent carried pinned_to: where their records cannot say, the plan
+        # file is the only witness left, though it may have changed since the run.
+        pins = {**{s["name"]: s.get("pin_to") for s in (plan or {}).get("stages", [])}, **pins}
     planned_groups = {s["name"]: s.get("patch_group", "") for s in (plan or {}).get("stages", [])}
     stages = []
     manifests = []

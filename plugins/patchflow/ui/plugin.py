@@ -8,7 +8,7 @@ inside the Airflow UI as an external view (an iframe at /plugin/patch-rollouts).
 Plugin apps get no Airflow auth of their own: patchflow.ui.app checks the
 caller's Airflow session itself. Plugin changes need an API server restart.
 
-Extra links are declared on the operators (patchflow.rollout.operators), which
+Extra links are declared on the operators (patchflow.rollout.wave and patchflow.rollout.stage), which
 is what makes Airflow 3 compute them in the worker and store each URL as an
 XCom; they are registered here too so `airflow plugins` lists them. They name
 no `operators`, so the API server keeps serving the stored URLs.

@@ -116,7 +116,7 @@ def test_killing_the_wait_cancels_the_command(ssm):
 
 def wave_operator():
     from patchflow.plan import load_plan
-    from patchflow.rollout.operators import PatchWaveOperator
+    from patchflow.rollout.wave import PatchWaveOperator
     from patchflow.yamlfile import PROJECT_ROOT
 
     plan = load_plan(PROJECT_ROOT / "include/rollouts/demo.yaml")

@@ -133,7 +133,8 @@ def test_the_plugin_mounts_the_page_adds_the_menu_entry_and_registers_the_links(
 
 
 def test_wave_and_gate_operators_declare_their_links():
-    from patchflow.rollout.operators import PatchWaveOperator, StageGateOperator
+    from patchflow.rollout.stage import StageGateOperator
+    from patchflow.rollout.wave import PatchWaveOperator
 
     assert [link.name for link in PatchWaveOperator.operator_extra_links] == ["AWS console: SSM command"]
     assert [link.name for link in StageGateOperator.operator_extra_links] == ["Rollout report"]

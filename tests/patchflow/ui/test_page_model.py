@@ -258,6 +258,41 @@ def test_run_summary_of_a_blocked_run():
     }
 
 
+def records_of_a_run_that_recorded_its_pins() -> list[dict]:
+    """dev, then test pinned to dev's manifest; prod (pinned in the plan of the day) never reached."""
+    base = {"dag_id": "rollout_demo", "run_id": "manual__2"}
+    return [
+        {**base, "kind": "run_started", "at": "2026-11-29T10:00:00Z", "plan": "demo", "stages": ["dev", "test", "prod"], "dry_run": False},
+        {**base, "kind": "command_sent", "at": "2026-11-29T10:00:02Z", "stage": "dev", "wave": 1, "command_ids": ["cmd-dev-1"], "pinned_to": None},
+        {**base, "kind": "manifest", "at": "2026-11-29T10:01:02Z", "stage": "dev", "content_hash": "0123456789abcdef0123", "size": 7},
+        {**base, "kind": "command_sent", "at": "2026-11-29T10:02:02Z", "stage": "test", "wave": 1, "command_ids": ["cmd-test-1"],
+         "pinned_to": {"stage": "dev", "hash": "0123456789abcdef0123"}},
+        {**base, "kind": "run_finished", "at": "2026-11-29T10:03:02Z", "outcome": "blocked", "blocking_stage": "test", "reason": "gate"},
+    ]
+
+
+@pytest.mark.parametrize(
+    "plan_now",
+    [
+        pytest.param(PLAN, id="plan-unchanged"),
+        pytest.param({**PLAN, "stages": [{**s, "pin_to": None} for s in PLAN["stages"]]}, id="pin-removed-since"),
+        pytest.param({**PLAN, "stages": [PLAN["stages"][0], {"name": "qa", "patch_group": "qa", "pin_to": "dev"},
+                                         {"name": "test", "patch_group": "test", "pin_to": "qa"}, PLAN["stages"][2]]}, id="pin-pointed-elsewhere-since"),
+        pytest.param(None, id="plan-gone"),
+    ],
+)
+def test_the_page_shows_what_the_run_pinned_to_whatever_the_plan_says_now(plan_now):
+    summary = model.run_summary(build_report(records_of_a_run_that_recorded_its_pins()), plan_now, base_url="", region="eu-west-1")
+    assert [(s["name"], s["pinned_to"]) for s in summary["stages"]] == [("dev", None), ("test", "dev"), ("prod", None)]
+
+
+def test_a_run_recorded_before_pins_were_recorded_falls_back_to_the_plan():
+    older = [{k: v for k, v in r.items() if k != "pinned_to"} for r in records_of_a_run_that_recorded_its_pins()]
+    plan_now = {**PLAN, "stages": [PLAN["stages"][0], {**PLAN["stages"][1], "pin_to": None}, PLAN["stages"][2]]}
+    summary = model.run_summary(build_report(older), plan_now, base_url="", region="eu-west-1")
+    assert [(s["name"], s["pinned_to"]) for s in summary["stages"]] == [("dev", None), ("test", None), ("prod", "dev")]
+
+
 @pytest.mark.parametrize(
     "report_stages, plan, expected",
     [

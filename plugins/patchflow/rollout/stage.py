@@ -1,0 +1,276 @@
+"""The rollout's other operators: the run's start and finish, and each stage's window, preflight, gate,
+manifest, drift report and soak. Decisions live in the pure core; these only move data.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+from airflow.sdk.exceptions import AirflowFailException
+
+from patchflow import notify
+from patchflow.gates import InstanceResult, Outcome, evaluate_gate
+from patchflow.maintenance_windows import window_state
+from patchflow.manifest import (
+    InstanceEvidence,
+    Manifest,
+    drift,
+    install_override_document,
+    manifest_from_evidence,
+    missing_before_artifact,
+    read_missing_before,
+    select_evidence,
+)
+from patchflow.patch_states import INSTALLED_STATES, MISSING
+from patchflow.preflight import baselines_in_force, ledger_baselines, unregistered_baseline_problem
+from patchflow.records import RecordKind, WaveRow, patched_instances
+from patchflow.report import build_report, headline, render_html, render_markdown, summary_table
+from patchflow.rollout.base import RolloutOperator, artifact_json, block
+from patchflow.rollout.links import RolloutReportLink
+from patchflow.ssm import inventory
+from patchflow.ssm.compliance import reported_patches
+
+
+class StartRunOperator(RolloutOperator):
+    """Validates the trigger form and opens the ledger. Nothing is sent if the params are bad."""
+
+    def execute(self, context):
+        rollout = self.rollout(context)
+        rollout.ledger.append(
+            RecordKind.RUN_STARTED,
+            plan=self.plan.name,
+            stages=list(rollout.params.stages),
+            all_stages=[s.name for s in self.plan.stages],
+            dry_run=rollout.params.dry_run,
+            change_ticket=rollout.params.change_ticket,
+            params=dict(context["params"]),
+        )
+        return {"stages": list(rollout.params.stages), "dry_run": rollout.params.dry_run}
+
+
+class MaintenanceWindowOperator(RolloutOperator):
+    """Waits, deferred, until the stage's window is open with time left to start work."""
+
+    def execute(self, context, event=None):
+        rollout = self.rollout(context)
+        if not rollout.selected(self.stage) or self.stage.window is None:
+            return {"open": True, "window": None}
+        now = datetime.now(timezone.utc)
+        state = window_state(self.stage.window, now)
+        if state.can_start_work:
+            return {"open": True, "last_start_at": state.last_start_at.isoformat()}
+        self.log.info("window for %s not open for new work; waiting until %s", self.stage.name, state.next_open_at)
+        self.defer(trigger=DateTimeTrigger(moment=state.next_open_at), method_name="execute")
+
+
+class PreflightOperator(RolloutOperator):
+    """Resolves the stage's targets through SSM and fails loudly on anything that would mislead the gate."""
+
+    def execute(self, context):
+        rollout = self.rollout(context)
+        if not rollout.selected(self.stage):
+            return {"selected": False, "targets": []}
+        ssm = rollout.ssm()
+        members = inventory.patch_group_members(ssm, self.stage.patch_group)
+        operating_systems = sorted({m.operating_system for m in members if m.operating_system})
+        in_force = baselines_in_force(
+            operating_systems,
+            inventory.registered_baselines(ssm, self.stage.patch_group),
+            inventory.baselines_for_group(ssm, self.stage.patch_group, operating_systems),
+        )
+        baseline_fields = ledger_baselines(in_force)
+        baselines = baseline_fields["baselines"]
+        offline = [m.instance_id for m in members if not m.online]
+        rollout.ledger.append(
+            RecordKind.PREFLIGHT,
+            stage=self.stage.name,
+            patch_group=self.stage.patch_group,
+            targets=[m.to_json() for m in members],
+            offline=offline,
+            **baseline_fields,
+        )
+        problems = []
+        if not members:
+            problems.append(f"patch group '{self.stage.patch_group}' has no managed instances (tag 'Patch Group' or 'PatchGroup')")
+        elif len(members) < self.stage.expected_min_targets:
+            problems.append(
+                f"patch group '{self.stage.patch_group}' has {len(members)} managed instances, fewer than the {self.stage.expected_min_targets} the plan expects"
+            )
+        unknown = [m.instance_id for m in members if not m.operating_system]
+        if unknown:
+            problems.append(f"cannot tell the operating system of {', '.join(unknown)}")
+        unregistered = unregistered_baseline_problem(self.stage.patch_group, in_force, self.stage.require_registered_baseline)
+        if unregistered:
+            problems.append(unregistered)
+        if offline:
+            self.log.warning("offline agents in %s: %s", self.stage.patch_group, ", ".join(offline))
+        if problems:
+            reason = "; ".join(problems)
+            rollout.ledger.append(RecordKind.STAGE_FAILED, stage=self.stage.name, reason=reason)
+            block(rollout, self.stage, f"preflight: {reason}")
+        return {"selected": True, "targets": [m.to_json() for m in members], "offline": offline, "baselines": baselines}
+
+
+class StageGateOperator(RolloutOperator):
+    """The stage's gate over every wave's results: promotion happens only through here."""
+
+    operator_extra_links = (RolloutReportLink(),)
+
+    def __init__(self, *, wave_task_ids: list[str], **kwargs):
+        super().__init__(**kwargs)
+        self.wave_task_ids = wave_task_ids
+
+    def execute(self, context):
+        rollout = self.rollout(context)
+        if not rollout.selected(self.stage):
+            return {"selected": False}
+        rows = {row.instance_id: row for row in wave_rows(context, self.wave_task_ids)}
+        preflight = context["ti"].xcom_pull(task_ids=self.group_task("preflight")) or {}
+        for target in preflight.get("targets", []):
+            rows.setdefault(target["instance_id"], WaveRow(target["instance_id"], None, Outcome.NOT_DISPATCHED))
+        results = [InstanceResult.from_row(row) for row in rows.values()]
+        thresholds = rollout.thresholds(self.stage)
+        if rollout.params.dry_run:
+            thresholds = replace(thresholds, min_compliant_percent=None, max_pending_reboot=None)
+        verdict = evaluate_gate(results, thresholds, expected_targets=self.stage.expected_min_targets)
+        rollout.ledger.append(RecordKind.STAGE_VERDICT, stage=self.stage.name, verdict=verdict.to_json())
+        if not verdict.passed:
+            block(rollout, self.stage, "gate: " + "; ".join(verdict.reasons))
+        return verdict.to_json()
+
+
+class ManifestOperator(RolloutOperator):
+    """What the pin-source stage actually installed becomes the set later stages install, exactly.
+
+    Evidence, not timestamps: a patch is in the manifest when the stage's scan saw it missing on
+    an instance and that instance reports it installed after the stage's waves.
+    """
+
+    def __init__(self, *, wave_task_ids: list[str], **kwargs):
+        super().__init__(**kwargs)
+        self.wave_task_ids = wave_task_ids
+
+    def execute(self, context):
+        rollout = self.rollout(context)
+        if not rollout.selected(self.stage) or rollout.params.dry_run:
+            return None
+        ssm = rollout.ssm()
+        evidence_file = missing_before_artifact(self.stage.name)
+        missing_before = read_missing_before(rollout.ledger.read_artifact(evidence_file), rollout.ledger.artifact_location(evidence_file))
+        selection = select_evidence(patched_instances(wave_rows(context, self.wave_task_ids)), missing_before)
+        evidence = []
+        for instance_id, operating_system in selection.with_scan.items():
+            installed_after = {p.id: p.title for p in reported_patches(ssm, instance_id, INSTALLED_STATES)}
+            evidence.append(InstanceEvidence(operating_system, missing_before[instance_id], installed_after))
+        manifest = manifest_from_evidence(self.stage.name, evidence)
+        override_lists = {}
+        for operating_system in sorted(manifest.patches):
+            location = rollout.ledger.put_artifact(
+                f"manifest/{self.stage.name}/{operating_system}.yaml", install_override_document(manifest, operating_system), "application/x-yaml"
+            )
+            override_lists[operating_system] = location
+        # Per source stage: two stages can each be the pin source of later ones.
+        rollout.ledger.put_artifact(f"manifest/{self.stage.name}/manifest.json", artifact_json(manifest.to_json()), "application/json")
+        rollout.ledger.append(
+            RecordKind.MANIFEST,
+            stage=self.stage.name,
+            content_hash=manifest.content_hash,
+            size=manifest.size,
+            location=rollout.ledger.artifact_location(f"manifest/{self.stage.name}/manifest.json"),
+            override_lists=override_lists,
+            nothing_new_for=sorted(os_name for os_name, items in manifest.patches.items() if not items),
+            without_scan_evidence=list(selection.without_scan),
+        )
+        return {"content_hash": manifest.content_hash, "override_lists": override_lists, "manifest": manifest.to_json()}
+
+
+class DriftReportOperator(RolloutOperator):
+    """For a pinned stage: what its baseline approves that the manifest does not hold (reported, never installed)."""
+
+    def execute(self, context):
+        rollout = self.rollout(context)
+        if not rollout.selected(self.stage) or not self.stage.pin_to:
+            return None
+        manifest_json = context["ti"].xcom_pull(task_ids=f"{self.stage.pin_to}.manifest")
+        if not manifest_json:
+            return None
+        manifest = Manifest.from_json(manifest_json["manifest"])
+        ssm = rollout.ssm()
+        preflight = context["ti"].xcom_pull(task_ids=self.group_task("preflight")) or {}
+        approved: dict[str, set[str]] = {}
+        for target in preflight.get("targets", []):
+            for patch in inventory.instance_patches(ssm, target["instance_id"], states=(MISSING,)):
+                approved.setdefault(target.get("operating_system") or "", set()).add(patch["KBId"])
+        found = {os_name: drift(manifest, os_name, sorted(ids)) for os_name, ids in sorted(approved.items())}
+        found = {k: v for k, v in found.items() if v}
+        rollout.ledger.append(RecordKind.DRIFT, stage=self.stage.name, drift=found)
+        return found
+
+
+class SoakOperator(RolloutOperator):
+    """Holds promotion for the stage's soak time without holding a worker."""
+
+    def execute(self, context, event=None):
+        rollout = self.rollout(context)
+        if not rollout.selected(self.stage) or self.stage.soak_seconds <= 0 or rollout.params.dry_run:
+            return None
+        if event is None:
+            until = datetime.now(timezone.utc) + timedelta(seconds=self.stage.soak_seconds)
+            self.defer(trigger=DateTimeTrigger(moment=until), method_name="execute", kwargs={"event": {"soaked_until": until.isoformat()}})
+        return None
+
+
+class FinishRunOperator(RolloutOperator):
+    """Writes the report whatever happened, and fails unless every selected stage was promoted."""
+
+    def execute(self, context):
+        rollout = self.rollout(context)
+        records = rollout.ledger.records()
+        if not any(r["kind"] == RecordKind.RUN_FINISHED for r in records):
+            verdicts = {r["stage"]: r["verdict"]["passed"] for r in records if r["kind"] == RecordKind.STAGE_VERDICT}
+            failures = [r for r in records if r["kind"] == RecordKind.STAGE_FAILED]
+            missing = [s for s in rollout.params.stages if not verdicts.get(s)]
+            if failures:
+                outcome, stage, reason = "failed", failures[0]["stage"], failures[0]["reason"]
+            elif missing:
+                outcome, stage, reason = "failed", missing[0], _why_no_verdict(context, missing[0], self.plan.stage(missing[0]).approval is not None)
+            else:
+                outcome, stage, reason = "promoted", None, ""
+            records.append(rollout.ledger.append(RecordKind.RUN_FINISHED, outcome=outcome, blocking_stage=stage, reason=reason))
+        report = build_report(records)
+        locations = {
+            "json": rollout.ledger.put_artifact("report.json", artifact_json(report), "application/json"),
+            "markdown": rollout.ledger.put_artifact("report.md", render_markdown(report), "text/markdown"),
+            "html": rollout.ledger.put_artifact("report.html", render_html(report), "text/html"),
+        }
+        self.log.info("\n%s\n%s", summary_table(report), headline(report))
+        notify.send(self.plan, "complete", f"Rollout {self.plan.name}: {report['outcome']}", headline(report) + "\n\n" + summary_table(report), run_id=rollout.run_id,
+                    aws_conn_id=self.aws_conn_id)
+        if report["outcome"] != "promoted":
+            raise AirflowFailException(headline(report))
+        return {"outcome": report["outcome"], "report": locations}
+
+
+def _why_no_verdict(context, stage_name: str, has_approval: bool) -> str:
+    """Names the first task of the stage that did not succeed, e.g. a rejected approval."""
+    generic = f"stage {stage_name} has no passing gate verdict (a task failed or was rejected before it)"
+    try:
+        states = context["ti"].get_task_states(dag_id=context["dag_run"].dag_id, task_group_id=stage_name, run_ids=[context["dag_run"].run_id])
+    except Exception:  # the wording is a courtesy; the outcome does not depend on it
+        return generic
+    by_task = next(iter(states.values()), {}) if states else {}
+    stopped = [task for task, state in by_task.items() if state in ("failed", "upstream_failed", "skipped", "removed")]
+    if not stopped:
+        return generic
+    # The window task's only upstream is the approval, so its upstream_failed means no approval
+    # (the approval task itself is not always among the states returned).
+    if by_task.get(f"{stage_name}.approval") == "failed" or (has_approval and by_task.get(f"{stage_name}.window") == "upstream_failed"):
+        return f"stage {stage_name} was not approved (rejected, or no answer before the approval timed out)"
+    first = sorted(stopped, key=lambda task: (by_task[task] != "failed", task))[0]
+    return f"stage {stage_name} stopped at task {first} ({by_task[first]}) before its gate"
+
+
+def wave_rows(context, wave_task_ids: list[str]) -> list[WaveRow]:
+    """Every row the stage's waves returned, in wave order (a later wave's row for an instance comes later)."""
+    return [WaveRow.from_json(row) for task_id in wave_task_ids for row in (context["ti"].xcom_pull(task_ids=task_id) or {}).get("results", [])]

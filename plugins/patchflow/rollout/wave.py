@@ -1,0 +1,264 @@
+"""The patch wave: sends AWS-RunPatchBaseline to one wave, waits deferred, then reads and gates every instance.
+
+What each node's invocation and patch state mean is decided in the core (patchflow.records
+and patchflow.manifest); this operator only talks to SSM and the ledger.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from patchflow.gates import InstanceResult, evaluate_gate
+from patchflow.maintenance_windows import window_state
+from patchflow.manifest import NOT_YET_INSTALLED_STATES, Manifest, judge_against_manifest, missing_before_artifact, missing_before_json
+from patchflow.patch_states import NOT_INSTALLED_STATES
+from patchflow.ratecontrol import wave_batches
+from patchflow.records import RecordKind, WaveRow, not_sent_reason, online
+from patchflow.rollout.base import Rollout, RolloutOperator, block, run_start
+from patchflow.rollout.links import SsmCommandConsoleLink
+from patchflow.rollout.triggers import CommandCompletionTrigger, ssm_client_for
+from patchflow.ssm import commands as ssm_commands
+from patchflow.ssm.compliance import fresh_patch_states, reported_patches
+
+
+class PatchWaveOperator(RolloutOperator):
+    """Sends AWS-RunPatchBaseline to one wave, waits deferred, then reads every invocation and gates the wave."""
+
+    template_fields = ()
+    operator_extra_links = (SsmCommandConsoleLink(),)
+
+    def __init__(self, *, wave_index: int, operation: str = "Install", poll_interval: float = 5.0, record_evidence: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.wave_index = wave_index
+        self.operation = operation
+        self.poll_interval = poll_interval
+        # A scan of a stage that later stages pin to records what each node was missing before the install.
+        self.record_evidence = record_evidence
+
+    def _targets(self, context) -> list[dict]:
+        preflight = context["ti"].xcom_pull(task_ids=self.group_task("preflight")) or {}
+        return preflight.get("targets", [])
+
+    def _batch(self, context) -> list[dict]:
+        targets = self._targets(context)
+        if self.operation == "Scan":
+            return targets if self.wave_index == 1 else []
+        by_id = {t["instance_id"]: t for t in targets}
+        batches = wave_batches(sorted(by_id), self.stage.waves)
+        if self.wave_index > len(batches):
+            return []
+        return [by_id[i] for i in batches[self.wave_index - 1]]
+
+    def _comment_prefix(self, rollout: Rollout) -> str:
+        return f"patchflow {rollout.run_token} {self.stage.name} {self.operation[0]}{self.wave_index}"
+
+    def execute(self, context):
+        rollout = self.rollout(context)
+        if not rollout.selected(self.stage):
+            return {"selected": False, "results": []}
+        operation = "Scan" if rollout.params.dry_run else self.operation
+        batch = self._batch(context)
+        if not batch:
+            self.log.info("wave %d of %s has no instances left to patch", self.wave_index, self.stage.name)
+            return {"selected": True, "results": []}
+        if self.stage.window is not None and operation == "Install":
+            state = window_state(self.stage.window, datetime.now(timezone.utc))
+            if not state.can_start_work:
+                block(rollout, self.stage, f"the maintenance window allows no new work after {state.last_start_at}; wave {self.wave_index} was not started")
+
+        ssm = rollout.ssm()
+        started = datetime.now(timezone.utc)
+        prefix = self._comment_prefix(rollout)
+        # Nodes whose agent was not online at preflight are not sent to: SSM would hold their
+        # invocation until the delivery time-out, or end it Undeliverable. Either way they are unreachable.
+        reachable = [t for t in batch if online(t)]
+        not_sent = [t["instance_id"] for t in batch if not online(t)]
+        pinned = operation == "Install" and bool(self.stage.pin_to)
+        manifest, override_lists = self._pin_source(context, rollout) if pinned else (None, {})
+        overrides: dict[str, str] = {}
+        nothing_new: list[str] = []
+        if manifest is not None:
+            uncovered = sorted({t.get("operating_system") or "unknown" for t in reachable} - set(manifest.patches))
+            if uncovered:
+                block(
+                    rollout,
+                    self.stage,
+                    f"stage is pinned to {self.stage.pin_to}, which patched no {', '.join(uncovered)} instances, so there is no tried patch set to install on them",
+                )
+            overrides = {os_name: location for os_name, location in override_lists.items() if manifest.ids(os_name)}
+            nothing_new = sorted({t.get("operating_system") for t in reachable if not manifest.ids(t.get("operating_system") or "")})
+        requests = self._requests(context, reachable, operation, prefix, overrides, split_by_os=pinned, scan_only=nothing_new) if reachable else []
+        already = ssm_commands.find_commands_by_comment(ssm, prefix, run_start(context)) if requests else {}
+        command_ids = []
+        for request in requests:
+            if request.comment in already:
+                command_ids.append(already[request.comment].command_id)
+                self.log.info("re-attached to %s sent earlier for %r", already[request.comment].command_id, request.comment)
+                continue
+            command_id, found = ssm_commands.send_patch_command_at_most_once(rollout.ssm_for_send(), ssm, request, run_start(context))
+            if found:
+                self.log.warning("SendCommand for %r failed, but SSM had accepted it as %s; not sent again", request.comment, command_id)
+            command_ids.append(command_id)
+            self._in_flight = list(command_ids)
+        rollout.ledger.append(
+            RecordKind.COMMAND_SENT,
+            stage=self.stage.name,
+            wave=self.wave_index,
+            operation=operation,
+            command_ids=command_ids,
+            instance_count=len(batch),
+            not_sent=not_sent,
+            reattached=sorted(c.command_id for c in already.values()),
+            comments=[r.comment for r in requests],
+            install_override_lists=sorted(set(overrides.values())),
+            pinned_to={"stage": self.stage.pin_to, "hash": manifest.content_hash} if manifest is not None else None,
+            nothing_new_for=nothing_new,
+        )
+        echo = {"started_at": started.isoformat(), "operation": operation}
+        if not command_ids:
+            self.log.warning("wave %d of %s: no node is reachable (%s); nothing was sent", self.wave_index, self.stage.name, ", ".join(not_sent))
+            return self.execute_complete(context, {"status": "finished", "command_ids": [], "echo": echo, "polls": 0})
+        context["ti"].xcom_push(key="command_ids", value=command_ids)
+        deadline = started + timedelta(seconds=self.stage.timeout_seconds + self.stage.execution_timeout_seconds)
+        self.defer(
+            trigger=CommandCompletionTrigger(
+                command_ids=command_ids,
+                invoked_after=started.isoformat(),
+                deadline=deadline.isoformat(),
+                poll_interval=self.poll_interval,
+                aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
+                echo=echo,
+            ),
+            method_name="execute_complete",
+        )
+
+    def on_kill(self) -> None:
+        # Killed on a worker between sending and deferring: what was sent must not keep patching.
+        sent = getattr(self, "_in_flight", [])
+        if sent:
+            ssm_commands.cancel_commands(ssm_client_for(self.aws_conn_id, self.region_name), sent)
+            self.log.warning("task killed; cancelled %s", ", ".join(sent))
+
+    def resume_execution(self, next_method: str, next_kwargs, context):
+        # Airflow's own execution_timeout ends a deferred task without calling execute_complete;
+        # the commands it was waiting on are cancelled, and once they settle what really
+        # happened on each node is recorded, before the timeout is reported.
+        if next_method == "__fail__":
+            sent = context["ti"].xcom_pull(task_ids=self.task_id, key="command_ids") or []
+            if sent:
+                ssm = ssm_client_for(self.aws_conn_id, self.region_name)
+                progress = ssm_commands.cancel_and_settle(ssm, sent, poll_seconds=self.poll_interval)
+                self.log.warning("wait ended by Airflow (%s); cancelled %s", (next_kwargs or {}).get("error", "unknown"), ", ".join(sent))
+                batch = {t["instance_id"]: t for t in self._batch(context)}
+                rows = [
+                    WaveRow.from_invocation(batch.get(i, {"instance_id": i, "operating_system": None}), invocation, None).to_json()
+                    for i, invocation in sorted(self._invocations(ssm, sent).items())
+                ]
+                self.rollout(context).ledger.append(
+                    RecordKind.WAVE_CANCELLED,
+                    stage=self.stage.name,
+                    wave=self.wave_index,
+                    command_ids=sent,
+                    reason=f"Airflow ended the wait: {(next_kwargs or {}).get('error', 'unknown')}",
+                    settled={c: p.status_details for c, p in progress.items()},
+                    instances=rows,
+                )
+        return super().resume_execution(next_method, next_kwargs, context)
+
+    def _requests(self, context, batch: list[dict], operation: str, prefix: str, overrides: dict[str, str], split_by_os: bool,
+                  scan_only: list[str]) -> list[ssm_commands.PatchCommandRequest]:
+        template = ssm_commands.PatchCommandRequest(
+            operation=operation,
+            reboot_option="NoReboot" if operation == "Scan" else self.stage.reboot_option,
+            max_concurrency=self.stage.max_concurrency,
+            max_errors=self.stage.max_errors,
+            timeout_seconds=self.stage.timeout_seconds,
+            comment=prefix,
+        )
+        whole_group = {t["instance_id"] for t in batch} == {t["instance_id"] for t in self._targets(context)}
+        return ssm_commands.wave_requests(
+            template, batch, patch_group=self.stage.patch_group, whole_group=whole_group, overrides=overrides, split_by_os=split_by_os,
+            scan_only=scan_only,
+        )
+
+    def _pin_source(self, context, rollout: Rollout) -> tuple[Manifest, dict[str, str]]:
+        """The manifest of the stage this one is pinned to, and its install override list per OS."""
+        found = context["ti"].xcom_pull(task_ids=f"{self.stage.pin_to}.manifest")
+        if not found:
+            block(rollout, self.stage, f"stage is pinned to {self.stage.pin_to}, whose manifest is missing (did {self.stage.pin_to} run in this DAG run?)")
+        return Manifest.from_json(found["manifest"]), dict(found["override_lists"])
+
+    @staticmethod
+    def _invocations(ssm, command_ids: list[str]) -> dict[str, dict]:
+        found = {}
+        for command_id in command_ids:
+            for invocation in ssm_commands.list_invocations(ssm, command_id):
+                found[invocation["InstanceId"]] = invocation
+        return found
+
+    def execute_complete(self, context, event: dict):
+        rollout = self.rollout(context)
+        command_ids = list(event["command_ids"])
+        started_at, operation = event["echo"]["started_at"], event["echo"]["operation"]
+        ssm = rollout.ssm()
+        status = event.get("status")
+        if status == "error":
+            rollout.ledger.append(RecordKind.STAGE_FAILED, stage=self.stage.name, wave=self.wave_index, reason=event["message"], command_ids=command_ids)
+            raise AirflowFailException(event["message"])
+        if status == "deadline":
+            # Recorded only once the cancel has settled: an install already running may still finish.
+            settled = ssm_commands.cancel_and_settle(ssm, event.get("unfinished", []), poll_seconds=self.poll_interval)
+            self.log.warning("deadline passed; cancelled %s", ", ".join(f"{c} ({p.status_details})" for c, p in settled.items()))
+        batch = {t["instance_id"]: t for t in self._batch(context)}
+        invocations = self._invocations(ssm, command_ids)
+        # A command aimed at the group's tag also reaches instances tagged in since
+        # preflight: they were patched, so they are reported and gated too.
+        for instance_id in invocations:
+            batch.setdefault(instance_id, {"instance_id": instance_id, "operating_system": None})
+        since = datetime.fromisoformat(started_at)
+        ran = [i for i, invocation in invocations.items() if invocation.get("StatusDetails") == "Success"]
+        states = fresh_patch_states(ssm, sorted(batch), since, wait_for=ran, poll_seconds=self.poll_interval)
+        manifest = self._pin_source(context, rollout)[0] if operation == "Install" and self.stage.pin_to else None
+        rows: list[WaveRow] = []
+        evidence: dict[str, list[str]] = {}
+        for instance_id in sorted(batch):
+            target = batch[instance_id]
+            invocation = invocations.get(instance_id)
+            row = WaveRow.from_invocation(target, invocation, not_sent_reason(target, invocation))
+            state = states.get(instance_id)
+            if state:
+                row = row.with_patch_state(state)
+                if manifest is not None:
+                    reported = reported_patches(ssm, instance_id, NOT_YET_INSTALLED_STATES)
+                    row = row.judged(judge_against_manifest(manifest, target.get("operating_system") or "", reported))
+                if self.record_evidence and operation == "Scan":
+                    evidence[instance_id] = [p.id for p in reported_patches(ssm, instance_id, NOT_INSTALLED_STATES)]
+            rows.append(row)
+        if self.record_evidence and operation == "Scan":
+            rollout.ledger.put_artifact(missing_before_artifact(self.stage.name), missing_before_json(evidence), "application/json")
+        thresholds = replace(rollout.thresholds(self.stage), min_targets=0)
+        if operation == "Scan":
+            # A scan patches nothing: only reachability and command failures gate it.
+            thresholds = replace(thresholds, min_compliant_percent=None, max_pending_reboot=None)
+        verdict = evaluate_gate([InstanceResult.from_row(row) for row in rows], thresholds)
+        rows_json = [row.to_json() for row in rows]
+        rollout.ledger.append(
+            RecordKind.WAVE_RESULT,
+            stage=self.stage.name,
+            wave=self.wave_index,
+            operation=operation,
+            command_ids=command_ids,
+            instances=rows_json,
+            verdict=verdict.to_json(),
+            started_at=started_at,
+            finished_at=datetime.now(timezone.utc).isoformat(),
+            polls=event.get("polls"),
+        )
+        if not verdict.passed:
+            reason = f"{operation.lower()} wave {self.wave_index}: " + "; ".join(verdict.reasons)
+            rollout.ledger.append(RecordKind.STAGE_VERDICT, stage=self.stage.name, verdict=verdict.to_json())
+            block(rollout, self.stage, reason)
+        return {"selected": True, "operation": operation, "results": rows_json, "command_ids": command_ids}
