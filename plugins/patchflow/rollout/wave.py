@@ -90,14 +90,16 @@ class PatchWaveOperator(RolloutOperator):
             overrides = {os_name: location for os_name, location in override_lists.items() if manifest.ids(os_name)}
             nothing_new = sorted({t.get("operating_system") for t in reachable if not manifest.ids(t.get("operating_system") or "")})
         requests = self._requests(context, reachable, operation, prefix, overrides, split_by_os=pinned, scan_only=nothing_new) if reachable else []
-        already = ssm_commands.find_commands_by_comment(ssm, prefix, run_start(context)) if requests else {}
+        since_run_start = run_start(context)
+        already = ssm_commands.find_commands_by_comment(ssm, prefix, since_run_start) if requests else {}
+        sender = rollout.ssm_for_send() if requests else None
         command_ids = []
         for request in requests:
             if request.comment in already:
                 command_ids.append(already[request.comment].command_id)
                 self.log.info("re-attached to %s sent earlier for %r", already[request.comment].command_id, request.comment)
                 continue
-            command_id, found = ssm_commands.send_patch_command_at_most_once(rollout.ssm_for_send(), ssm, request, run_start(context))
+            command_id, found = ssm_commands.send_patch_command_at_most_once(sender, ssm, request, since_run_start)
             if found:
                 self.log.warning("SendCommand for %r failed, but SSM had accepted it as %s; not sent again", request.comment, command_id)
             command_ids.append(command_id)
