@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from fleetsim.errors import MISSING, InvalidInput, Problem, join_path
+from fleetsim.errors import MISSING, InvalidInput, Problem, join_path, unknown_keys
 
 CATALOG_DIR = Path(__file__).resolve().parents[1] / "include" / "catalog"
 RELEASE_DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -66,9 +66,7 @@ def patch_from_entry(entry: Any, source: str, path: str, problems: list[Problem]
         problems.append(Problem.expected(source, path, "an object with the patch's fields", entry))
         return None
     before = len(problems)
-    for key in entry:
-        if key not in _FIELD_TYPES:
-            problems.append(Problem(source, join_path(path, str(key)), f"unknown key; expected one of {', '.join(_FIELD_TYPES)}"))
+    problems += unknown_keys(source, path, entry, _FIELD_TYPES)
     values: dict[str, Any] = {}
     for name, (kind, required) in _FIELD_TYPES.items():
         value = entry.get(name, MISSING)

@@ -63,6 +63,15 @@ class InvalidInput(ValueError):
         super().__init__("\n".join(map(str, self.problems)))
 
 
+def unknown_keys(source: str, path: str, found: Iterable[object], allowed: Iterable[str]) -> list[Problem]:
+    """One problem for each key of `found` not in `allowed`, naming what is allowed."""
+    allowed = tuple(allowed)
+    return [
+        Problem(source, join_path(path, str(key)), f"unknown key; expected one of {', '.join(allowed)}")
+        for key in found if key not in allowed
+    ]
+
+
 def read_yaml(path: str | Path) -> Any:
     """One YAML (or JSON) document read with yaml.safe_load; any failure is an InvalidInput naming the file."""
     source = str(path)

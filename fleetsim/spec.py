@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from fleetsim.errors import MISSING, InvalidInput, Problem, join_path, read_yaml
+from fleetsim.errors import MISSING, InvalidInput, Problem, join_path, read_yaml, unknown_keys
 
 PLATFORMS = {
     "AMAZON_LINUX_2023": "AMAZON_LINUX_2023",
@@ -141,9 +141,7 @@ def parse_fleet(document: Any, source: str) -> FleetSpec:
     problems: list[Problem] = []
     if not isinstance(document, Mapping):
         raise InvalidInput([Problem.expected(source, "", "a mapping with a 'groups' list", MISSING if document is None else document)])
-    for key in document:
-        if key not in TOP_LEVEL_KEYS:
-            problems.append(Problem(source, str(key), f"unknown key; expected one of {', '.join(TOP_LEVEL_KEYS)}"))
+    problems += unknown_keys(source, "", document, TOP_LEVEL_KEYS)
 
     seed = document.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
@@ -176,9 +174,7 @@ def parse_fleet(document: Any, source: str) -> FleetSpec:
         problems.append(Problem.expected(source, "defaults", "a mapping of group keys", defaults))
         defaults = {}
     else:
-        for key in defaults:
-            if key not in GROUP_DEFAULTS:
-                problems.append(Problem(source, join_path("defaults", str(key)), f"unknown key; expected one of {', '.join(GROUP_DEFAULTS)}"))
+        problems += unknown_keys(source, "defaults", defaults, GROUP_DEFAULTS)
 
     groups_raw = document.get("groups", MISSING)
     groups: list[GroupSpec] = []
@@ -210,9 +206,7 @@ def _parse_group(raw: Any, defaults: Mapping, source: str, path: str, problems: 
         problems.append(Problem.expected(source, path, "a mapping with count and platform", raw))
         return None
     before = len(problems)
-    for key in raw:
-        if key not in GROUP_KEYS:
-            problems.append(Problem(source, join_path(path, str(key)), f"unknown key; expected one of {', '.join(GROUP_KEYS)}"))
+    problems += unknown_keys(source, path, raw, GROUP_KEYS)
     values = {**GROUP_DEFAULTS, **{k: v for k, v in defaults.items() if k in GROUP_DEFAULTS}, **raw}
 
     def at(key: str, *more: str) -> str:
