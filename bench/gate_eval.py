@@ -3,7 +3,7 @@
     .venv/bin/python bench/gate_eval.py [--instances 100000] [--repeats 7]
 
 Builds a stage's results the way StageGateOperator does (ledger/XCom rows ->
-InstanceResult), then times `patchflow.gates.evaluate_gate` with every
+InstanceResult), then times `patchflow.core.gates.evaluate_gate` with every
 threshold switched on, on a mix of outcomes that exercises every branch.
 Time is the median of several runs without tracing; peak memory comes from a
 separate pass under tracemalloc (Python allocations made by that step) and
@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "plugins"), str(Path(__file__).resolve().parent)]
 
 import report_doc  # noqa: E402
-from patchflow.gates import GateThresholds, InstanceResult, Outcome, evaluate_gate  # noqa: E402
-from patchflow.records import WaveRow  # noqa: E402
+from patchflow.core.gates import GateThresholds, InstanceResult, Outcome, evaluate_gate  # noqa: E402
+from patchflow.core.records import WaveRow  # noqa: E402
 
 TIME_TARGET_S = 1.0
 MEMORY_TARGET_MB = 200.0

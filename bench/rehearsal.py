@@ -31,7 +31,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(PROJECT_ROOT), str(PROJECT_ROOT / "plugins"), str(BENCH)]
 
 import report_doc  # noqa: E402
-from patchflow.records import RecordKind  # noqa: E402
+from patchflow.core.records import RecordKind  # noqa: E402
 
 FLEET = BENCH / "fleets" / "rehearsal-3k.yaml"
 PLAN = BENCH / "plans" / "rehearsal.yaml"
@@ -57,7 +57,7 @@ def run_logged(command: list[str], env: dict, log_path: Path, title: str) -> tup
 
 def invocation_windows(ssm, command_ids: list[str]) -> dict:
     """First start, last end and outcome counts over every invocation of the given commands."""
-    from patchflow.ssm.commands import list_invocations
+    from patchflow.aws.commands import list_invocations
 
     starts, ends, statuses, count = [], [], {}, 0
     for command_id in command_ids:
@@ -103,8 +103,8 @@ class Rehearsal:
 def rehearse(args, poll: float, home: Path, log_path: Path) -> Rehearsal:
     import fleetsim
     from patchflow.harness.demo import airflow_env, prepare_aws, write_dag_stub
-    from patchflow.ledger import RunLedger, S3Store, list_runs
-    from patchflow.plan import load_plan
+    from patchflow.aws.ledger import RunLedger, S3Store, list_runs
+    from patchflow.core.plan import load_plan
 
     plan = load_plan(args.plan)
     print(f"\n==> poll interval {poll:g} s: starting fleetsim with {args.fleet} (time scale {args.time_scale:g})", flush=True)

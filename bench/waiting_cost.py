@@ -179,10 +179,10 @@ async def wait_ours(command_ids: list[str], invoked_after: datetime, poll: float
 
 def collect_like_our_operator(command_ids: list[str]) -> tuple[list[dict], dict, object]:
     """What PatchWaveOperator.execute_complete reads once the trigger fires, and the gate it evaluates."""
-    from patchflow.gates import GateThresholds, InstanceResult, classify_invocation, evaluate_gate
-    from patchflow.ssm import commands as ssm_commands
-    from patchflow.ssm import inventory
-    from patchflow.ssm.client import aws_client
+    from patchflow.core.gates import GateThresholds, InstanceResult, classify_invocation, evaluate_gate
+    from patchflow.aws import commands as ssm_commands
+    from patchflow.aws import inventory
+    from patchflow.aws.client import aws_client
 
     WAITER.set("ours: collect")
     ssm = aws_client("ssm", region_name="us-east-1")
@@ -300,8 +300,8 @@ def measure_size(size: int, poll: float, time_scale: float) -> dict:
 
         # ---- phase 2: what PatchWaveOperator sends: one command per 50 instance ids
         if size > MAX_IDS:
-            from patchflow.ssm import commands as ssm_commands
-            from patchflow.ssm.inventory import patch_group_members
+            from patchflow.aws import commands as ssm_commands
+            from patchflow.aws.inventory import patch_group_members
 
             members = sorted(m.instance_id for m in patch_group_members(ssm, PATCH_GROUP))
             sent_at = time.time()
@@ -495,7 +495,7 @@ def main() -> int:
     import airflow.providers.amazon.aws.sensors.ssm  # noqa: F401
     import airflow.providers.amazon.aws.triggers.ssm  # noqa: F401
     import patchflow.rollout.triggers  # noqa: F401
-    import patchflow.ssm.inventory  # noqa: F401
+    import patchflow.aws.inventory  # noqa: F401
     results = [measure_size(size, args.poll, args.time_scale) for size in sizes]
 
     headers1 = ("instances", "waiter", "polls", "calls/poll", "most calls in one poll interval", "calls over the whole wait",

@@ -53,7 +53,7 @@ with DAG(
 
     @task(multiple_outputs=False)
     def plan(params=None) -> dict:
-        from patchflow.ssm.sync_step import sync_pass
+        from patchflow.aws.sync_step import sync_pass
 
         return sync_pass(ssm_client(), apply=False, delete_removed=params["delete_removed"], report=log.info).to_json()
 
@@ -61,7 +61,7 @@ with DAG(
     def apply(planned: dict, params=None) -> dict:
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-        from patchflow.ssm.sync_step import sync_pass
+        from patchflow.aws.sync_step import sync_pass
 
         if params["dry_run"]:
             raise AirflowSkipException(f"dry run: {len(planned['changes'])} change(s) planned, none made")

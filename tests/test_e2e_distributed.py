@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from patchflow.harness.distributed import REPORT_DIR
-from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.core.yamlfile import PROJECT_ROOT
 
 pytestmark = pytest.mark.distributed
 

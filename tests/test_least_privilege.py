@@ -254,7 +254,7 @@ def run_groups_report(env: dict[str, str]) -> None:
 @pytest.mark.airflow
 def test_policies_grant_exactly_the_actions_the_project_calls(tmp_path):
     from fleetsim import running
-    from patchflow.ssm.commands import cancel_commands
+    from patchflow.aws.commands import cancel_commands
 
     python = sys.executable
     with running(DEMO_FLEET, seed=7, time_scale=120) as sim:
@@ -270,7 +270,7 @@ def test_policies_grant_exactly_the_actions_the_project_calls(tmp_path):
                         env, timeout=120)
         for verb in ("update", "tag", "deregister", "set-default", "delete"):
             assert any(line.startswith(verb + " ") for line in lifecycle.stdout.splitlines()), (verb, lifecycle.stdout)
-        # The cancel the operators and the trigger make on kill or time-out (patchflow.ssm.commands.cancel_commands).
+        # The cancel the operators and the trigger make on kill or time-out (patchflow.aws.commands.cancel_commands).
         cancel_commands(sim.client("ssm"), ["00000000-0000-0000-0000-000000000000"])
         run_groups_report(env)
         airflow_calls = sim.api_calls()

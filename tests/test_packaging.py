@@ -7,7 +7,7 @@ import tomllib
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.core.yamlfile import PROJECT_ROOT
 
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
 

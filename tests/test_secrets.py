@@ -100,7 +100,7 @@ def test_aws_access_goes_through_connections_or_the_default_chain():
 @pytest.mark.fleetsim
 def test_s3_ledger_objects_are_written_with_server_side_encryption():
     from fleetsim import running
-    from patchflow.ledger import RunLedger, S3Store, open_store
+    from patchflow.aws.ledger import RunLedger, S3Store, open_store
 
     with running({"groups": [{"count": 1, "platform": "UBUNTU"}]}) as sim:
         s3 = sim.client("s3")

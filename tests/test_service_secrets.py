@@ -1,6 +1,6 @@
 """Real-AWS mode never runs on default secrets: the start script every compose service runs, and the compose file.
 
-Docker does not run here, so the script (python -m patchflow.service_secrets) runs natively,
+Docker does not run here, so the script (python -m patchflow.aws.service_secrets) runs natively,
 with the environment docker-compose.yaml gives the containers.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
-from patchflow.service_secrets import Refused, resolve
+from patchflow.aws.service_secrets import Refused, resolve
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = PROJECT_ROOT / "docker-compose.yaml"
@@ -36,7 +36,7 @@ def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
         PATCHFLOW_SECRETS_FILE=str(tmp_path / "secrets" / "airflow-secrets.json"),
     )
     base.update(env)
-    return subprocess.run([sys.executable, "-m", "patchflow.service_secrets", "--", sys.executable, "-c", SHOW_AIRFLOW_SETTINGS],
+    return subprocess.run([sys.executable, "-m", "patchflow.aws.service_secrets", "--", sys.executable, "-c", SHOW_AIRFLOW_SETTINGS],
                           env=base, capture_output=True, text=True, timeout=60)
 
 
@@ -179,7 +179,7 @@ def test_every_airflow_service_starts_through_the_secrets_script_and_no_default_
     assert sorted(airflow) == ["airflow-apiserver", "airflow-dag-processor", "airflow-init", "airflow-scheduler", "airflow-triggerer", "airflow-worker"]
     for name, service in airflow.items():
         entrypoint = service["entrypoint"]
-        assert entrypoint[entrypoint.index("-m") + 1:entrypoint.index("--", entrypoint.index("-m"))] == ["patchflow.service_secrets"], name
+        assert entrypoint[entrypoint.index("-m") + 1:entrypoint.index("--", entrypoint.index("-m"))] == ["patchflow.aws.service_secrets"], name
         assert service["environment"]["PATCHFLOW_SECRETS_FILE"] == "/opt/airflow/secrets/airflow-secrets.json", name
         assert "airflow-secrets:/opt/airflow/secrets" in service["volumes"], name
         assert not set(AIRFLOW_SETTINGS) & set(service["environment"]), f"{name} sets an Airflow secret around the script"

@@ -1,6 +1,6 @@
-"""`python -m patchflow`: see patchflow.cli."""
+"""`python -m patchflow`: see patchflow.cli.main."""
 import sys
 
-from patchflow.cli import main
+from patchflow.cli.main import main
 
 sys.exit(main())

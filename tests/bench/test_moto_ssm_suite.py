@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.core.yamlfile import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.core.yamlfile import PROJECT_ROOT
 
 DAGS_DIR = PROJECT_ROOT / "dags"
 PLANS_DIR = PROJECT_ROOT / "include" / "rollouts"

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from patchflow.plan import parse_plan
+from patchflow.core.plan import parse_plan
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 RUNS = 30

@@ -13,8 +13,8 @@ import sys
 import pytest
 
 from fleetsim.testing import aws_endpoint_env, fleetsim_fixture  # noqa: F401 (aws_endpoint_env is a fixture)
-from patchflow.ssm.baseline_sync import read_actual_state
-from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.aws.baseline_sync import read_actual_state
+from patchflow.core.yamlfile import PROJECT_ROOT
 
 DAG_FILE = PROJECT_ROOT / "dags" / "patch_baseline_sync.py"
 

@@ -1,4 +1,4 @@
-"""fleetsim.approval and patchflow.approval, each written separately from AWS's text, agree on generated baselines.
+"""fleetsim.approval and patchflow.core.approval, each written separately from AWS's text, agree on generated baselines.
 
 Each case is a baseline for one of the catalog's operating systems (global filters, up to three
 approval rules with the catalog's own filter values, dates around its release dates, approved and
@@ -18,15 +18,15 @@ from datetime import datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import patchflow.catalog
+import patchflow.core.catalog
 from fleetsim.approval import approval, rpm_names
 from fleetsim.build_catalog import CATALOG_REFERENCE_DATE
 from fleetsim.catalog import Patch, load_catalog
-from patchflow.approval import evaluate
+from patchflow.core.approval import evaluate
 
 OPERATING_SYSTEMS = ("AMAZON_LINUX_2023", "UBUNTU", "WINDOWS")
 CATALOGS = {name: load_catalog(name) for name in OPERATING_SYSTEMS}
-PATCHFLOW_PATCHES = {name: {p.id: p for p in patchflow.catalog.load_catalog(name)} for name in OPERATING_SYSTEMS}
+PATCHFLOW_PATCHES = {name: {p.id: p for p in patchflow.core.catalog.load_catalog(name)} for name in OPERATING_SYSTEMS}
 # The PatchFilter keys DescribePatchProperties lists for each OS, and the catalog field holding their values.
 FILTER_FIELDS = {
     "AMAZON_LINUX_2023": {"PRODUCT": "product", "CLASSIFICATION": "classification", "SEVERITY": "severity"},

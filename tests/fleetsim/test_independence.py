@@ -95,7 +95,7 @@ def test_every_module_imports_and_decides_without_patchflow():
 
 
 def test_the_block_is_real():
-    finished = subprocess.run([sys.executable, "-c", BLOCK_PATCHFLOW + "import patchflow.approval\n"], cwd=PROJECT_ROOT,
+    finished = subprocess.run([sys.executable, "-c", BLOCK_PATCHFLOW + "import patchflow.core.approval\n"], cwd=PROJECT_ROOT,
                               capture_output=True, text=True, timeout=60)
     assert finished.returncode == 1
     assert finished.stderr.splitlines()[0] == "blocked import of patchflow"

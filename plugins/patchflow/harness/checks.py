@@ -30,7 +30,7 @@ class Observation:
     seen_states: dict[str, list[str]] = field(default_factory=dict)  # task_id -> states in the order seen
     seen_triggers: dict[str, dict] = field(default_factory=dict)  # task_id -> the trigger seen while deferred
     logs: dict[str, str] = field(default_factory=dict)  # task_id -> its log text, from the API
-    report: dict | None = None  # patchflow.report.build_report over the run's ledger
+    report: dict | None = None  # patchflow.core.report.build_report over the run's ledger
 
 
 def record_poll(observation: Observation, task_instances: Iterable[Mapping]) -> None:

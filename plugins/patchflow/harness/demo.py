@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 from fleetsim.errors import InvalidInput as InvalidFleetSpec
-from patchflow.errors import InvalidInput
-from patchflow.ledger import RunLedger, list_runs, open_store
-from patchflow.yamlfile import PROJECT_ROOT
-from patchflow.report import build_report, headline, render_html, render_markdown, summary_table
+from patchflow.core.errors import InvalidInput
+from patchflow.aws.ledger import RunLedger, list_runs, open_store
+from patchflow.core.yamlfile import PROJECT_ROOT
+from patchflow.core.report import build_report, headline, render_html, render_markdown, summary_table
 
 DEMO_TIME_SCALE = "120"
 DEMO_POLL_INTERVAL = "1"
@@ -114,7 +114,7 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    from patchflow.plan import load_plan
+    from patchflow.core.plan import load_plan
 
     fleet_path = Path(args.fleet).resolve()
     plan_path = Path(args.plan).resolve()

@@ -50,7 +50,7 @@ from patchflow.harness.checks import check_blocked, check_cancelled, check_defer
 from patchflow.harness.processes import Processes, SetupError, free_port, step, tail, wait_for
 from patchflow.harness.services import ensure_installed, start_postgres, start_redis
 from patchflow.harness.topology import HOSTNAME_ENV, WORKER_NAMES, airflow_environment, airflow_processes
-from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.core.yamlfile import PROJECT_ROOT
 
 REPORT_DIR = "reports/e2e-distributed"
 
@@ -123,7 +123,7 @@ def run(args) -> int:
 def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -> int:
     from patchflow.harness.demo import airflow_env as demo_env
     from patchflow.harness.demo import prepare_aws
-    from patchflow.plan import load_plan
+    from patchflow.core.plan import load_plan
 
     plan_path = (PROJECT_ROOT / args.plan) if (PROJECT_ROOT / args.plan).is_file() else Path(args.plan)
     fleet_path = (PROJECT_ROOT / args.fleet) if (PROJECT_ROOT / args.fleet).is_file() else Path(args.fleet)
@@ -267,8 +267,8 @@ def commands_of_run(dag_id: str, run_id: str) -> list[dict]:
 
     Reads SSM through the environment the run was pointed at (set before the checks run).
     """
-    from patchflow.ssm.client import aws_client
-    from patchflow.ssm.commands import PATCH_DOCUMENT
+    from patchflow.aws.client import aws_client
+    from patchflow.aws.commands import PATCH_DOCUMENT
 
     token = hashlib.sha256(f"{dag_id}/{run_id}".encode()).hexdigest()[:12]
     ssm = aws_client("ssm")
@@ -277,8 +277,8 @@ def commands_of_run(dag_id: str, run_id: str) -> list[dict]:
 
 
 def ledger_report(plan, run_id: str) -> dict | None:
-    from patchflow.ledger import RunLedger, open_store
-    from patchflow.report import build_report
+    from patchflow.aws.ledger import RunLedger, open_store
+    from patchflow.core.report import build_report
 
     records = RunLedger(open_store(plan.ledger_uri), plan.dag_id, run_id).records()
     return build_report(records) if records else None

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from patchflow.harness.processes import Processes, SetupError, step, tail, wait_for
-from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.core.yamlfile import PROJECT_ROOT
 
 
 def missing_debian_packages(executor: str, find_binary: Callable[[str], str | None]) -> list[str]:

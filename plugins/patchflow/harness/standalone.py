@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 from patchflow.harness.demo import airflow_env, prepare_aws
-from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.core.yamlfile import PROJECT_ROOT
 
 
 def add_arguments(parser) -> None:
@@ -23,7 +23,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from fleetsim import running
-    from patchflow.plan import load_plans
+    from patchflow.core.plan import load_plans
 
     airflow_home = PROJECT_ROOT / ".airflow"
     airflow_home.mkdir(exist_ok=True)

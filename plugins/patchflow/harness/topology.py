@@ -10,7 +10,7 @@ import socket
 from pathlib import Path
 from typing import Mapping
 
-from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.core.yamlfile import PROJECT_ROOT
 
 WORKER_NAMES = ("worker-a", "worker-b")
 HOSTNAME_ENV = "PATCHFLOW_E2E_HOSTNAME"

@@ -14,11 +14,11 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from patchflow import notify
-from patchflow.gates import GateThresholds, tighten
-from patchflow.ledger import RunLedger, open_store
-from patchflow.plan import RolloutPlan, Stage, validate_run_params
-from patchflow.records import RecordKind
+from patchflow.rollout import notify
+from patchflow.core.gates import GateThresholds, tighten
+from patchflow.aws.ledger import RunLedger, open_store
+from patchflow.core.plan import RolloutPlan, Stage, validate_run_params
+from patchflow.core.records import RecordKind
 from patchflow.rollout.triggers import aws_client_for, ssm_client_for, ssm_send_client_for
 
 

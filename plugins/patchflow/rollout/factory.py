@@ -11,7 +11,7 @@ from pathlib import Path
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, TaskGroup, TriggerRule
 
-from patchflow.plan import RolloutPlan, Stage, load_plan
+from patchflow.core.plan import RolloutPlan, Stage, load_plan
 from patchflow.rollout.notifiers import ApprovalRequestNotifier
 from patchflow.rollout.stage import (
     DriftReportOperator,
@@ -100,7 +100,7 @@ def dag_schedule(plan: RolloutPlan):
         return None
     from airflow.timetables.trigger import CronTriggerTimetable
 
-    from patchflow.schedule import to_airflow_cron
+    from patchflow.core.schedule import to_airflow_cron
 
     cron = to_airflow_cron(plan.schedule.schedule)
     return CronTriggerTimetable(cron, timezone=plan.schedule.timezone)

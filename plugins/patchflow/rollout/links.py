@@ -4,7 +4,7 @@ Airflow 3 computes extra links in the worker when the task finishes and keeps
 the URL as an XCom (`_link_<class name>`); the API server then reads that XCom
 back. So `get_link` runs next to the task, where the XCom "command_ids" the
 wave task pushed and the AWS connection's region are at hand. The URLs come
-from the pure `patchflow.ui.links`.
+from the pure `patchflow.core.links`.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 from airflow.sdk import BaseOperatorLink
 from airflow.sdk.execution_time.xcom import XCom
 
-from patchflow.ui.links import console_command_url, report_url
+from patchflow.core.links import console_command_url, report_url
 
 
 def command_ids_of(ti_key: Any) -> list[str]:

@@ -1,9 +1,9 @@
-"""Airflow notifiers that speak through patchflow.notify, so every message goes the same way."""
+"""Airflow notifiers that speak through patchflow.rollout.notify, so every message goes the same way."""
 from __future__ import annotations
 
 from airflow.sdk import BaseNotifier
 
-from patchflow import notify
+from patchflow.rollout import notify
 
 
 class ApprovalRequestNotifier(BaseNotifier):

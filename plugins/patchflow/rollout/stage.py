@@ -9,10 +9,10 @@ from datetime import datetime, timedelta, timezone
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk.exceptions import AirflowFailException
 
-from patchflow import notify
-from patchflow.gates import InstanceResult, Outcome, evaluate_gate
-from patchflow.maintenance_windows import window_state
-from patchflow.manifest import (
+from patchflow.rollout import notify
+from patchflow.core.gates import InstanceResult, Outcome, evaluate_gate
+from patchflow.core.maintenance_windows import window_state
+from patchflow.core.manifest import (
     InstanceEvidence,
     Manifest,
     drift,
@@ -22,14 +22,14 @@ from patchflow.manifest import (
     read_missing_before,
     select_evidence,
 )
-from patchflow.patch_states import INSTALLED_STATES, MISSING
-from patchflow.preflight import baselines_in_force, ledger_baselines, unregistered_baseline_problem
-from patchflow.records import RecordKind, WaveRow, patched_instances
-from patchflow.report import build_report, headline, render_html, render_markdown, summary_table
+from patchflow.core.patch_states import INSTALLED_STATES, MISSING
+from patchflow.core.preflight import baselines_in_force, ledger_baselines, unregistered_baseline_problem
+from patchflow.core.records import RecordKind, WaveRow, patched_instances
+from patchflow.core.report import build_report, headline, render_html, render_markdown, summary_table
 from patchflow.rollout.base import RolloutOperator, artifact_json, block
 from patchflow.rollout.links import RolloutReportLink
-from patchflow.ssm import inventory
-from patchflow.ssm.compliance import reported_patches
+from patchflow.aws import inventory
+from patchflow.aws.compliance import reported_patches
 
 
 class StartRunOperator(RolloutOperator):

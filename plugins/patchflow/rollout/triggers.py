@@ -13,12 +13,12 @@ from typing import Any, AsyncIterator
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from patchflow.ssm.commands import command_progress
+from patchflow.aws.commands import command_progress
 
 
 def aws_client_for(service: str, aws_conn_id: str | None, region_name: str | None, config=None):
     """A boto3 client through the Airflow connection, or the default credential chain without one."""
-    from patchflow.ssm.client import RETRY_CONFIG, aws_client
+    from patchflow.aws.client import RETRY_CONFIG, aws_client
 
     config = config or RETRY_CONFIG
     if aws_conn_id:
@@ -33,8 +33,8 @@ def ssm_client_for(aws_conn_id: str | None, region_name: str | None):
 
 
 def ssm_send_client_for(aws_conn_id: str | None, region_name: str | None):
-    """The client SendCommand goes through: it never retries by itself (see patchflow.ssm.client.SEND_CONFIG)."""
-    from patchflow.ssm.client import SEND_CONFIG
+    """The client SendCommand goes through: it never retries by itself (see patchflow.aws.client.SEND_CONFIG)."""
+    from patchflow.aws.client import SEND_CONFIG
 
     return aws_client_for("ssm", aws_conn_id, region_name, config=SEND_CONFIG)
 
@@ -138,7 +138,7 @@ class CommandCompletionTrigger(BaseTrigger):
             await asyncio.sleep(self.poll_interval)
 
     async def on_kill(self) -> None:
-        from patchflow.ssm.commands import cancel_commands
+        from patchflow.aws.commands import cancel_commands
 
         client = await asyncio.to_thread(ssm_client_for, self.aws_conn_id, self.region_name)
         await asyncio.to_thread(cancel_commands, client, self.command_ids)

@@ -1,7 +1,7 @@
 """The patch wave: sends AWS-RunPatchBaseline to one wave, waits deferred, then reads and gates every instance.
 
-What each node's invocation and patch state mean is decided in the core (patchflow.records
-and patchflow.manifest); this operator only talks to SSM and the ledger.
+What each node's invocation and patch state mean is decided in the core (patchflow.core.records
+and patchflow.core.manifest); this operator only talks to SSM and the ledger.
 """
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ from datetime import datetime, timedelta, timezone
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from patchflow.gates import InstanceResult, evaluate_gate
-from patchflow.maintenance_windows import window_state
-from patchflow.manifest import NOT_YET_INSTALLED_STATES, Manifest, judge_against_manifest, missing_before_artifact, missing_before_json
-from patchflow.patch_states import NOT_INSTALLED_STATES
-from patchflow.ratecontrol import wave_batches
-from patchflow.records import RecordKind, WaveRow, not_sent_reason, online
+from patchflow.core.gates import InstanceResult, evaluate_gate
+from patchflow.core.maintenance_windows import window_state
+from patchflow.core.manifest import NOT_YET_INSTALLED_STATES, Manifest, judge_against_manifest, missing_before_artifact, missing_before_json
+from patchflow.core.patch_states import NOT_INSTALLED_STATES
+from patchflow.core.ratecontrol import wave_batches
+from patchflow.core.records import RecordKind, WaveRow, not_sent_reason, online
 from patchflow.rollout.base import Rollout, RolloutOperator, block, run_start
 from patchflow.rollout.links import SsmCommandConsoleLink
 from patchflow.rollout.triggers import CommandCompletionTrigger, ssm_client_for
-from patchflow.ssm import commands as ssm_commands
-from patchflow.ssm.compliance import fresh_patch_states, reported_patches
+from patchflow.aws import commands as ssm_commands
+from patchflow.aws.compliance import fresh_patch_states, reported_patches
 
 
 class PatchWaveOperator(RolloutOperator):

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from patchflow.ui import gather
 from patchflow.ui.model import build_page
 from patchflow.ui.render import render_message_page, render_page
-from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.core.yamlfile import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from patchflow.ledger import RunLedger, open_store, safe_segment
-from patchflow.report import build_report, render_html
+from patchflow.aws.ledger import RunLedger, open_store, safe_segment
+from patchflow.core.report import build_report, render_html
 from patchflow.ui.model import merge_failures, plan_view
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def read_plans(directory: str | Path) -> tuple[list[dict], list[str]]:
-    from patchflow.plan import load_plans
+    from patchflow.core.plan import load_plans
 
     directory = Path(directory)
     if not directory.is_dir():
@@ -90,8 +90,8 @@ def read_plans(directory: str | Path) -> tuple[list[dict], list[str]]:
 
 def read_fleet(ssm, plans: Sequence[Mapping]) -> dict:
     """Members, patch states and baselines of every patch group a plan names or a baseline is registered for."""
-    from patchflow.ssm import inventory
-    from patchflow.ssm.commands import _paginate
+    from patchflow.aws import inventory
+    from patchflow.aws.commands import _paginate
     from patchflow.ui.model import ordered_groups
 
     where = getattr(getattr(ssm, "meta", None), "endpoint_url", "") or ""

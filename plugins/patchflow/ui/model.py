@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
-from patchflow.ssm.inventory import is_compliant
-from patchflow.ui.links import console_command_url, dag_run_url, report_url
+from patchflow.aws.inventory import is_compliant
+from patchflow.core.links import console_command_url, dag_run_url, report_url
 
 STALE_AFTER_SECONDS = 24 * 3600
 DEFAULT_RUN_LIMIT = 10
 
-# Stage state (from patchflow.report) -> (what a person reads, colour family)
+# Stage state (from patchflow.core.report) -> (what a person reads, colour family)
 STAGE_LOOK = {
     "promoted": ("passed", "ok"),
     "running": ("running", "active"),
@@ -214,7 +214,7 @@ def _baseline_label(baseline: Mapping | None) -> str:
 
 
 def run_summary(report: Mapping, plan: Mapping | None, *, base_url: str | None, region: str | None) -> dict:
-    """One rollout run from its report (patchflow.report.build_report): verdicts, reasons, links, the path picture."""
+    """One rollout run from its report (patchflow.core.report.build_report): verdicts, reasons, links, the path picture."""
     dag_id, run_id = report.get("dag_id", ""), report.get("run_id", "")
     outcome = report.get("outcome") or "running"
     outcome_text, outcome_tone = OUTCOME_LOOK.get(outcome, (outcome.capitalize(), "idle"))

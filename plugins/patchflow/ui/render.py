@@ -1,13 +1,13 @@
 """The page model as one self-contained HTML document (inline CSS and SVG, no scripts, no external assets).
 
 Pure: model in, text out. The markup lives in templates/rollouts_*.html, rendered with
-autoescaping (patchflow.html_templates); this module works out only the drawings' geometry.
+autoescaping (patchflow.core.html_templates); this module works out only the drawings' geometry.
 """
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from patchflow.html_templates import render_template, template_macros
+from patchflow.core.html_templates import render_template, template_macros
 
 TONE_COLOURS = {
     "ok": ("#dafbe1", "#1a7f37"),

@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.core.yamlfile import PROJECT_ROOT
 
 SMALL_FLEET = {
     "seed": 7,

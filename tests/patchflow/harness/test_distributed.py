@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from patchflow.cli import main
+from patchflow.cli.main import main
 
 
 @pytest.mark.parametrize(

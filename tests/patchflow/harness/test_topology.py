@@ -8,7 +8,7 @@ from pathlib import Path
 
 from patchflow.harness import topology
 from patchflow.harness.topology import airflow_environment, airflow_processes
-from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.core.yamlfile import PROJECT_ROOT
 
 
 def environment(executor="celery"):

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.core.yamlfile import PROJECT_ROOT
 
 LEDGER_BUCKET = "rollout-tests"
 TOPIC_NAME = "patch-rollouts"
@@ -77,9 +77,9 @@ def run_rollout(airflow_db, monkeypatch, tmp_path):
             sync = subprocess.run([sys.executable, "-m", "patchflow", "sync"], env={**os.environ, **sim.env()}, capture_output=True, text=True, cwd=PROJECT_ROOT)
             assert sync.returncode == 0, sync.stdout + sync.stderr
 
-        from patchflow.ledger import RunLedger, open_store
-        from patchflow.plan import load_plan
-        from patchflow.report import build_report
+        from patchflow.aws.ledger import RunLedger, open_store
+        from patchflow.core.plan import load_plan
+        from patchflow.core.report import build_report
         from patchflow.rollout.factory import build_dag
 
         plan_path = tmp_path / f"{plan['name']}.yaml"

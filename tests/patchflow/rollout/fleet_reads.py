@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import time
 
-from patchflow.patch_states import INSTALLED_STATES
+from patchflow.core.patch_states import INSTALLED_STATES
 
 
 def commands_by_group(sim) -> dict[str, list[dict]]:

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from fleetsim.testing import fleetsim_fixture
-from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.core.yamlfile import PROJECT_ROOT
 from tests.patchflow.rollout.fleet_reads import commands_by_group, installed_by_scan, manifest_ids, missing_ids
 
 pytestmark = pytest.mark.airflow

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from fleetsim.testing import fleetsim_fixture
-from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.core.yamlfile import PROJECT_ROOT
 from tests.patchflow.rollout.fleet_reads import commands_by_group, installed_by_scan, manifest_ids
 
 pytestmark = pytest.mark.airflow
@@ -80,7 +80,7 @@ def test_a_pinned_stage_installs_what_dev_proved_judged_against_the_manifest_wit
 
 
 def _facts(stage: dict) -> list[str]:
-    from patchflow.report import stage_facts
+    from patchflow.core.report import stage_facts
 
     return stage_facts(stage)
 

@@ -115,9 +115,9 @@ def test_killing_the_wait_cancels_the_command(ssm):
 
 
 def wave_operator():
-    from patchflow.plan import load_plan
+    from patchflow.core.plan import load_plan
     from patchflow.rollout.wave import PatchWaveOperator
-    from patchflow.yamlfile import PROJECT_ROOT
+    from patchflow.core.yamlfile import PROJECT_ROOT
 
     plan = load_plan(PROJECT_ROOT / "include/rollouts/demo.yaml")
     return PatchWaveOperator(task_id="wave_1", wave_index=1, plan=plan, stage=plan.stages[0], aws_conn_id=None)
@@ -156,7 +156,7 @@ def test_airflow_ending_a_deferred_wave_on_its_timeout_cancels_the_commands_and_
 
     # Cancel is asynchronous: the wave records what happened only once SSM says the command settled.
     assert ssm.list_commands(CommandId=command_id)["Commands"][0]["Status"] == "Cancelled"
-    from patchflow.ledger import RunLedger, open_store
+    from patchflow.aws.ledger import RunLedger, open_store
 
     (record,) = [r for r in RunLedger(open_store("s3://patchflow-ledger/runs"), "rollout_demo", "manual__timeout").records() if r["kind"] == "wave_cancelled"]
     assert (record["settled"], record["reason"]) == ({command_id: "Cancelled"}, "Airflow ended the wait: Trigger timeout")

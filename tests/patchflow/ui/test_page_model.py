@@ -7,9 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from patchflow.report import build_report
-from patchflow.ui import links, model, render
-from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.core.report import build_report
+from patchflow.core import links
+from patchflow.ui import model, render
+from patchflow.core.yamlfile import PROJECT_ROOT
 
 NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=timezone.utc)
 PLAN = {
@@ -461,7 +462,7 @@ def test_model_render_and_links_import_without_airflow_or_boto3():
     probe = (
         "import sys\n"
         "for name in ('airflow', 'boto3', 'botocore'): sys.modules[name] = None\n"
-        "import patchflow.ui.model, patchflow.ui.render, patchflow.ui.links\n"
+        "import patchflow.ui.model, patchflow.ui.render, patchflow.core.links\n"
         "print('ok')\n"
     )
     finished = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, env={"PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}", "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=60)

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, NoCredentialsError, NoRegionError
 
-from patchflow.ledger import RunLedger, open_store
+from patchflow.aws.ledger import RunLedger, open_store
 from patchflow.ui import gather
 
 

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import pytest
 
-from patchflow.yamlfile import PROJECT_ROOT
+from patchflow.core.yamlfile import PROJECT_ROOT
 from tests.patchflow.ui.chromium import Chromium, chromium_binary
 
 pytestmark = [pytest.mark.airflow, pytest.mark.fleetsim]
@@ -222,7 +222,7 @@ RUN_CARDS = """[...document.querySelectorAll('section.run')].map(card => ({
 
 def _fleet_truth(fleet) -> dict[str, dict[str, int]]:
     """What SSM itself says of each group, read independently of the page."""
-    from patchflow.ssm import inventory
+    from patchflow.aws import inventory
 
     ssm = fleet.sim.client("ssm")
     truth = {}

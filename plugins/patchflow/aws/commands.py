@@ -1,0 +1,297 @@
+"""Send, find, watch, read and cancel AWS-RunPatchBaseline commands.
+
+Every function takes a boto3 SSM client so the same code runs against
+fleetsim, moto or AWS, inside or outside Airflow.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+
+PATCH_DOCUMENT = "AWS-RunPatchBaseline"
+MAX_INSTANCE_IDS_PER_COMMAND = 50
+
+# Command StatusDetails that end a command (ssm-reference 4.4).
+TERMINAL_COMMAND_STATUSES = frozenset({"Success", "Cancelled", "Failed", "TimedOut"})
+
+
+@dataclass(frozen=True)
+class PatchCommandRequest:
+    """What one SendCommand of AWS-RunPatchBaseline carries; `comment` holds the run-scoped token."""
+
+    operation: str  # Scan | Install
+    reboot_option: str
+    max_concurrency: str
+    max_errors: str
+    timeout_seconds: int
+    comment: str
+    instance_ids: tuple[str, ...] = ()
+    target_tag: tuple[str, str] | None = None  # (tag key, value): target the whole patch group
+    install_override_list: str | None = None
+    snapshot_id: str | None = None
+    output_s3_bucket: str | None = None
+    output_s3_prefix: str | None = None
+    execution_timeout_seconds: int | None = None
+
+    def send_kwargs(self) -> dict:
+        parameters: dict[str, list[str]] = {"Operation": [self.operation], "RebootOption": [self.reboot_option]}
+        if self.install_override_list and self.operation == "Install":
+            parameters["InstallOverrideList"] = [self.install_override_list]
+        if self.snapshot_id:
+            parameters["SnapshotId"] = [self.snapshot_id]
+        kwargs: dict = {
+            "DocumentName": PATCH_DOCUMENT,
+            "Parameters": parameters,
+            "MaxConcurrency": self.max_concurrency,
+            "MaxErrors": self.max_errors,
+            "TimeoutSeconds": self.timeout_seconds,
+            "Comment": self.comment[:100],
+        }
+        if self.target_tag:
+            key, value = self.target_tag
+            kwargs["Targets"] = [{"Key": f"tag:{key}", "Values": [value]}]
+        else:
+            kwargs["InstanceIds"] = list(self.instance_ids)
+        if self.output_s3_bucket:
+            kwargs["OutputS3BucketName"] = self.output_s3_bucket
+            if self.output_s3_prefix:
+                kwargs["OutputS3KeyPrefix"] = self.output_s3_prefix
+        return kwargs
+
+
+@dataclass(frozen=True)
+class CommandProgress:
+    command_id: str
+    status: str
+    status_details: str
+    target_count: int
+    completed_count: int
+    error_count: int
+    delivery_timed_out_count: int
+    comment: str = ""
+
+    @property
+    def finished(self) -> bool:
+        # A Targets command reports TargetCount 0 until its targets resolve; it is
+        # finished only once SSM itself says so, never because 0 of 0 completed.
+        return self.status in TERMINAL_COMMAND_STATUSES
+
+    @classmethod
+    def from_api(cls, command: Mapping) -> "CommandProgress":
+        return cls(
+            command_id=command["CommandId"],
+            status=command.get("Status", ""),
+            status_details=command.get("StatusDetails", ""),
+            target_count=int(command.get("TargetCount", 0)),
+            completed_count=int(command.get("CompletedCount", 0)),
+            error_count=int(command.get("ErrorCount", 0)),
+            delivery_timed_out_count=int(command.get("DeliveryTimedOutCount", 0)),
+            comment=command.get("Comment", ""),
+        )
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+def chunked(items: Sequence[str], size: int = MAX_INSTANCE_IDS_PER_COMMAND) -> list[tuple[str, ...]]:
+    return [tuple(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def wave_requests(
+    template: PatchCommandRequest,
+    batch: Sequence[Mapping],
+    *,
+    patch_group: str,
+    whole_group: bool,
+    overrides: Mapping[str, str],
+    split_by_os: bool,
+    scan_only: Collection[str] = (),
+) -> list[PatchCommandRequest]:
+    """The SendCommand calls for one wave. `batch` rows carry instance_id, operating_system, tag_key.
+
+    A wave that is the whole patch group and too big for one InstanceIds list goes out as one
+    command targeting the group's tag: one command for SSM's rate control over the whole
+    group, and one ListCommands row to poll. Otherwise InstanceIds in chunks of 50, split by
+    OS first when pinned (each OS has its own InstallOverrideList). Operating systems in
+    `scan_only` get a Scan instead of the template's operation: a pinned stage whose source
+    had nothing new to install there installs nothing, but still checks every node.
+    """
+    tag_keys = {row.get("tag_key") for row in batch}
+    if not split_by_os and whole_group and len(batch) > MAX_INSTANCE_IDS_PER_COMMAND and len(tag_keys) == 1 and None not in tag_keys:
+        (tag_key,) = tag_keys
+        return [replace(template, comment=f"{template.comment} all group"[:100], target_tag=(tag_key, patch_group))]
+    by_os: dict[str, list[str]] = {}
+    for row in batch:
+        key = (row.get("operating_system") or "") if split_by_os else ""
+        by_os.setdefault(key, []).append(row["instance_id"])
+    requests = []
+    for os_name in sorted(by_os):
+        for n, chunk in enumerate(chunked(sorted(by_os[os_name]))):
+            request = replace(
+                template,
+                comment=f"{template.comment} {os_name or 'all'} c{n + 1}"[:100],
+                instance_ids=chunk,
+                install_override_list=overrides.get(os_name),
+            )
+            if os_name and os_name in scan_only:
+                request = replace(request, operation="Scan", reboot_option="NoReboot", install_override_list=None)
+            requests.append(request)
+    return requests
+
+
+def send_patch_command(ssm, request: PatchCommandRequest) -> str:
+    return ssm.send_command(**request.send_kwargs())["Command"]["CommandId"]
+
+
+# Sends of one request at most, and the waits before each look for a command a failed send may
+# have created: ListCommands is eventually consistent, so an accepted command can take a moment to show.
+SEND_ATTEMPTS = 3
+LOOKS_BEFORE_RESEND = (1.0, 2.0, 4.0)
+THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
+
+
+class CommandNotSent(RuntimeError):
+    """SendCommand kept failing and SSM lists no command carrying the request's comment."""
+
+
+def worth_sending_again(error: BaseException) -> bool:
+    """Whether a failed SendCommand may be sent again once SSM is known to hold no command for it.
+
+    A lost answer (time-out, dropped connection), a 5xx and a throttle may pass with time;
+    any other error is SSM refusing the request itself, which a resend would only repeat.
+    """
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(error, (HTTPClientError, ConnectionError)):
+        return True
+    if isinstance(error, ClientError):
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return status >= 500 or error.response.get("Error", {}).get("Code") in THROTTLING_CODES
+    return False
+
+
+def send_patch_command_at_most_once(
+    send_ssm,
+    ssm,
+    request: PatchCommandRequest,
+    invoked_after: datetime,
+    *,
+    attempts: int = SEND_ATTEMPTS,
+    looks: Sequence[float] = LOOKS_BEFORE_RESEND,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[str, bool]:
+    """(command id, whether it was found rather than sent): never a second command for one request.
+
+    `send_ssm` must not retry by itself (patchflow.aws.client.SEND_CONFIG). After a send that
+    failed but may have been accepted, SSM is asked for a command carrying the request's
+    run-scoped comment; only when none shows up is the request sent again.
+    """
+    comment = request.send_kwargs()["Comment"]
+    last_error: BaseException | None = None
+    for _ in range(attempts):
+        try:
+            return send_patch_command(send_ssm, request), False
+        except Exception as error:
+            if not worth_sending_again(error):
+                raise
+            last_error = error
+        for wait in looks:
+            sleep(wait)
+            found = find_commands_by_comment(ssm, comment, invoked_after)
+            if comment in found:
+                return found[comment].command_id, True
+    raise CommandNotSent(
+        f"SendCommand for {comment!r} failed {attempts} times and SSM lists no command with that comment; last error: {last_error}"
+    )
+
+
+def find_commands_by_comment(ssm, comment_prefix: str, invoked_after: datetime) -> dict[str, CommandProgress]:
+    """Commands already sent for this run step, keyed by comment: how a retried task re-attaches."""
+    found: dict[str, CommandProgress] = {}
+    filters = [
+        {"key": "DocumentName", "value": PATCH_DOCUMENT},
+        {"key": "InvokedAfter", "value": _iso(invoked_after - timedelta(minutes=5))},
+    ]
+    for command in _paginate(ssm.list_commands, "Commands", Filters=filters, MaxResults=50):
+        comment = command.get("Comment", "")
+        if comment.startswith(comment_prefix):
+            found.setdefault(comment, CommandProgress.from_api(command))
+    return found
+
+
+def command_progress(ssm, command_ids: Sequence[str], invoked_after: datetime | None = None) -> dict[str, CommandProgress]:
+    """Counters for the given commands, at a cost that does not grow with the fleet.
+
+    One command: one ListCommands call. Several: ListCommands pages filtered
+    by invocation time (50 commands a page), never per-invocation reads.
+    """
+    wanted = set(command_ids)
+    if len(wanted) == 1:
+        (command_id,) = wanted
+        commands = ssm.list_commands(CommandId=command_id)["Commands"]
+        return {c["CommandId"]: CommandProgress.from_api(c) for c in commands}
+    filters = [{"key": "DocumentName", "value": PATCH_DOCUMENT}]
+    if invoked_after:
+        filters.append({"key": "InvokedAfter", "value": _iso(invoked_after - timedelta(minutes=5))})
+    progress = {}
+    for command in _paginate(ssm.list_commands, "Commands", Filters=filters, MaxResults=50):
+        if command["CommandId"] in wanted:
+            progress[command["CommandId"]] = CommandProgress.from_api(command)
+    return progress
+
+
+def list_invocations(ssm, command_id: str) -> list[dict]:
+    """Every invocation of a command, all pages, with plugin details."""
+    return list(_paginate(ssm.list_command_invocations, "CommandInvocations", CommandId=command_id, Details=True, MaxResults=50))
+
+
+def cancel_commands(ssm, command_ids: Iterable[str]) -> list[str]:
+    """Best-effort cancel; returns the ids SSM accepted the cancel for."""
+    cancelled = []
+    for command_id in command_ids:
+        try:
+            ssm.cancel_command(CommandId=command_id)
+            cancelled.append(command_id)
+        except ssm.exceptions.ClientError:
+            continue
+    return cancelled
+
+
+def cancel_and_settle(
+    ssm,
+    command_ids: Sequence[str],
+    *,
+    timeout_seconds: float = 120.0,
+    poll_seconds: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> dict[str, CommandProgress]:
+    """Cancel, then wait (bounded) until SSM reports every command terminal.
+
+    Cancel is asynchronous: commands pass through Cancelling, and an install already
+    running may still finish. Only after they settle do the invocations say what really
+    happened on each node; a command still unsettled at the bound is returned as it is.
+    """
+    cancel_commands(ssm, command_ids)
+    deadline = monotonic() + timeout_seconds
+    while True:
+        progress = command_progress(ssm, command_ids)
+        if all(c in progress and progress[c].finished for c in command_ids) or monotonic() >= deadline:
+            return progress
+        sleep(poll_seconds)
+
+
+def _paginate(call, key: str, **kwargs) -> Iterator[dict]:
+    while True:
+        page = call(**kwargs)
+        yield from page.get(key, [])
+        token = page.get("NextToken")
+        if not token:
+            return
+        kwargs["NextToken"] = token
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,1 @@
+"""`python -m patchflow <command>` (patchflow.cli.main) and the modules of its commands."""

@@ -1,0 +1,104 @@
+"""How one wave becomes SendCommand calls: pure, table-driven."""
+from __future__ import annotations
+
+import pytest
+
+from patchflow.aws.commands import PatchCommandRequest, cancel_and_settle, wave_requests
+
+TEMPLATE = PatchCommandRequest(operation="Install", reboot_option="RebootIfNeeded", max_concurrency="10%", max_errors="5%", timeout_seconds=600, comment="patchflow t0k3n prod I1")
+
+
+def rows(count: int, os_name: str = "AMAZON_LINUX_2023", tag_key: str = "Patch Group", start: int = 0) -> list[dict]:
+    return [{"instance_id": f"i-{n:05d}", "operating_system": os_name, "tag_key": tag_key} for n in range(start, start + count)]
+
+
+def shape(requests: list[PatchCommandRequest]) -> list[tuple]:
+    return [(r.comment, len(r.instance_ids), r.target_tag, r.install_override_list) for r in requests]
+
+
+@pytest.mark.parametrize(
+    ("batch", "whole_group", "split_by_os", "expected"),
+    [
+        pytest.param(rows(10), True, False, [("patchflow t0k3n prod I1 all c1", 10, None, None)], id="small-whole-group-by-ids"),
+        pytest.param(
+            rows(120), True, False, [("patchflow t0k3n prod I1 all group", 0, ("Patch Group", "prod"), None)], id="big-whole-group-by-tag"
+        ),
+        pytest.param(
+            rows(120), False, False,
+            [("patchflow t0k3n prod I1 all c1", 50, None, None), ("patchflow t0k3n prod I1 all c2", 50, None, None), ("patchflow t0k3n prod I1 all c3", 20, None, None)],
+            id="big-partial-wave-in-chunks-of-50",
+        ),
+        pytest.param(
+            rows(60) + rows(60, tag_key="PatchGroup", start=60), True, False,
+            [("patchflow t0k3n prod I1 all c1", 50, None, None), ("patchflow t0k3n prod I1 all c2", 50, None, None), ("patchflow t0k3n prod I1 all c3", 20, None, None)],
+            id="mixed-tag-keys-never-by-tag",
+        ),
+        pytest.param(
+            rows(60) + rows(3, os_name="WINDOWS", start=60), True, True,
+            [
+                ("patchflow t0k3n prod I1 AMAZON_LINUX_2023 c1", 50, None, "s3://l/al.yaml"),
+                ("patchflow t0k3n prod I1 AMAZON_LINUX_2023 c2", 10, None, "s3://l/al.yaml"),
+                ("patchflow t0k3n prod I1 WINDOWS c1", 3, None, "s3://l/win.yaml"),
+            ],
+            id="pinned-splits-by-os-with-each-override",
+        ),
+    ],
+)
+def test_wave_requests(batch, whole_group, split_by_os, expected):
+    overrides = {"AMAZON_LINUX_2023": "s3://l/al.yaml", "WINDOWS": "s3://l/win.yaml"} if split_by_os else {}
+    requests = wave_requests(TEMPLATE, batch, patch_group="prod", whole_group=whole_group, overrides=overrides, split_by_os=split_by_os)
+    assert shape(requests) == expected
+    assert {(r.operation, r.max_concurrency, r.max_errors, r.timeout_seconds) for r in requests} == {("Install", "10%", "5%", 600)}
+
+
+def test_a_tag_targeted_request_sends_targets_not_instance_ids():
+    (request,) = wave_requests(TEMPLATE, rows(51), patch_group="prod", whole_group=True, overrides={}, split_by_os=False)
+    kwargs = request.send_kwargs()
+    assert (kwargs["Targets"], "InstanceIds" in kwargs) == ([{"Key": "tag:Patch Group", "Values": ["prod"]}], False)
+
+
+def test_an_os_whose_source_stage_installed_nothing_new_is_scanned_not_installed():
+    batch = rows(2) + rows(2, os_name="UBUNTU", start=2)
+    requests = wave_requests(
+        TEMPLATE, batch, patch_group="prod", whole_group=True, overrides={"AMAZON_LINUX_2023": "s3://l/al.yaml"}, split_by_os=True,
+        scan_only=["UBUNTU"],
+    )
+    assert [(r.comment, r.instance_ids, r.operation, r.reboot_option, r.install_override_list) for r in requests] == [
+        ("patchflow t0k3n prod I1 AMAZON_LINUX_2023 c1", ("i-00000", "i-00001"), "Install", "RebootIfNeeded", "s3://l/al.yaml"),
+        ("patchflow t0k3n prod I1 UBUNTU c1", ("i-00002", "i-00003"), "Scan", "NoReboot", None),
+    ]
+
+
+class CountingSSM:
+    """ListCommands answers from a script, one answer per call; CancelCommand is recorded."""
+
+    def __init__(self, statuses: list[str]):
+        self.statuses = list(statuses)
+        self.cancelled: list[str] = []
+        self.exceptions = type("Exceptions", (), {"ClientError": Exception})
+
+    def cancel_command(self, CommandId):
+        self.cancelled.append(CommandId)
+
+    def list_commands(self, CommandId):
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        return {"Commands": [{"CommandId": CommandId, "Status": status, "StatusDetails": status, "TargetCount": 2, "CompletedCount": 1}]}
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected_status", "sleeps"),
+    [
+        pytest.param(["Cancelling", "Cancelling", "Cancelled"], "Cancelled", 2, id="waits-through-cancelling"),
+        pytest.param(["Cancelling", "Success"], "Success", 1, id="an-install-that-finished-is-success"),
+        pytest.param(["Cancelling"], "Cancelling", 5, id="bounded-then-returned-unsettled"),
+    ],
+)
+def test_cancel_and_settle_waits_until_the_command_is_terminal(statuses, expected_status, sleeps):
+    ssm, slept, clock = CountingSSM(statuses), [], [0.0]
+
+    def sleep(seconds):
+        slept.append(seconds)
+        clock[0] += seconds
+
+    progress = cancel_and_settle(ssm, ["c-1"], timeout_seconds=10, poll_seconds=2, sleep=sleep, monotonic=lambda: clock[0])
+    assert (ssm.cancelled, progress["c-1"].status, len(slept)) == (["c-1"], expected_status, sleeps)

@@ -1,0 +1,60 @@
+"""Compliance is read only once it has arrived: stale states are unknown, never fresh."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from patchflow.aws.compliance import fresh_patch_states, reported_since
+
+SENT = datetime(2026, 12, 6, 2, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        pytest.param({"OperationEndTime": SENT + timedelta(seconds=90)}, True, id="ended-after-the-send"),
+        pytest.param({"OperationEndTime": SENT}, True, id="ended-at-the-send"),
+        pytest.param({"OperationEndTime": SENT - timedelta(days=1)}, False, id="yesterdays-scan"),
+        pytest.param({"OperationEndTime": "2026-12-06T02:05:00Z"}, True, id="iso-text"),
+        pytest.param({"OperationEndTime": datetime(2026, 12, 6, 2, 5)}, True, id="naive-read-as-utc"),
+        pytest.param({"OperationEndTime": "yesterday"}, False, id="unreadable"),
+        pytest.param({}, False, id="no-end-time"),
+    ],
+)
+def test_reported_since(state, expected):
+    assert reported_since(state, SENT) is expected
+
+
+class ArrivingStates:
+    """DescribeInstancePatchStates whose entries arrive after a number of reads each."""
+
+    def __init__(self, arrives_after: dict[str, int]):
+        self.arrives_after = arrives_after
+        self.reads: list[list[str]] = []
+
+    def describe_instance_patch_states(self, InstanceIds, MaxResults, **_):
+        self.reads.append(list(InstanceIds))
+        n = len(self.reads)
+        states = []
+        for instance_id in InstanceIds:
+            after = self.arrives_after.get(instance_id)
+            ended = SENT + timedelta(minutes=1) if after is not None and n > after else SENT - timedelta(days=3)
+            states.append({"InstanceId": instance_id, "OperationEndTime": ended})
+        return {"InstancePatchStates": states}
+
+
+def test_nodes_that_ran_the_command_are_read_again_until_they_report_and_the_others_once():
+    ssm, slept = ArrivingStates({"i-ran": 2, "i-fast": 0}), []
+    fresh = fresh_patch_states(ssm, ["i-fast", "i-never", "i-ran"], SENT, wait_for=["i-fast", "i-ran"], poll_seconds=5, sleep=slept.append)
+    assert (sorted(fresh), ssm.reads, slept) == (["i-fast", "i-ran"], [["i-fast", "i-never", "i-ran"], ["i-ran"], ["i-ran"]], [5, 5])
+
+
+def test_a_node_that_never_reports_is_given_up_on_at_the_bound():
+    ssm, clock = ArrivingStates({}), [0.0]
+
+    def sleep(seconds):
+        clock[0] += seconds
+
+    fresh = fresh_patch_states(ssm, ["i-silent"], SENT, wait_for=["i-silent"], timeout_seconds=30, poll_seconds=10, sleep=sleep, monotonic=lambda: clock[0])
+    assert (fresh, len(ssm.reads)) == ({}, 4)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from patchflow.core.errors import InvalidInput
+from patchflow.aws.ledger import FileStore, RunLedger, S3Store, list_runs, open_store
+
+
+def test_file_ledger_appends_one_object_per_record_and_reads_them_in_order(tmp_path):
+    ledger = RunLedger(FileStore(tmp_path), "rollout_demo", "manual__2026-11-28T10:00:00+00:00")
+    ledger.append("run_started", plan="demo", stages=["dev"])
+    ledger.append("command_sent", stage="dev", wave=1, command_ids=["c-1"])
+    ledger.append("stage_verdict", stage="dev", verdict={"passed": True})
+    records = ledger.records()
+    assert [r["kind"] for r in records] == ["run_started", "command_sent", "stage_verdict"]
+    assert records[1]["command_ids"] == ["c-1"]
+    assert len(list((tmp_path / "rollout_demo").rglob("*.json"))) == 3
+    assert list_runs(FileStore(tmp_path)) == [("rollout_demo", "manual__2026-11-28T10_00_00_00_00")]
+
+
+def test_a_second_ledger_object_for_the_same_run_sees_earlier_records(tmp_path):
+    RunLedger(FileStore(tmp_path), "d", "r").append("run_started", plan="p")
+    assert [r["kind"] for r in RunLedger(FileStore(tmp_path), "d", "r").records()] == ["run_started"]
+
+
+def test_relative_file_uri_is_resolved_from_the_project_root():
+    store = open_store("file://reports/ledger")
+    assert isinstance(store, FileStore)
+    assert store.root.parts[-2:] == ("reports", "ledger")
+    assert store.root.is_absolute()
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [pytest.param("ftp://x/y", id="unknown-scheme"), pytest.param("s3://", id="s3-without-bucket"), pytest.param("reports", id="no-scheme")],
+)
+def test_bad_ledger_uri_is_named(uri):
+    with pytest.raises(InvalidInput) as caught:
+        open_store(uri)
+    assert str(caught.value) == f"ledger: uri: expected file://PATH or s3://BUCKET/PREFIX, got {uri!r}"
+
+
+@mock_aws
+def test_s3_ledger_writes_encrypted_objects_under_its_prefix():
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="ledger")
+    ledger = RunLedger(S3Store(s3, "ledger", "rollouts"), "rollout_demo", "run-1")
+    ledger.append("run_started", plan="demo")
+    location = ledger.put_artifact("report.json", "{}", "application/json")
+    assert location == "s3://ledger/rollouts/rollout_demo/run-1/report.json"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="ledger")["Contents"]]
+    assert all(k.startswith("rollouts/rollout_demo/run-1/") for k in keys)
+    for key in keys:
+        assert s3.head_object(Bucket="ledger", Key=key)["ServerSideEncryption"] == "AES256"
+    assert [r["kind"] for r in ledger.records()] == ["run_started"]

@@ -1,0 +1,230 @@
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from patchflow.core.yamlfile import PROJECT_ROOT
+from patchflow.core.errors import InvalidInput
+from patchflow.core.gates import GateThresholds
+from patchflow.core.plan import Approval, RunParams, load_plan, load_plans, parse_plan, validate_run_params
+
+SOURCE = "include/rollouts/weekly.yaml"
+
+BASE = {
+    "name": "demo-weekly",
+    "description": "Weekly OS patching, dev -> test -> prod",
+    "owner": "release-engineering",
+    "tags": ["patching"],
+    "schedule": {"cron": "cron(0 2 ? * SUN *)", "timezone": "Europe/Berlin"},
+    "ledger": "s3://patchflow-ledger/runs",
+    "notifications": {"sns_topic_arn": "arn:aws:sns:us-east-1:123456789012:patch-rollouts", "slack_connection_id": None},
+    "defaults": {"max_errors": "10%", "soak": "30s", "gate": {"max_failed": "10%"}},
+    "stages": [
+        {
+            "name": "dev",
+            "patch_group": "dev",
+            "waves": [1, "50%", "100%"],
+            "gate": {"min_compliant_percent": 90, "max_pending_reboot": "0"},
+            "window": {"schedule": "cron(0 2 ? * SUN *)", "timezone": "UTC", "duration": 4, "cutoff": 1},
+        },
+        {"name": "test", "patch_group": "test", "pin_to": "dev", "window": {"schedule": "cron(0 2 ? * SUN *)", "duration": "PT4H", "cutoff": "PT1H"}},
+        {"name": "prod", "patch_group": "prod", "pin_to": "dev", "approval": {"required": True, "timeout": "4h"}, "notify": ["block"]},
+    ],
+}
+
+
+def changed(edit) -> dict:
+    data = copy.deepcopy(BASE)
+    edit(data)
+    return data
+
+
+def test_parse_plan_builds_the_whole_model():
+    plan = parse_plan(BASE, SOURCE)
+    assert (plan.name, plan.dag_id, plan.owner, plan.tags, plan.ledger_uri, plan.source) == (
+        "demo-weekly", "rollout_demo_weekly", "release-engineering", ("patching",), "s3://patchflow-ledger/runs", SOURCE,
+    )
+    assert (plan.schedule.expression, plan.schedule.timezone) == ("cron(0 2 ? * SUN *)", "Europe/Berlin")
+    dev, test, prod = plan.stages
+    assert (dev.waves, dev.max_errors, dev.max_concurrency, dev.soak_seconds, dev.scan_first, dev.reboot_option) == (
+        (1, "50%", "100%"), "10%", "50", 30, True, "RebootIfNeeded",
+    )
+    assert dev.gate == GateThresholds(max_failed="10%", min_compliant_percent=90, max_pending_reboot="0")
+    assert (dev.window.duration_hours, dev.window.cutoff_hours, dev.window.schedule.timezone) == (4, 1, "UTC")
+    assert (test.window.duration_hours, test.window.cutoff_hours, test.pin_to) == (4, 1, "dev")
+    assert (prod.approval, prod.window, prod.notify, dev.notify) == (
+        Approval(14400), None, frozenset({"block"}), frozenset({"block", "approval", "complete"}),
+    )
+    assert (prod.gated, prod.gate) == (True, GateThresholds(max_failed="10%"))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        pytest.param(lambda d: d["stages"][2].update(pin_to="qa"), f"{SOURCE}: stages[2].pin_to: expected the name of an earlier stage (dev, test), got 'qa'", id="pin-to-unknown"),
+        pytest.param(lambda d: d["stages"][1].update(pin_to="prod"), f"{SOURCE}: stages[1].pin_to: expected the name of an earlier stage (dev), got 'prod'", id="pin-to-later"),
+        pytest.param(lambda d: d["stages"][0].update(pin_to="dev"), f"{SOURCE}: stages[0].pin_to: expected null (the first stage has no earlier stage to pin to), got 'dev'", id="pin-first-stage"),
+        pytest.param(lambda d: d["stages"][1].update(name="dev"), f"{SOURCE}: stages[1].name: expected a stage name not used by an earlier stage, got 'dev'", id="duplicate-stage-name"),
+        pytest.param(lambda d: d["stages"][2].update(patch_group="dev"), f"{SOURCE}: stages[2].patch_group: expected a patch group no other stage uses (stages[0] uses it), got 'dev'", id="duplicate-patch-group"),
+        pytest.param(lambda d: d["stages"][0].update(patch_group=42), f"{SOURCE}: stages[0].patch_group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@), got 42", id="patch-group-not-text"),
+        pytest.param(lambda d: d["stages"][0].update(gaet={}), f"{SOURCE}: stages[0]: unknown key 'gaet' in a stage; allowed keys: name, patch_group, scan_first, reboot_option, max_concurrency, max_errors, waves, expected_min_targets, timeout_seconds, execution_timeout_seconds, gate, soak, approval, window, pin_to, notify, allow_ungated, require_registered_baseline", id="unknown-stage-key"),
+        pytest.param(lambda d: d.update(stage=[]), f"{SOURCE}: unknown key 'stage' in a rollout plan; allowed keys: name, description, owner, tags, schedule, ledger, notifications, defaults, stages", id="unknown-plan-key"),
+        pytest.param(lambda d: d["stages"][0]["gate"].update(max_fail="1"), f"{SOURCE}: stages[0].gate: unknown key 'max_fail' in gate; allowed keys: max_failed, unreachable_counts_as_failed, not_dispatched_counts_as_failed, min_targets, max_pending_reboot, min_compliant_percent", id="unknown-gate-key"),
+        pytest.param(lambda d: d["stages"][0].update(waves=[1, "50%"]), f"{SOURCE}: stages[0].waves: expected the last wave to be '100%' so every instance is patched, got '50%'", id="waves-not-ending-at-100"),
+        pytest.param(lambda d: d["stages"][0].update(waves=["50%", "10%", "100%"]), f"{SOURCE}: stages[0].waves: expected wave 2 above the earlier 50% (waves are cumulative), got '10%'", id="waves-decreasing"),
+        pytest.param(lambda d: d["stages"][0].update(max_concurrency="0"), f"{SOURCE}: stages[0].max_concurrency: expected a MaxConcurrency of a count 1 or more or a percentage 1%-100%, got '0'", id="bad-max-concurrency"),
+        pytest.param(lambda d: d["defaults"].update(max_errors="lots"), f"{SOURCE}: defaults.max_errors: expected a MaxErrors of a count 0 or more or a percentage 0%-100%, got 'lots'", id="bad-default-reported-once-where-written"),
+        pytest.param(lambda d: d["defaults"]["gate"].update(max_failed="ten"), f"{SOURCE}: defaults.gate.max_failed: expected a count like 2 or a percentage like 10% (0-100%), got 'ten'", id="bad-default-gate-key"),
+        pytest.param(lambda d: d["stages"][0].update(timeout_seconds=10), f"{SOURCE}: stages[0].timeout_seconds: expected an integer 30-2592000, got 10", id="timeout-too-short"),
+        pytest.param(lambda d: d["stages"][0].update(reboot_option="Always"), f"{SOURCE}: stages[0].reboot_option: expected RebootIfNeeded or NoReboot, got 'Always'", id="reboot-option"),
+        pytest.param(lambda d: d["stages"][0].update(soak="a while"), f"{SOURCE}: stages[0].soak: expected a duration like 30s, 5m, 2h or PT30M, got 'a while'", id="soak"),
+        pytest.param(lambda d: d["stages"][1]["window"].update(cutoff="PT30M"), f"{SOURCE}: stages[1].window.cutoff: expected whole hours 0-23, got 'PT30M' (30 minutes; maintenance windows take integer hours, so sub-hour values are impossible)", id="sub-hour-cutoff"),
+        pytest.param(lambda d: d["stages"][1]["window"].update(cutoff=4), f"{SOURCE}: stages[1].window.cutoff: expected a cutoff below the duration of 4 hours, got 4", id="cutoff-not-below-duration"),
+        pytest.param(lambda d: d["stages"][0]["window"].update(schedule="cron(0 2 * * SUN *)"), f"{SOURCE}: stages[0].window.schedule: expected '?' in exactly one of day-of-month and day-of-week in cron(0 2 * * SUN *), got '*' and 'SUN'", id="window-cron"),
+        pytest.param(lambda d: d["stages"][0]["window"].update(timezone="Berlin"), f"{SOURCE}: stages[0].window.timezone: expected an IANA time zone such as UTC or Europe/Berlin, got 'Berlin'", id="window-timezone"),
+        pytest.param(lambda d: d["stages"][0]["window"].pop("duration"), f"{SOURCE}: stages[0].window: expected a duration, got nothing", id="window-without-duration"),
+        pytest.param(lambda d: d["stages"][2].update(approval="yes"), f"{SOURCE}: stages[2].approval: expected true, false, or a mapping with required and timeout, got 'yes'", id="approval-shape"),
+        pytest.param(lambda d: d["stages"][2].update(notify=["sms"]), f"{SOURCE}: stages[2].notify[0]: expected one of block, approval, complete, got 'sms'", id="notify-event"),
+        pytest.param(lambda d: d.update(schedule={"cron": "cron(0 2 ? * SUN 2027)"}), f"{SOURCE}: schedule.cron: expected a cron() schedule Airflow can run, got 'cron(0 2 ? * SUN 2027)' (cron(0 2 ? * SUN 2027) restricts the year; unix cron has no year field)", id="dag-schedule-airflow-cannot-run"),
+        pytest.param(lambda d: d.update(schedule={"cron": "rate(1 day)"}), f"{SOURCE}: schedule.cron: expected a cron(...) expression such as cron(0 2 ? * SUN *), got 'rate(1 day)'", id="dag-schedule-rate"),
+        pytest.param(lambda d: d.update(ledger="ftp://x"), f"{SOURCE}: ledger: expected file://PATH or s3://BUCKET/PREFIX, got 'ftp://x'", id="ledger"),
+        pytest.param(lambda d: d["notifications"].update(sns_topic_arn="patch-rollouts"), f"{SOURCE}: notifications.sns_topic_arn: expected an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:patch-rollouts, or null, got 'patch-rollouts'", id="sns-arn"),
+        pytest.param(lambda d: d.update(name="Weekly Plan"), f"{SOURCE}: name: expected a plan name matching ^[a-z0-9][a-z0-9_-]{{2,62}}$, got 'Weekly Plan'", id="plan-name"),
+        pytest.param(lambda d: d.pop("owner"), f"{SOURCE}: expected an owner, got nothing", id="no-owner"),
+        pytest.param(lambda d: d.update(stages=[]), f"{SOURCE}: stages: expected a list of at least one stage, got a list", id="no-stages"),
+        pytest.param(lambda d: d["defaults"].update(patch_group="all"), f"{SOURCE}: defaults.patch_group: expected only keys stages can share, got 'patch_group', which each stage sets itself", id="per-stage-key-in-defaults"),
+        pytest.param(lambda d: d["stages"][2].update(approval=False, gate="none"), f"{SOURCE}: stages[2]: expected an approval or a gate on the last stage (or allow_ungated: true), got neither", id="ungated-last-stage"),
+        pytest.param(
+            lambda d: (d["stages"][2].update(approval=False, gate=None), d["defaults"].pop("gate")),
+            f"{SOURCE}: stages[2]: expected an approval or a gate on the last stage (or allow_ungated: true), got neither",
+            id="no-gate-anywhere",
+        ),
+    ],
+)
+def test_parse_plan_rejects(edit, message):
+    with pytest.raises(InvalidInput) as caught:
+        parse_plan(changed(edit), SOURCE)
+    assert str(caught.value) == message
+
+
+def test_every_problem_is_reported_in_one_pass():
+    def edit(d):
+        d["stages"][0].update(max_errors="x", soak="later")
+        d["stages"][2].update(pin_to="qa")
+        d.update(ledger=3)
+
+    with pytest.raises(InvalidInput) as caught:
+        parse_plan(changed(edit), SOURCE)
+    assert str(caught.value).splitlines() == [
+        f"{SOURCE}: ledger: expected file://PATH or s3://BUCKET/PREFIX, got 3",
+        f"{SOURCE}: stages[0].max_errors: expected a MaxErrors of a count 0 or more or a percentage 0%-100%, got 'x'",
+        f"{SOURCE}: stages[0].soak: expected a duration like 30s, 5m, 2h or PT30M, got 'later'",
+        f"{SOURCE}: stages[2].pin_to: expected the name of an earlier stage (dev, test), got 'qa'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("edit", "check"),
+    [
+        pytest.param(lambda d: d["stages"][2].update(approval=False, gate="none", allow_ungated=True), lambda p: (p.stages[2].gated, p.stages[2].approval), id="allow-ungated"),
+        pytest.param(lambda d: d["stages"][2].update(approval=True), lambda p: p.stages[2].approval == Approval(14400), id="approval-shorthand"),
+        pytest.param(lambda d: d["stages"][2].update(approval={"required": False, "timeout": "1h"}), lambda p: p.stages[2].approval is None, id="approval-not-required"),
+        pytest.param(lambda d: d.update(schedule="manual"), lambda p: p.schedule is None, id="manual"),
+        pytest.param(lambda d: d.update(schedule={"cron": "cron(0 2 15W * ? *)"}), lambda p: p.schedule.expression == "cron(0 2 15W * ? *)", id="dag-schedule-nearest-weekday"),
+        pytest.param(lambda d: d["stages"][0].update(window=None), lambda p: p.stages[0].window is None, id="window-omitted-always-open"),
+        pytest.param(lambda d: d["stages"][1].update(gate="none"), lambda p: (p.stages[1].gated, p.stages[1].gate == GateThresholds.permissive()), id="gate-none-earlier-stage"),
+    ],
+)
+def test_parse_plan_accepts(edit, check):
+    assert check(parse_plan(changed(edit), SOURCE)) in (True, (False, None), (False, True))
+
+
+def test_load_plan_names_the_file_and_keeps_the_yaml_error(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: [oops\n")
+    with pytest.raises(InvalidInput) as caught:
+        load_plan(broken)
+    assert str(caught.value).startswith(f"{broken}: line 2 column 1: expected valid YAML, got a syntax error (")
+
+
+def test_load_plan_refuses_a_document_that_is_not_a_mapping(tmp_path):
+    listed = tmp_path / "listed.yaml"
+    listed.write_text("- name: dev\n")
+    with pytest.raises(InvalidInput) as caught:
+        load_plan(listed)
+    assert str(caught.value) == f"{listed}: expected a mapping with name, owner and stages, got a list"
+
+
+def test_load_plans_keeps_going_past_a_broken_file(tmp_path):
+    (tmp_path / "a.yaml").write_text((PROJECT_ROOT / "include/rollouts/demo.yaml").read_text())
+    (tmp_path / "b.yaml").write_text("name: b\n")
+    (tmp_path / "c.yaml").write_text((PROJECT_ROOT / "include/rollouts/demo.yaml").read_text())
+    (tmp_path / "notes.txt").write_text("not a plan")
+    plans, broken = load_plans(tmp_path)
+    assert [p.name for p in plans] == ["demo"]
+    assert {path.name: str(error) for path, error in broken.items()} == {
+        "b.yaml": f"{tmp_path / 'b.yaml'}: name: expected a plan name matching ^[a-z0-9][a-z0-9_-]{{2,62}}$, got 'b'\n"
+        f"{tmp_path / 'b.yaml'}: expected an owner, got nothing\n"
+        f"{tmp_path / 'b.yaml'}: stages: expected a list of at least one stage, got nothing",
+        "c.yaml": f"{tmp_path / 'c.yaml'}: name: expected a plan name whose DAG id no other plan has, got 'demo' (rollout_demo is also {tmp_path / 'a.yaml'})",
+    }
+
+
+def test_shipped_plans_load_and_describe_themselves_relative_to_the_project():
+    plans, broken = load_plans(PROJECT_ROOT / "include" / "rollouts")
+    assert broken == {}
+    by_name = {p.name: p for p in plans}
+    assert set(by_name) >= {"demo", "weekly"}
+    demo, weekly = by_name["demo"], by_name["weekly"]
+    assert demo.source == "include/rollouts/demo.yaml"
+    assert [(s.name, s.patch_group, s.pin_to, s.window, s.approval, s.gated) for s in demo.stages] == [
+        ("dev", "dev", None, None, None, True),
+        ("test", "test", "dev", None, None, True),
+        ("prod", "prod", "dev", None, None, True),
+    ]
+    assert (demo.schedule, demo.stages[2].waves, demo.stages[2].gate.max_failed, demo.stages[0].soak_seconds) == (None, (1, "50%", "100%"), "10%", 2)
+    assert weekly.stages[-1].waves == (1, "10%", "100%")
+    assert weekly.stages[-1].approval == Approval(4 * 3600)
+    assert all(s.window is not None for s in weekly.stages)
+
+
+# --------------------------------------------------------------------------- trigger params
+
+PLAN = parse_plan(BASE, SOURCE)
+
+
+@pytest.mark.parametrize(
+    ("params", "run"),
+    [
+        pytest.param({}, RunParams(False, ("dev", "test", "prod"), "", ""), id="defaults"),
+        pytest.param({"dry_run": True, "stages": ["prod"], "max_failed": "", "change_ticket": ""}, RunParams(True, ("prod",), "", ""), id="dry-run-may-skip-pin-source"),
+        pytest.param({"stages": ["test", "dev"], "max_failed": "5%", "change_ticket": "CHG0012345"}, RunParams(False, ("dev", "test"), "5%", "CHG0012345"), id="plan-order-kept"),
+        pytest.param({"stages": ["dev", "dev"], "max_failed": 0}, RunParams(False, ("dev",), "0", ""), id="duplicates-and-int-limit"),
+        pytest.param({"dry_run": None, "stages": None, "max_failed": None, "change_ticket": None}, RunParams(False, ("dev", "test", "prod"), "", ""), id="nulls"),
+    ],
+)
+def test_validate_run_params(params, run):
+    assert validate_run_params(PLAN, params) == run
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        pytest.param({"stages": ["dev", "qa"]}, "params: stages[1]: expected one of dev, test, prod, got 'qa'", id="unknown-stage"),
+        pytest.param({"stages": []}, "params: stages: expected at least one of dev, test, prod, got an empty list", id="no-stages"),
+        pytest.param({"stages": "dev"}, "params: stages: expected a list of stage names from dev, test, prod, got 'dev'", id="stages-not-a-list"),
+        pytest.param({"stages": ["prod"]}, "params: stages: expected dev as well, because prod installs exactly what dev installed in the same run, got prod", id="pinned-without-source"),
+        pytest.param({"max_failed": "20%"}, "params: max_failed: expected a limit no looser than the plan's 10%, got '20%' for stages dev, test, prod", id="looser-max-failed"),
+        pytest.param({"stages": ["dev", "test"], "max_failed": "3"}, "params: max_failed: expected a limit no looser than the plan's 10% (a percentage up to 10%, or 0), got '3' for stages dev, test", id="count-against-percent-plan"),
+        pytest.param({"max_failed": "many"}, "params: max_failed: expected a count like 2 or a percentage like 10% (0-100%), got 'many'", id="bad-max-failed"),
+        pytest.param({"dry_run": "yes"}, "params: dry_run: expected true or false, got 'yes'", id="dry-run-not-bool"),
+        pytest.param({"change_ticket": "fix the thing"}, "params: change_ticket: expected a change ticket like CHG0012345, or nothing, got 'fix the thing'", id="ticket"),
+        pytest.param({"dryrun": True}, "params: dryrun: expected one of the params dry_run, stages, max_failed, change_ticket, got an unknown param", id="typo-param-is-refused"),
+    ],
+)
+def test_validate_run_params_rejects(params, message):
+    with pytest.raises(InvalidInput) as caught:
+        validate_run_params(PLAN, params)
+    assert str(caught.value) == message
