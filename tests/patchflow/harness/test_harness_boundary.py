@@ -44,4 +44,4 @@ def test_the_boundary_check_sees_absolute_and_relative_imports_of_the_harness():
     assert imported_modules("from patchflow.harness.demo import prepare_aws", "patchflow.rollout") >= {"patchflow.harness.demo"}
     assert imported_modules("from ..harness import demo", "patchflow.rollout") >= {"patchflow.harness.demo"}
     assert imported_modules("import patchflow.harness.checks", "patchflow") == {"patchflow.harness.checks"}
-    assert imported_modules("from . import plan", "patchflow") == {"patchflow", "patchflow.core.plan"}
+    assert imported_modules("from . import plan", "patchflow.core") == {"patchflow.core", "patchflow.core.plan"}
