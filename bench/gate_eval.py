@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "plugins"), str(Path(__file__).resolve().parent)]
 
 import report_doc  # noqa: E402
-from patchflow.core.gates import GateThresholds, InstanceResult, Outcome, evaluate_gate  # noqa: E402
+from patchflow.core.gates import GateThresholds, InstanceResult, Limit, Outcome, evaluate_gate  # noqa: E402
 from patchflow.core.records import WaveRow  # noqa: E402
 
 TIME_TARGET_S = 1.0
@@ -73,11 +73,11 @@ def to_results(rows: list[dict]) -> list[InstanceResult]:
 
 
 THRESHOLDS = GateThresholds(
-    max_failed="5%",
+    max_failed=Limit(5, True),
     unreachable_counts_as_failed=True,
     not_dispatched_counts_as_failed=True,
     min_targets=1,
-    max_pending_reboot="2%",
+    max_pending_reboot=Limit(2, True),
     min_compliant_percent=90,
 )
 

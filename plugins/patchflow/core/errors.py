@@ -4,11 +4,13 @@ Every message names where the bad value came from (a file, or the DAG run's
 params), the path inside it, what was expected and what was found:
 
     include/baselines/prod-al2023.yaml: approval_rules[1].approve_after_days: expected an integer 0-360, got 'seven'
+
+The readers that find them live in patchflow.core.validation.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Protocol
+from typing import Iterable
 
 MISSING = object()
 
@@ -62,19 +64,3 @@ def raise_if_any(problems: Iterable[Problem]) -> None:
     problems = list(problems)
     if problems:
         raise InvalidInput(problems)
-
-
-# A value together with the path it was read from, so a problem is reported where it was written.
-Entry = tuple[Any, str]
-
-
-class ReportsExpected(Protocol):
-    def expected(self, path: str, what: str, got: object) -> None: ...
-
-
-def read_bool(found: ReportsExpected, entry: Entry) -> bool | None:
-    value, path = entry
-    if not isinstance(value, bool):
-        found.expected(path, "true or false", value)
-        return None
-    return value

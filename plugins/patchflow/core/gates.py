@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields, replace
 from enum import Enum
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from patchflow.core.errors import InvalidInput, Problem, shown
+from patchflow.core.errors import raise_if_any, shown
+from patchflow.core.validation import Entry, Findings, entries_of, read_bool, read_int, read_keys, read_number, read_with
 
 if TYPE_CHECKING:  # records builds its rows with this module's Outcome, so it cannot be imported here at run time
     from patchflow.core.records import WaveRow
@@ -128,42 +129,80 @@ class Limit:
         return str(int(self.amount))
 
 
-def normalize_limit(value: object) -> str:
-    """A gate limit as its canonical string: 2 -> '2', '10.0%' -> '10%'. Raises ValueError."""
-    return str(Limit.parse(value))
+# --------------------------------------------------------------------------- thresholds
+
+# Every threshold a plan's `gate:` may set, and every one of them the trigger form may tighten.
+GATE_KEYS = (
+    "max_failed",
+    "unreachable_counts_as_failed",
+    "not_dispatched_counts_as_failed",
+    "min_targets",
+    "max_pending_reboot",
+    "min_compliant_percent",
+)
+LIMIT_THRESHOLDS = ("max_failed", "max_pending_reboot")
+FLAG_THRESHOLDS = ("unreachable_counts_as_failed", "not_dispatched_counts_as_failed")
+# Null for these means "no such limit", their default.
+OPTIONAL_THRESHOLDS = ("max_pending_reboot", "min_compliant_percent")
+MOST_TARGETS = 100_000  # far above any stage, low enough that a slip like 1000000 is caught
+
+
+def read_threshold(found: Findings, name: str, entry: Entry) -> Any:
+    """One threshold as GateThresholds holds it (a Limit, a bool, an int or a float), or None if bad."""
+    if name in LIMIT_THRESHOLDS:
+        return read_with(found, entry, Limit.parse)
+    if name in FLAG_THRESHOLDS:
+        return read_bool(found, entry)
+    if name == "min_targets":
+        return read_int(found, entry, 0, MOST_TARGETS)
+    return read_number(found, entry, 0, 100)
+
+
+def read_thresholds(found: Findings, items: Mapping[str, Entry]) -> dict[str, Any]:
+    """The thresholds given in `items`, read in GATE_KEYS order; a bad one is reported and left out."""
+    values = {}
+    for name in GATE_KEYS:
+        if name not in items or (items[name][0] is None and name in OPTIONAL_THRESHOLDS):
+            continue
+        value = read_threshold(found, name, items[name])
+        if value is not None:
+            values[name] = value
+    return values
 
 
 @dataclass(frozen=True)
 class GateThresholds:
-    max_failed: str = "0"
+    max_failed: Limit = Limit(0, False)
     unreachable_counts_as_failed: bool = True
     not_dispatched_counts_as_failed: bool = True
     min_targets: int = 1
-    max_pending_reboot: str | None = None
+    max_pending_reboot: Limit | None = None
     min_compliant_percent: float | None = None
 
     def __post_init__(self):
-        object.__setattr__(self, "max_failed", normalize_limit(self.max_failed))
-        if self.max_pending_reboot is not None:
-            object.__setattr__(self, "max_pending_reboot", normalize_limit(self.max_pending_reboot))
-        if not isinstance(self.min_targets, int) or isinstance(self.min_targets, bool) or self.min_targets < 0:
-            raise ValueError(f"min_targets: expected an integer 0 or more, got {shown(self.min_targets)}")
-        if self.min_compliant_percent is not None:
-            percent = self.min_compliant_percent
-            if isinstance(percent, bool) or not isinstance(percent, (int, float)) or not 0 <= percent <= 100:
-                raise ValueError(f"min_compliant_percent: expected a number 0-100, got {shown(percent)}")
-            object.__setattr__(self, "min_compliant_percent", float(percent))
-        for name in ("unreachable_counts_as_failed", "not_dispatched_counts_as_failed"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name}: expected true or false, got {shown(getattr(self, name))}")
+        # Limits arrive parsed (read_thresholds, Limit.parse): text here would be parsed a second time.
+        found = Findings(type(self).__name__)
+        for name in LIMIT_THRESHOLDS:
+            value = getattr(self, name)
+            if not isinstance(value, Limit) and not (value is None and name in OPTIONAL_THRESHOLDS):
+                found.expected(name, "a Limit, such as Limit.parse('10%')", value)
+        others = {name: (getattr(self, name), name) for name in GATE_KEYS if name not in LIMIT_THRESHOLDS}
+        for name, value in read_thresholds(found, others).items():
+            object.__setattr__(self, name, value)
+        raise_if_any(found.problems)
 
     @classmethod
     def permissive(cls) -> "GateThresholds":
         """What an ungated stage is judged by: only instances still running at gate time block it."""
-        return cls(max_failed="100%", unreachable_counts_as_failed=False, not_dispatched_counts_as_failed=False, min_targets=0)
+        return cls(max_failed=Limit(100, True), unreachable_counts_as_failed=False, not_dispatched_counts_as_failed=False, min_targets=0)
 
     def to_json(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        # Limits as written ("5", "10%"): the ledger, the report and the page show them as text.
+        for name in LIMIT_THRESHOLDS:
+            if data[name] is not None:
+                data[name] = str(data[name])
+        return data
 
 
 @dataclass(frozen=True)
@@ -251,18 +290,16 @@ def evaluate_gate(results: Sequence[InstanceResult], thresholds: GateThresholds,
         reasons.append(f"only {targets} of {expected_targets} expected targets reported a result")
     if in_progress:
         reasons.append(f"instances still in progress: {in_progress}")
-    max_failed = Limit.parse(thresholds.max_failed)
+    max_failed, max_pending_reboot = thresholds.max_failed, thresholds.max_pending_reboot
     if failures and max_failed.exceeded_by(failures, targets):
         reasons.append(f"{failures} of {targets} instances failed ({_percent(failures, targets)}), above the limit of {max_failed}")
         for label, amount in counted[1:]:
             if amount:
                 reasons.append(f"{_instances(amount)} {label} counted as {'failures' if amount != 1 else 'a failure'}")
-    if thresholds.max_pending_reboot is not None:
-        limit = Limit.parse(thresholds.max_pending_reboot)
-        if pending_reboot and limit.exceeded_by(pending_reboot, targets):
-            reasons.append(
-                f"{_instances(pending_reboot)} pending reboot ({_percent(pending_reboot, targets)}), above the limit of {limit}"
-            )
+    if max_pending_reboot is not None and pending_reboot and max_pending_reboot.exceeded_by(pending_reboot, targets):
+        reasons.append(
+            f"{_instances(pending_reboot)} pending reboot ({_percent(pending_reboot, targets)}), above the limit of {max_pending_reboot}"
+        )
     if thresholds.min_compliant_percent is not None and targets:
         if compliant * 100 < thresholds.min_compliant_percent * targets:
             unknown = counts["compliance_unknown"]
@@ -284,73 +321,50 @@ def evaluate_gate(results: Sequence[InstanceResult], thresholds: GateThresholds,
 
 # --------------------------------------------------------------------------- tightening
 
-TIGHTENABLE = (
-    "max_failed",
-    "unreachable_counts_as_failed",
-    "not_dispatched_counts_as_failed",
-    "min_targets",
-    "max_pending_reboot",
-    "min_compliant_percent",
-)
 
-
-def _looser_limit(base: str | None, wanted: str) -> str | None:
+def _looser_limit(base: Limit | None, wanted: Limit) -> str | None:
     """Why `wanted` would loosen `base`, or None if it is at least as strict."""
-    new = Limit.parse(wanted)
-    if base is None or new.amount == 0:
+    if base is None or wanted.amount == 0:
         return None
-    old = Limit.parse(base)
-    if old.percent != new.percent:
-        kind = "a percentage" if old.percent else "a count"
-        return f"expected a limit no looser than the plan's {old} ({kind} up to {old}, or 0), got {wanted!r}"
-    if new.amount > old.amount:
-        return f"expected a limit no looser than the plan's {old}, got {wanted!r}"
+    if base.percent != wanted.percent:
+        kind = "a percentage" if base.percent else "a count"
+        return f"expected a limit no looser than the plan's {base} ({kind} up to {base}, or 0), got {str(wanted)!r}"
+    if wanted.amount > base.amount:
+        return f"expected a limit no looser than the plan's {base}, got {str(wanted)!r}"
     return None
 
 
+def _looser(name: str, current: Any, wanted: Any) -> str | None:
+    """Why `wanted` would loosen the plan's `current` value of threshold `name`, or None."""
+    if name in LIMIT_THRESHOLDS:
+        return _looser_limit(current, wanted)
+    if name in FLAG_THRESHOLDS:
+        return None if wanted or not current else f"expected true (the plan counts these as failures), got {wanted!r}"
+    if name == "min_targets":
+        return None if wanted >= current else f"expected at least the plan's {current}, got {wanted!r}"
+    return None if current is None or wanted >= current else f"expected at least the plan's {current:g}, got {wanted:g}"
+
+
+def stricter(found: Findings, base: GateThresholds, wanted: Mapping[str, Any]) -> GateThresholds:
+    """`base` with every wanted threshold (already read) that is at least as strict; a looser one is reported instead."""
+    changes = {}
+    for name, value in wanted.items():
+        why = _looser(name, getattr(base, name), value)
+        if why:
+            found.add(name, why)
+        else:
+            changes[name] = value
+    return replace(base, **changes)
+
+
 def tighten(base: GateThresholds, override: Mapping, source: str = "params") -> GateThresholds:
-    """Apply trigger-form overrides that may only make the gate stricter; loosening raises InvalidInput.
+    """Apply trigger-form overrides that may only make the gate stricter; a bad or loosening value raises InvalidInput.
 
     Empty values ("" or None) leave a threshold as the plan has it.
     """
-    problems: list[Problem] = []
-    changes: dict[str, object] = {}
-    for name, value in override.items():
-        if value is None or value == "":
-            continue
-        if name not in TIGHTENABLE:
-            problems.append(Problem(source, name, f"expected one of {', '.join(TIGHTENABLE)}, got an unknown threshold"))
-            continue
-        current = getattr(base, name)
-        if name in ("max_failed", "max_pending_reboot"):
-            try:
-                wanted = normalize_limit(value)
-            except ValueError as exc:
-                problems.append(Problem(source, name, str(exc)))
-                continue
-            why = _looser_limit(current, wanted)
-        elif name in ("unreachable_counts_as_failed", "not_dispatched_counts_as_failed"):
-            if not isinstance(value, bool):
-                problems.append(Problem.expected(source, name, "true or false", value))
-                continue
-            wanted = value
-            why = None if value or not current else f"expected true (the plan counts these as failures), got {value!r}"
-        elif name == "min_targets":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                problems.append(Problem.expected(source, name, "an integer 0 or more", value))
-                continue
-            wanted = value
-            why = None if value >= current else f"expected at least the plan's {current}, got {value!r}"
-        else:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-                problems.append(Problem.expected(source, name, "a number 0-100", value))
-                continue
-            wanted = float(value)
-            why = None if current is None or wanted >= current else f"expected at least the plan's {current:g}, got {value!r}"
-        if why:
-            problems.append(Problem(source, name, why))
-        else:
-            changes[name] = wanted
-    if problems:
-        raise InvalidInput(problems)
-    return replace(base, **changes)
+    found = Findings(source)
+    given = {key: value for key, value in override.items() if value is not None and value != ""}
+    wanted = read_thresholds(found, read_keys(found, entries_of(given, ""), GATE_KEYS))
+    tightened = stricter(found, base, wanted)
+    raise_if_any(found.problems)
+    return tightened

@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from patchflow.core.errors import MISSING, InvalidInput, Problem, join_path, raise_if_any
-from patchflow.core.plan import RolloutPlan, is_patch_group
-from patchflow.core.yamlfile import display_path, load_document
+from patchflow.core.plan_model import RolloutPlan
+from patchflow.core.validation import Entry, Findings, entries_of, load_file, read_mapping, read_patch_group
 
 PATCH_GROUP_TAG_KEYS = ("Patch Group", "PatchGroup")
 MEMBERSHIP_KEYS = ("tag_key", "assignments")
 ASSIGNMENT_KEYS = ("group", "tags", "instance_ids")
 INSTANCE_ID = re.compile(r"^(i|mi)-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
-PATCH_GROUP_RULE = "a patch group name (1-256 letters, digits, spaces or _.:/=+-@)"
 NO_GROUP = "-"
 
 # Report order: what is wrong with an instance first, then with groups and plans.
@@ -236,93 +235,78 @@ class Membership:
 
 def parse_membership(data: Any, source: str) -> Membership:
     """Validate a membership document; every problem of the file in one InvalidInput."""
-    problems: list[Problem] = []
-
-    def expected(path: str, what: str, got: object) -> None:
-        problems.append(Problem.expected(source, path, what, got))
-
-    if not isinstance(data, Mapping):
-        raise InvalidInput([Problem.expected(source, "", "a mapping with assignments", MISSING if data is None else data)])
-    for key in data:
-        if key not in MEMBERSHIP_KEYS:
-            problems.append(Problem(source, "", f"unknown key {key!r} in a membership file; allowed keys: {', '.join(MEMBERSHIP_KEYS)}"))
-    tag_key = data.get("tag_key", PATCH_GROUP_TAG_KEYS[0])
+    found = Findings(source)
+    items = read_mapping(found, (MISSING if data is None else data, ""), MEMBERSHIP_KEYS, "a mapping with assignments")
+    if items is None:  # not a mapping: there is nothing more to read
+        raise InvalidInput(found.problems)
+    tag_key, tag_key_path = items.get("tag_key", (PATCH_GROUP_TAG_KEYS[0], "tag_key"))
     if tag_key not in PATCH_GROUP_TAG_KEYS:
-        expected("tag_key", "'Patch Group' or 'PatchGroup'", tag_key)
-    raw = data.get("assignments", MISSING)
+        found.expected(tag_key_path, "'Patch Group' or 'PatchGroup'", tag_key)
+    raw, raw_path = items.get("assignments", (MISSING, "assignments"))
     assignments: list[Assignment] = []
     if not isinstance(raw, list) or not raw:
-        expected("assignments", "a non-empty list of assignments", MISSING if raw is None or raw == [] else raw)
+        found.expected(raw_path, "a non-empty list of assignments", MISSING if raw is None or raw == [] else raw)
         raw = []
     for index, item in enumerate(raw):
-        assignment = _read_assignment(item, join_path("assignments", index), expected, problems, source)
+        assignment = _read_assignment(found, (item, join_path(raw_path, index)))
         if assignment is not None:
             assignments.append(assignment)
-    raise_if_any(problems)
+    raise_if_any(found.problems)
     return Membership(source, tag_key, tuple(assignments))
 
 
 def load_membership(path: str | Path) -> Membership:
-    source = display_path(path)
-    try:
-        data = load_document(path)
-    except InvalidInput as exc:
-        raise InvalidInput(Problem(source, p.path, p.message) for p in exc.problems) from None
-    return parse_membership(data, source)
+    return load_file(path, parse_membership)
 
 
-def _read_assignment(item: Any, path: str, expected, problems: list[Problem], source: str) -> Assignment | None:
-    if not isinstance(item, Mapping):
-        expected(path, "a mapping with group and tags or instance_ids", item)
+def _read_assignment(found: Findings, entry: Entry) -> Assignment | None:
+    path = entry[1]
+    before = len(found.problems)
+    items = read_mapping(found, entry, ASSIGNMENT_KEYS, "a mapping with group and tags or instance_ids")
+    if items is None:
         return None
-    before = len(problems)
-    for key in item:
-        if key not in ASSIGNMENT_KEYS:
-            problems.append(Problem(source, path, f"unknown key {key!r} in an assignment; allowed keys: {', '.join(ASSIGNMENT_KEYS)}"))
-    group = item.get("group", MISSING)
+    group, group_path = items.get("group", (MISSING, join_path(path, "group")))
     if group is MISSING or group is None:
-        expected(join_path(path, "group"), "a patch group name", MISSING)
-    elif not is_patch_group(group):
-        expected(join_path(path, "group"), PATCH_GROUP_RULE, group)
-    selectors = [key for key in ("tags", "instance_ids") if key in item]
+        found.expected(group_path, "a patch group name", MISSING)
+    else:
+        read_patch_group(found, (group, group_path))
+    selectors = [key for key in ("tags", "instance_ids") if key in items]
     if len(selectors) != 1:
-        problems.append(Problem(source, path, f"expected one selector, tags or instance_ids, got {' and '.join(selectors) or 'nothing'}"))
-    tags: dict[str, tuple[str, ...]] = {}
-    if "tags" in item:
-        tags = _read_tag_selector(item["tags"], join_path(path, "tags"), expected)
-    instance_ids: tuple[str, ...] = ()
-    if "instance_ids" in item:
-        instance_ids = _read_instance_ids(item["instance_ids"], join_path(path, "instance_ids"), expected)
-    if len(problems) > before:
+        found.add(path, f"expected one selector, tags or instance_ids, got {' and '.join(selectors) or 'nothing'}")
+    tags = _read_tag_selector(found, items["tags"]) if "tags" in items else {}
+    instance_ids = _read_instance_ids(found, items["instance_ids"]) if "instance_ids" in items else ()
+    if len(found.problems) > before:
         return None
     return Assignment(path, group, tags, instance_ids)
 
 
-def _read_tag_selector(value: Any, path: str, expected) -> dict[str, tuple[str, ...]]:
+def _read_tag_selector(found: Findings, entry: Entry) -> dict[str, tuple[str, ...]]:
+    value, path = entry
     if not isinstance(value, Mapping) or not value:
-        expected(path, "a mapping of tag key to value (or list of values)", MISSING if value is None or value == {} else value)
+        found.expected(path, "a mapping of tag key to value (or list of values)", MISSING if value is None or value == {} else value)
         return {}
     tags: dict[str, tuple[str, ...]] = {}
-    for key, wanted in value.items():
+    for key, (wanted, key_path) in entries_of(value, path).items():
         if not isinstance(key, str) or not 1 <= len(key) <= 128:
-            expected(path, "tag keys of 1-128 characters", key)
+            found.expected(path, "tag keys of 1-128 characters", key)
             continue
         values = wanted if isinstance(wanted, list) else [wanted]
         if not values or not all(isinstance(v, str) and len(v) <= 256 for v in values):
-            expected(join_path(path, key), "a tag value of up to 256 characters, or a non-empty list of them", wanted)
+            found.expected(key_path, "a tag value of up to 256 characters, or a non-empty list of them", wanted)
             continue
         tags[key] = tuple(values)
     return tags
 
 
-def _read_instance_ids(value: Any, path: str, expected) -> tuple[str, ...]:
+def _read_instance_ids(found: Findings, entry: Entry) -> tuple[str, ...]:
+    value, path = entry
     if not isinstance(value, list) or not value:
-        expected(path, "a non-empty list of instance ids", MISSING if value is None or value == [] else value)
+        found.expected(path, "a non-empty list of instance ids", MISSING if value is None or value == [] else value)
         return ()
     ids = []
     for index, instance_id in enumerate(value):
         if not isinstance(instance_id, str) or not INSTANCE_ID.match(instance_id):
-            expected(join_path(path, index), "an instance id like i-0123456789abcdef0", instance_id)
+            found.expected(join_path(path, index), "an instance id like i-0123456789abcdef0", instance_id)
         else:
             ids.append(instance_id)
     return tuple(ids)

@@ -1,161 +1,179 @@
 """The rollout report, built from ledger records alone (no AWS, no Airflow).
 
-report.json is the machine-readable truth; report.md and report.html say the
-same for people. The summary table is what `make demo` prints.
+`build_report` returns a typed `Report` (patchflow.core.report_records);
+report.json (`Report.to_json()`) is the machine-readable truth; report.md and
+report.html say the same for people. The summary table is what `make demo` prints.
 """
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable, Mapping
+from dataclasses import replace
+from typing import Iterable, Mapping, Sequence
 
 from patchflow.core.html_templates import render_template
 from patchflow.core.records import RecordKind
+from patchflow.core.report_records import (
+    InstanceRow,
+    MovedOn,
+    Pin,
+    Report,
+    RunOutcome,
+    Stage,
+    StageManifest,
+    StageState,
+    Verdict,
+    Wave,
+)
 
 
-def build_report(records: Iterable[Mapping]) -> dict:
+def build_report(records: Iterable[Mapping]) -> Report:
     records = sorted(records, key=lambda r: r["at"])
     started = next((r for r in records if r["kind"] == RecordKind.RUN_STARTED), {})
     finished = next((r for r in reversed(records) if r["kind"] == RecordKind.RUN_FINISHED), None)
     # command_sent records carry pinned_to (None when not pinned) since it was introduced; older runs' do not.
     pins_recorded = any("pinned_to" in r for r in records if r["kind"] == RecordKind.COMMAND_SENT)
-    stage_names = list(started.get("stages", []))
-    stages: dict[str, dict] = {name: _empty_stage(name) for name in stage_names}
-
-    for record in records:
-        name = record.get("stage")
-        if name is None:
-            continue
-        stage = stages.setdefault(name, _empty_stage(name))
-        kind = record["kind"]
-        if kind == RecordKind.PREFLIGHT:
-            stage["patch_group"] = record.get("patch_group", "")
-            stage["targets"] = len(record.get("targets", []))
-            stage["offline"] = record.get("offline", [])
-            stage["baselines"] = record.get("baselines", {})
-            stage["default_baselines"] = record.get("default_baselines", {})
-            stage["state"] = "running"
-        elif kind == RecordKind.COMMAND_SENT:
-            stage["command_ids"].extend(c for c in record.get("command_ids", []) if c not in stage["command_ids"])
-            for location in record.get("install_override_lists", []):
-                if location not in stage["install_override_lists"]:
-                    stage["install_override_lists"].append(location)
-            if record.get("pinned_to"):
-                stage["pinned_to"] = record["pinned_to"]
-            for os_name in record.get("nothing_new_for", []):
-                if os_name not in stage["nothing_new_for"]:
-                    stage["nothing_new_for"].append(os_name)
-            stage["not_sent"].extend(i for i in record.get("not_sent", []) if i not in stage["not_sent"])
-        elif kind == RecordKind.WAVE_RESULT:
-            for item in record.get("instances", []):
-                for moved in item.get("moved_on", []):
-                    stage["moved_on"].setdefault(moved["id"], {**moved, "instances": []})["instances"].append(item["instance_id"])
-            stage["waves"].append(
-                {
-                    "wave": record.get("wave"),
-                    "operation": record.get("operation", "Install"),
-                    "command_ids": record.get("command_ids", []),
-                    "targets": len(record.get("instances", [])),
-                    "counts": record.get("verdict", {}).get("counts", {}),
-                    "verdict": {k: record.get("verdict", {}).get(k) for k in ("passed", "reasons")},
-                    "instances": record.get("instances", []),
-                    "started_at": record.get("started_at"),
-                    "finished_at": record.get("finished_at"),
-                }
-            )
-        elif kind == RecordKind.STAGE_VERDICT:
-            verdict = record.get("verdict", {})
-            stage["verdict"] = {"passed": verdict.get("passed"), "reasons": verdict.get("reasons", [])}
-            stage["counts"] = verdict.get("counts", {})
-            stage["state"] = "promoted" if verdict.get("passed") else "blocked"
-        elif kind == RecordKind.MANIFEST:
-            stage["manifest"] = {"hash": record.get("content_hash"), "size": record.get("size", 0), "location": record.get("location")}
-        elif kind == RecordKind.DRIFT:
-            stage["drift"] = record.get("drift", {})
-        elif kind == RecordKind.STAGE_FAILED:
-            stage["state"] = "failed"
-            stage["error"] = record.get("reason", "")
-
-    manifests = {name: stage["manifest"] for name, stage in stages.items() if stage["manifest"]}
-    for stage in stages.values():
-        if not pins_recorded:
-            # Runs recorded before pinned_to existed: their override lists live under the source's manifest folder.
-            stage["pinned_to"] = next(
-                ({"stage": source, "hash": manifest["hash"]} for source, manifest in manifests.items()
-                 if any(f"/manifest/{source}/" in location for location in stage["install_override_lists"])),
-                None,
-            )
-        if stage["waves"] and not stage["counts"]:
-            stage["counts"] = dict(sum((Counter(w["counts"]) for w in stage["waves"]), Counter()))
-
-    outcome = finished.get("outcome") if finished else "running"
-    return {
-        "plan": started.get("plan", ""),
-        "dag_id": started.get("dag_id", records[0]["dag_id"] if records else ""),
-        "run_id": started.get("run_id", records[0]["run_id"] if records else ""),
-        "dry_run": started.get("dry_run", False),
-        "change_ticket": started.get("change_ticket", ""),
-        "started_at": started.get("at"),
-        "finished_at": finished.get("at") if finished else None,
-        "outcome": outcome,
-        "blocking_stage": finished.get("blocking_stage") if finished else None,
-        "reason": finished.get("reason", "") if finished else "",
-        "pins_recorded": pins_recorded,
-        "stages": [stages[name] for name in stages],
-    }
+    # The run's selected stages in its order, then any other stage a record names, in order of appearance.
+    names = dict.fromkeys([*started.get("stages", []), *(r["stage"] for r in records if r.get("stage") is not None)])
+    stages = [_stage(name, [r for r in records if r.get("stage") == name]) for name in names]
+    if not pins_recorded:
+        # Runs recorded before pinned_to existed: their override lists live under the source's manifest folder.
+        manifests = {stage.name: stage.manifest for stage in stages if stage.manifest}
+        stages = [replace(stage, pinned_to=_pin_from_override_lists(stage, manifests)) for stage in stages]
+    return Report(
+        plan=started.get("plan", ""),
+        dag_id=started.get("dag_id", records[0]["dag_id"] if records else ""),
+        run_id=started.get("run_id", records[0]["run_id"] if records else ""),
+        dry_run=started.get("dry_run", False),
+        change_ticket=started.get("change_ticket", ""),
+        started_at=started.get("at"),
+        finished_at=finished.get("at") if finished else None,
+        outcome=RunOutcome(finished.get("outcome")) if finished else RunOutcome.RUNNING,
+        blocking_stage=finished.get("blocking_stage") if finished else None,
+        reason=finished.get("reason", "") if finished else "",
+        pins_recorded=pins_recorded,
+        stages=tuple(stages),
+    )
 
 
-def _empty_stage(name: str) -> dict:
-    return {
-        "name": name,
-        "patch_group": "",
-        "state": "not started",
-        "targets": 0,
-        "offline": [],
-        "baselines": {},
-        "default_baselines": {},
-        "command_ids": [],
-        "waves": [],
-        "counts": {},
-        "verdict": None,
-        "manifest": None,
-        "drift": {},
-        "install_override_lists": [],
-        "pinned_to": None,
-        "nothing_new_for": [],
-        "not_sent": [],
-        "moved_on": {},
-    }
+STATE_AFTER = {
+    RecordKind.PREFLIGHT: lambda record: StageState.RUNNING,
+    RecordKind.STAGE_VERDICT: lambda record: StageState.PROMOTED if record.get("verdict", {}).get("passed") else StageState.BLOCKED,
+    RecordKind.STAGE_FAILED: lambda record: StageState.FAILED,
+}
+
+
+def _stage(name: str, records: Sequence[Mapping]) -> Stage:
+    """One stage from its own records, in time order: the latest preflight, verdict, manifest and drift count."""
+
+    def latest(kind: RecordKind) -> Mapping | None:
+        return next((r for r in reversed(records) if r["kind"] == kind), None)
+
+    sent = [r for r in records if r["kind"] == RecordKind.COMMAND_SENT]
+    wave_records = [r for r in records if r["kind"] == RecordKind.WAVE_RESULT]
+    preflight, verdict, manifest, drift, failure = (
+        latest(kind) for kind in (RecordKind.PREFLIGHT, RecordKind.STAGE_VERDICT, RecordKind.MANIFEST, RecordKind.DRIFT, RecordKind.STAGE_FAILED)
+    )
+    state = next((STATE_AFTER[r["kind"]](r) for r in reversed(records) if r["kind"] in STATE_AFTER), StageState.NOT_STARTED)
+    waves = tuple(_wave(r) for r in wave_records)
+    gate = verdict.get("verdict", {}) if verdict else None
+    counts = dict(gate.get("counts", {})) if gate is not None else {}
+    if waves and not counts:
+        counts = dict(sum((Counter(wave.counts) for wave in waves), Counter()))
+    pins = [r["pinned_to"] for r in sent if r.get("pinned_to")]
+    return Stage(
+        name=name,
+        patch_group=preflight.get("patch_group", "") if preflight else "",
+        state=state,
+        targets=len(preflight.get("targets", [])) if preflight else 0,
+        offline=tuple(preflight.get("offline", [])) if preflight else (),
+        baselines=dict(preflight.get("baselines", {})) if preflight else {},
+        default_baselines=dict(preflight.get("default_baselines", {})) if preflight else {},
+        command_ids=_unique(r.get("command_ids", []) for r in sent),
+        waves=waves,
+        counts=counts,
+        verdict=Verdict(gate.get("passed"), _reasons(gate.get("reasons", []))) if gate is not None else None,
+        manifest=StageManifest(manifest.get("content_hash"), manifest.get("size", 0), manifest.get("location")) if manifest else None,
+        drift={os_name: tuple(ids) for os_name, ids in drift.get("drift", {}).items()} if drift else {},
+        install_override_lists=_unique(r.get("install_override_lists", []) for r in sent),
+        pinned_to=Pin(pins[-1]["stage"], pins[-1]["hash"]) if pins else None,
+        nothing_new_for=_unique(r.get("nothing_new_for", []) for r in sent),
+        not_sent=_unique(r.get("not_sent", []) for r in sent),
+        moved_on=_moved_on(wave_records),
+        error=failure.get("reason", "") if failure else None,
+    )
+
+
+def _wave(record: Mapping) -> Wave:
+    verdict = record.get("verdict", {})
+    return Wave(
+        wave=record.get("wave"),
+        operation=record.get("operation", "Install"),
+        command_ids=tuple(record.get("command_ids", [])),
+        targets=len(record.get("instances", [])),
+        counts=dict(verdict.get("counts", {})),
+        verdict=Verdict(verdict.get("passed"), _reasons(verdict.get("reasons"))),
+        instances=tuple(InstanceRow(dict(row)) for row in record.get("instances", [])),
+        started_at=record.get("started_at"),
+        finished_at=record.get("finished_at"),
+    )
+
+
+def _moved_on(wave_records: Sequence[Mapping]) -> dict[str, MovedOn]:
+    """Patch id -> the version that moved on, with every instance (in wave order) that reported it."""
+    moved_on: dict[str, MovedOn] = {}
+    for record in wave_records:
+        for row in record.get("instances", []):
+            for moved in row.get("moved_on", []):
+                known = moved_on.get(moved["id"]) or MovedOn(moved["id"], moved["pinned_title"], moved["offered_title"])
+                moved_on[moved["id"]] = replace(known, instances=(*known.instances, row["instance_id"]))
+    return moved_on
+
+
+def _pin_from_override_lists(stage: Stage, manifests: Mapping[str, StageManifest]) -> Pin | None:
+    return next(
+        (Pin(source, manifest.hash) for source, manifest in manifests.items()
+         if any(f"/manifest/{source}/" in location for location in stage.install_override_lists)),
+        None,
+    )
+
+
+def _unique(lists: Iterable[Iterable[str]]) -> tuple[str, ...]:
+    """Every item once, in the order first seen: a retried wave records the same command ids again."""
+    return tuple(dict.fromkeys(item for items in lists for item in items))
+
+
+def _reasons(reasons: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if reasons is None else tuple(reasons)
 
 
 SUMMARY_HEADER = ("stage", "group", "targets", "succeeded", "failed", "unreachable", "gate", "commands")
 
 
-def summary_rows(report: Mapping) -> list[tuple[str, ...]]:
+def summary_rows(report: Report) -> list[tuple[str, ...]]:
     rows = []
-    for stage in report["stages"]:
-        counts = stage.get("counts") or {}
-        verdict = stage.get("verdict")
-        gate = "-" if verdict is None else ("PASS" if verdict["passed"] else "BLOCK")
-        if stage["state"] == "failed":
+    for stage in report.stages:
+        counts = stage.counts
+        gate = "-" if stage.verdict is None else ("PASS" if stage.verdict.passed else "BLOCK")
+        if stage.state is StageState.FAILED:
             gate = "ERROR"
         rows.append(
             (
-                stage["name"],
-                stage.get("patch_group") or "-",
-                str(counts.get("targets", stage.get("targets", 0))),
+                stage.name,
+                stage.patch_group or "-",
+                str(counts.get("targets", stage.targets)),
                 str(counts.get("succeeded", 0)),
                 str(counts.get("failed", 0) + counts.get("timed_out", 0)),
                 str(counts.get("unreachable", 0) + counts.get("not_dispatched", 0)),
                 gate,
                 # The first eight characters are enough to find a command in the console; the
                 # per-wave sections carry the full ids.
-                " ".join(c[:8] for c in stage.get("command_ids", [])) or "-",
+                " ".join(c[:8] for c in stage.command_ids) or "-",
             )
         )
     return rows
 
 
-def summary_table(report: Mapping) -> str:
+def summary_table(report: Report) -> str:
     rows = [SUMMARY_HEADER, *summary_rows(report)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(SUMMARY_HEADER))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
@@ -163,74 +181,74 @@ def summary_table(report: Mapping) -> str:
     return "\n".join(lines)
 
 
-def headline(report: Mapping) -> str:
-    if report["outcome"] == "promoted":
-        return f"PROMOTED: every stage of {report['plan']} passed its gate."
-    if report["outcome"] == "blocked":
-        return f"BLOCKED at stage {report['blocking_stage']}: {report['reason']}"
-    return f"{report['outcome'].upper()}: {report.get('reason') or 'the run did not finish'}"
+def headline(report: Report) -> str:
+    if report.outcome is RunOutcome.PROMOTED:
+        return f"PROMOTED: every stage of {report.plan} passed its gate."
+    if report.outcome is RunOutcome.BLOCKED:
+        return f"BLOCKED at stage {report.blocking_stage}: {report.reason}"
+    return f"{report.outcome.value.upper()}: {report.reason or 'the run did not finish'}"
 
 
-def render_markdown(report: Mapping) -> str:
-    out = [f"# Patch rollout report: {report['plan']}", "", f"**{headline(report)}**", ""]
+def render_markdown(report: Report) -> str:
+    out = [f"# Patch rollout report: {report.plan}", "", f"**{headline(report)}**", ""]
     out += [
-        f"- DAG run: `{report['dag_id']}` / `{report['run_id']}`",
-        f"- Started: {report['started_at']}  Finished: {report['finished_at']}",
-        f"- Dry run (scan only): {'yes' if report['dry_run'] else 'no'}",
+        f"- DAG run: `{report.dag_id}` / `{report.run_id}`",
+        f"- Started: {report.started_at}  Finished: {report.finished_at}",
+        f"- Dry run (scan only): {'yes' if report.dry_run else 'no'}",
     ]
-    if report.get("change_ticket"):
-        out.append(f"- Change ticket: {report['change_ticket']}")
+    if report.change_ticket:
+        out.append(f"- Change ticket: {report.change_ticket}")
     out += ["", "## Summary", "", "| " + " | ".join(SUMMARY_HEADER) + " |", "|" + "---|" * len(SUMMARY_HEADER)]
     out += ["| " + " | ".join(row) + " |" for row in summary_rows(report)]
-    for stage in report["stages"]:
-        out += ["", f"## Stage {stage['name']} (patch group `{stage['patch_group'] or '-'}`): {stage['state']}", ""]
-        if stage.get("error"):
-            out.append(f"Error: {stage['error']}")
-        if stage["verdict"]:
-            out.append("Gate: " + ("PASS" if stage["verdict"]["passed"] else "BLOCK"))
-            out += [f"- {reason}" for reason in stage["verdict"]["reasons"]]
+    for stage in report.stages:
+        out += ["", f"## Stage {stage.name} (patch group `{stage.patch_group or '-'}`): {stage.state.value}", ""]
+        if stage.error:
+            out.append(f"Error: {stage.error}")
+        if stage.verdict:
+            out.append("Gate: " + ("PASS" if stage.verdict.passed else "BLOCK"))
+            out += [f"- {reason}" for reason in stage.verdict.reasons or ()]
         out += stage_facts(stage)
-        for wave in stage["waves"]:
-            verdict = "PASS" if wave["verdict"]["passed"] else "BLOCK"
-            out += ["", f"### {wave['operation']} wave {wave['wave']}: {wave['targets']} instances, {verdict}", ""]
-            out += [f"- {reason}" for reason in wave["verdict"]["reasons"] or []]
-            out.append(f"- Commands: {', '.join(wave['command_ids']) or '-'}; {wave['started_at']} to {wave['finished_at']}")
+        for wave in stage.waves:
+            verdict = "PASS" if wave.verdict.passed else "BLOCK"
+            out += ["", f"### {wave.operation} wave {wave.wave}: {wave.targets} instances, {verdict}", ""]
+            out += [f"- {reason}" for reason in wave.verdict.reasons or ()]
+            out.append(f"- Commands: {', '.join(wave.command_ids) or '-'}; {wave.started_at} to {wave.finished_at}")
             out += ["", "| instance | os | outcome | status | compliant | pending reboot | command |", "|---|---|---|---|---|---|---|"]
-            for item in wave["instances"]:
+            for row in wave.instances:
                 out.append(
-                    f"| {item['instance_id']} | {item.get('operating_system') or '-'} | {item['outcome']} | {item.get('status_details', '')} "
-                    f"| {_yes_no(item.get('compliant'))} | {_yes_no(item.get('pending_reboot'))} | {item.get('command_id', '')} |"
+                    f"| {row.instance_id} | {row.operating_system or '-'} | {row.outcome} | {row.status_details} "
+                    f"| {_yes_no(row.compliant)} | {_yes_no(row.pending_reboot)} | {row.command_id} |"
                 )
     return "\n".join(out) + "\n"
 
 
-def stage_facts(stage: Mapping) -> list[str]:
+def stage_facts(stage: Stage) -> list[str]:
     """The stage's baselines, offline agents, manifest, pinning and drift, one sentence each, for every rendering."""
     facts = []
-    if stage["baselines"]:
-        defaults = stage.get("default_baselines") or {}
+    if stage.baselines:
+        defaults = stage.default_baselines
         facts.append(
             "Baselines in force: "
-            + ", ".join(f"{os}={b or ('OS default ' + defaults[os] if defaults.get(os) else 'OS default')}" for os, b in stage["baselines"].items())
+            + ", ".join(f"{os}={b or ('OS default ' + defaults[os] if defaults.get(os) else 'OS default')}" for os, b in stage.baselines.items())
         )
-    if stage["offline"]:
-        facts.append("Offline agents at preflight: " + ", ".join(stage["offline"]))
-    if stage["manifest"]:
-        facts.append(f"Pinned manifest: {stage['manifest']['hash']} ({stage['manifest']['size']} patches)")
-    if stage.get("not_sent"):
-        facts.append("Not sent to (agent not online at preflight), counted unreachable: " + ", ".join(stage["not_sent"]))
-    if stage.get("pinned_to"):
-        source = stage["pinned_to"]["stage"]
-        facts.append(f"Installed only the manifest of stage {source}: {stage['pinned_to']['hash']}")
-        for os_name in stage.get("nothing_new_for") or []:
+    if stage.offline:
+        facts.append("Offline agents at preflight: " + ", ".join(stage.offline))
+    if stage.manifest:
+        facts.append(f"Pinned manifest: {stage.manifest.hash} ({stage.manifest.size} patches)")
+    if stage.not_sent:
+        facts.append("Not sent to (agent not online at preflight), counted unreachable: " + ", ".join(stage.not_sent))
+    if stage.pinned_to:
+        source = stage.pinned_to.stage
+        facts.append(f"Installed only the manifest of stage {source}: {stage.pinned_to.hash}")
+        for os_name in stage.nothing_new_for:
             facts.append(f"{source} installed nothing new for {os_name}: its instances here were scanned, nothing was installed")
-    for patch_id, moved in (stage.get("moved_on") or {}).items():
+    for patch_id, moved in stage.moved_on.items():
         facts.append(
-            f"Version moved on for {patch_id}: the manifest pins {moved['pinned_title']}, the repositories now offer "
-            f"{moved['offered_title']} (on {', '.join(moved['instances'])}); run {stage['pinned_to']['stage'] if stage.get('pinned_to') else 'the source stage'} "
+            f"Version moved on for {patch_id}: the manifest pins {moved.pinned_title}, the repositories now offer "
+            f"{moved.offered_title} (on {', '.join(moved.instances)}); run {stage.pinned_to.stage if stage.pinned_to else 'the source stage'} "
             "again to try the new version, rather than looking for a broken node"
         )
-    for os_name, ids in (stage.get("drift") or {}).items():
+    for os_name, ids in stage.drift.items():
         if ids:
             facts.append(f"Drift on {os_name} (approved here, not in the manifest, not installed): {', '.join(ids)}")
     return facts
@@ -240,7 +258,7 @@ def _yes_no(value) -> str:
     return "-" if value is None else ("yes" if value else "no")
 
 
-def render_html(report: Mapping) -> str:
+def render_html(report: Report) -> str:
     """report.html, from templates/report.html (which escapes every value)."""
     return render_template(
         "report.html",

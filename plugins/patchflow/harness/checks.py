@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
+from patchflow.core.report_records import Report, RunOutcome
+
 # Tasks that wait on SSM or on the clock: each must defer rather than sleep in a worker slot.
 DEFERRING_TASKS = ("scan", "wave_", "soak")
 DEFERRED_LOG_LINE = "Pausing task as DEFERRED"  # the worker's task runner, as it hands the wait over
@@ -30,7 +32,7 @@ class Observation:
     seen_states: dict[str, list[str]] = field(default_factory=dict)  # task_id -> states in the order seen
     seen_triggers: dict[str, dict] = field(default_factory=dict)  # task_id -> the trigger seen while deferred
     logs: dict[str, str] = field(default_factory=dict)  # task_id -> its log text, from the API
-    report: dict | None = None  # patchflow.core.report.build_report over the run's ledger
+    report: Report | None = None  # patchflow.core.report.build_report over the run's ledger
 
 
 def record_poll(observation: Observation, task_instances: Iterable[Mapping]) -> None:
@@ -89,17 +91,16 @@ def check_workers(observation: Observation, expected: Iterable[str]) -> Check:
 
 def check_promoted(observation: Observation) -> Check:
     run_state = observation.run.get("state")
-    outcome = (observation.report or {}).get("outcome")
+    report = observation.report
     failed = sorted(ti["task_id"] for ti in observation.task_instances if ti.get("state") not in ("success", "skipped"))
-    if run_state == "success" and outcome == "promoted" and not failed:
-        stages = [s["name"] for s in (observation.report or {}).get("stages", []) if isinstance(s, Mapping) and "name" in s]
+    if run_state == "success" and report is not None and report.outcome is RunOutcome.PROMOTED and not failed:
+        stages = [s.name for s in report.stages]
         return Check("promoted", True, f"run success, ledger outcome promoted{' through ' + ' -> '.join(stages) if stages else ''}")
-    report = observation.report or {}
-    blocked = f" at {report.get('blocking_stage')} ({(report.get('reason') or '').strip()[:160]})" if report.get("blocking_stage") else ""
+    blocked = f" at {report.blocking_stage} ({report.reason.strip()[:160]})" if report is not None and report.blocking_stage else ""
     return Check(
         "promoted",
         False,
-        f"expected run success and ledger outcome promoted, got run {run_state}, ledger {outcome or 'no records'}{blocked}"
+        f"expected run success and ledger outcome promoted, got run {run_state}, ledger {report.outcome.value if report else 'no records'}{blocked}"
         + (f"; not successful: {', '.join(failed[:8])}" if failed else ""),
     )
 
@@ -107,7 +108,7 @@ def check_promoted(observation: Observation) -> Check:
 def check_blocked(observation: Observation, stage: str, later_stages: Iterable[str]) -> Check:
     """The block shows through the API: run failed, a task of `stage` failed, nothing later ran, the ledger says blocked there."""
     run_state = observation.run.get("state")
-    report = observation.report or {}
+    report = observation.report
     failed_in_stage = sorted(ti["task_id"] for ti in observation.task_instances if ti["task_id"].startswith(stage + ".") and ti.get("state") == "failed")
     later_ran = sorted(
         ti["task_id"]
@@ -121,11 +122,13 @@ def check_blocked(observation: Observation, stage: str, later_stages: Iterable[s
         problems.append(f"no task of stage {stage} failed")
     if later_ran:
         problems.append(f"later stages ran: {', '.join(later_ran)}")
-    if report.get("outcome") != "blocked" or report.get("blocking_stage") != stage:
-        problems.append(f"ledger says {report.get('outcome') or 'nothing'} at {report.get('blocking_stage')}, expected blocked at {stage}")
+    if report is None:
+        problems.append(f"ledger says nothing, expected blocked at {stage}")
+    elif report.outcome is not RunOutcome.BLOCKED or report.blocking_stage != stage:
+        problems.append(f"ledger says {report.outcome.value} at {report.blocking_stage}, expected blocked at {stage}")
     if problems:
         return Check("blocked", False, "; ".join(problems))
-    reason = (report.get("reason") or "").strip()
+    reason = report.reason.strip()
     return Check("blocked", True, f"run failed at {', '.join(failed_in_stage)}; ledger: blocked at {stage}" + (f" ({reason[:160]})" if reason else ""))
 
 

@@ -20,6 +20,7 @@ from patchflow.core.errors import InvalidInput
 from patchflow.aws.ledger import RunLedger, list_runs, open_store
 from patchflow.core.yamlfile import PROJECT_ROOT
 from patchflow.core.report import build_report, headline, render_html, render_markdown, summary_table
+from patchflow.core.report_records import Report, RunOutcome
 
 DEMO_TIME_SCALE = "120"
 DEMO_POLL_INTERVAL = "1"
@@ -163,7 +164,7 @@ def _run(args) -> int:
     print()
     print(headline(report))
     print(f"Report: {Path(args.reports) / 'report.html'} (also report.md, report.json); took {time.monotonic() - total_started:.0f}s")
-    return 0 if report["outcome"] == "promoted" and code == 0 else 1
+    return 0 if report.outcome is RunOutcome.PROMOTED and code == 0 else 1
 
 
 @contextlib.contextmanager
@@ -190,7 +191,7 @@ def fleet_endpoint(args, fleet_path: Path):
         sim_context.__exit__(None, None, None)
 
 
-def latest_report(plan) -> dict | None:
+def latest_report(plan) -> Report | None:
     store = open_store(plan.ledger_uri)
     runs = [(dag, run) for dag, run in list_runs(store) if dag == plan.dag_id]
     if not runs:
@@ -200,8 +201,8 @@ def latest_report(plan) -> dict | None:
     return build_report(newest.records())
 
 
-def write_reports(report: dict, directory: Path) -> None:
+def write_reports(report: Report, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=str))
+    (directory / "report.json").write_text(json.dumps(report.to_json(), indent=2, sort_keys=True, default=str))
     (directory / "report.md").write_text(render_markdown(report))
     (directory / "report.html").write_text(render_html(report))

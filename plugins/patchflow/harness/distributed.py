@@ -50,6 +50,7 @@ from patchflow.harness.checks import check_blocked, check_cancelled, check_defer
 from patchflow.harness.processes import Processes, SetupError, free_port, step, tail, wait_for
 from patchflow.harness.services import ensure_installed, start_postgres, start_redis
 from patchflow.harness.topology import HOSTNAME_ENV, WORKER_NAMES, airflow_environment, airflow_processes
+from patchflow.core.report_records import Report
 from patchflow.core.yamlfile import PROJECT_ROOT
 
 REPORT_DIR = "reports/e2e-distributed"
@@ -251,7 +252,7 @@ def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -
         "dag_id": plan.dag_id,
         "run_id": run_id,
         "run_state": observation.run.get("state"),
-        "ledger_outcome": (observation.report or {}).get("outcome"),
+        "ledger_outcome": observation.report.outcome.value if observation.report else None,
         "checks": [c.__dict__ for c in checks],
         "task_instances": [{k: ti.get(k) for k in ("task_id", "state", "hostname", "try_number")} for ti in observation.task_instances],
         "seen_states": observation.seen_states,
@@ -276,7 +277,7 @@ def commands_of_run(dag_id: str, run_id: str) -> list[dict]:
     return [c for page in pages for c in page["Commands"] if f"patchflow {token} " in c.get("Comment", "")]
 
 
-def ledger_report(plan, run_id: str) -> dict | None:
+def ledger_report(plan, run_id: str) -> Report | None:
     from patchflow.aws.ledger import RunLedger, open_store
     from patchflow.core.report import build_report
 

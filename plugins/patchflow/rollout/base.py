@@ -15,10 +15,11 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from patchflow.rollout import notify
-from patchflow.core.gates import GateThresholds, tighten
+from patchflow.core.gates import GateThresholds
 from patchflow.aws.ledger import RunLedger, open_store
-from patchflow.core.plan import RolloutPlan, Stage, validate_run_params
+from patchflow.core.plan import RolloutPlan, Stage
 from patchflow.core.records import RecordKind
+from patchflow.core.run_params import validate_run_params
 from patchflow.rollout.triggers import aws_client_for, ssm_client_for, ssm_send_client_for
 
 
@@ -44,9 +45,7 @@ class Rollout:
         return stage.name in self.params.stages
 
     def thresholds(self, stage: Stage) -> GateThresholds:
-        if self.params.max_failed:
-            return tighten(stage.gate, {"max_failed": self.params.max_failed})
-        return stage.gate
+        return self.params.gate_for(stage)
 
     @property
     def run_token(self) -> str:

@@ -26,6 +26,7 @@ from patchflow.core.patch_states import INSTALLED_STATES, MISSING
 from patchflow.core.preflight import baselines_in_force, ledger_baselines, unregistered_baseline_problem
 from patchflow.core.records import RecordKind, WaveRow, patched_instances
 from patchflow.core.report import build_report, headline, render_html, render_markdown, summary_table
+from patchflow.core.report_records import RunOutcome
 from patchflow.rollout.base import RolloutOperator, artifact_json, block
 from patchflow.rollout.links import RolloutReportLink
 from patchflow.aws import inventory
@@ -240,16 +241,16 @@ class FinishRunOperator(RolloutOperator):
             records.append(rollout.ledger.append(RecordKind.RUN_FINISHED, outcome=outcome, blocking_stage=stage, reason=reason))
         report = build_report(records)
         locations = {
-            "json": rollout.ledger.put_artifact("report.json", artifact_json(report), "application/json"),
+            "json": rollout.ledger.put_artifact("report.json", artifact_json(report.to_json()), "application/json"),
             "markdown": rollout.ledger.put_artifact("report.md", render_markdown(report), "text/markdown"),
             "html": rollout.ledger.put_artifact("report.html", render_html(report), "text/html"),
         }
         self.log.info("\n%s\n%s", summary_table(report), headline(report))
-        notify.send(self.plan, "complete", f"Rollout {self.plan.name}: {report['outcome']}", headline(report) + "\n\n" + summary_table(report), run_id=rollout.run_id,
+        notify.send(self.plan, "complete", f"Rollout {self.plan.name}: {report.outcome.value}", headline(report) + "\n\n" + summary_table(report), run_id=rollout.run_id,
                     aws_conn_id=self.aws_conn_id)
-        if report["outcome"] != "promoted":
+        if report.outcome is not RunOutcome.PROMOTED:
             raise AirflowFailException(headline(report))
-        return {"outcome": report["outcome"], "report": locations}
+        return {"outcome": report.outcome.value, "report": locations}
 
 
 def _why_no_verdict(context, stage_name: str, has_approval: bool) -> str:

@@ -1,8 +1,8 @@
 """Reads what the page shows: plans from include/rollouts, patch groups from SSM, runs from the ledger.
 
-The I/O shell around `model`: every source comes back as plain dicts, or as a
-failure dict ({"kind", "where", "detail"}) that `model.failure_notice` turns
-into words. Nothing here raises to the caller, so the page always renders.
+The I/O shell around `model`: every source comes back as plain dicts (a run as
+its typed `Report`), or as a failure dict ({"kind", "where", "detail"}) that
+`model.failure_notice` turns into words. Nothing here raises to the caller, so the page always renders.
 Clients are built for a page, not a rollout: short timeouts and one retry, so
 an unreachable fleet is reported in about a second rather than after minutes
 of adaptive back-off. Knows nothing of Airflow.
@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from patchflow.aws.ledger import RunLedger, open_store, safe_segment
+from patchflow.core.errors import InvalidInput
 from patchflow.core.report import build_report, render_html
+from patchflow.core.report_records import Report
 from patchflow.ui.model import merge_failures, plan_view
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ def page_client(service: str, region_name: str | None = None):
 
 def classify_failure(exc: BaseException, where: str = "") -> dict:
     """An exception from boto3 (or anything else) as {"kind", "where", "detail"}, worded for a person."""
+    if isinstance(exc, InvalidInput):  # a stored file of the wrong shape: every problem, each naming the file
+        return {"kind": "error", "where": where, "detail": "; ".join(str(problem) for problem in exc.problems)}
     names = {cls.__name__ for cls in type(exc).__mro__}
     response = getattr(exc, "response", None)
     if names & set(UNREACHABLE):
@@ -185,10 +189,11 @@ def read_ledgers(
     return {"ok": True, "reports": reports, "failures": failures}
 
 
-def _report_of(store, run: Mapping) -> dict:
+def _report_of(store, run: Mapping) -> Report:
     prefix = f"{run['dag']}/{run['run']}"
     if run.get("has_report"):
-        return json.loads(store.get(f"{prefix}/report.json"))
+        key = f"{prefix}/report.json"
+        return Report.from_json(json.loads(store.get(key)), source=store.location(key))
     records = [json.loads(store.get(key)) for key in store.keys(f"{prefix}/records/")]
     return build_report(records)
 

@@ -1,7 +1,7 @@
-"""The Patch rollouts page as plain data: built from plain dicts, no I/O, no Airflow, no AWS.
+"""The Patch rollouts page as plain data: built from plain dicts and typed reports, no I/O, no Airflow, no AWS.
 
 `build_page` takes what `gather` read (plans, the fleet's patch groups, rollout
-reports from the ledger, or a failure for each source) and returns everything
+reports from the ledger as `Report`s, or a failure for each source) and returns everything
 the page shows, already decided: counts, percentages, ages, verdict words,
 links and the notices that tell a person what to do next. `render` only turns
 this into HTML, so every rule here is tested as a table of inputs and outcomes.
@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from patchflow.aws.inventory import is_compliant
 from patchflow.core.links import console_command_url, dag_run_url, report_url
+from patchflow.core.report_records import Report, RunOutcome, StageState, Wave
 
 STALE_AFTER_SECONDS = 24 * 3600
 DEFAULT_RUN_LIMIT = 10
@@ -213,119 +214,112 @@ def _baseline_label(baseline: Mapping | None) -> str:
 # --------------------------------------------------------------------------- rollout runs
 
 
-def run_summary(report: Mapping, plan: Mapping | None, *, base_url: str | None, region: str | None) -> dict:
+def run_summary(report: Report, plan: Mapping | None, *, base_url: str | None, region: str | None) -> dict:
     """One rollout run from its report (patchflow.core.report.build_report): verdicts, reasons, links, the path picture."""
-    dag_id, run_id = report.get("dag_id", ""), report.get("run_id", "")
-    outcome = report.get("outcome") or "running"
+    outcome = report.outcome.value
     outcome_text, outcome_tone = OUTCOME_LOOK.get(outcome, (outcome.capitalize(), "idle"))
-    pins = {s["name"]: s["pinned_to"]["stage"] for s in report.get("stages", []) if s.get("pinned_to")}
-    if not report.get("pins_recorded"):
+    pins = {s.name: s.pinned_to.stage for s in report.stages if s.pinned_to}
+    if not report.pins_recorded:
         # Runs recorded before command_sent carried pinned_to: where their records cannot say, the plan
         # file is the only witness left, though it may have changed since the run.
         pins = {**{s["name"]: s.get("pin_to") for s in (plan or {}).get("stages", [])}, **pins}
     planned_groups = {s["name"]: s.get("patch_group", "") for s in (plan or {}).get("stages", [])}
     stages = []
     manifests = []
-    for stage in report.get("stages", []):
-        verdict = stage.get("verdict")
-        if stage.get("state") == "failed":
+    for stage in report.stages:
+        verdict = stage.verdict
+        if stage.state is StageState.FAILED:
             gate = "ERROR"
         elif verdict is None:
             gate = "-"
         else:
-            gate = "PASS" if verdict.get("passed") else "BLOCK"
-        reasons = list((verdict or {}).get("reasons") or [])
-        if stage.get("error"):
-            reasons.append(stage["error"])
-        manifest = stage.get("manifest")
-        if manifest and manifest.get("hash"):
-            manifests.append({"stage": stage["name"], "hash": manifest["hash"], "short": short_id(manifest["hash"], 12), "size": manifest.get("size", 0)})
-        counts = stage.get("counts") or {}
+            gate = "PASS" if verdict.passed else "BLOCK"
+        reasons = list(verdict.reasons or ()) if verdict else []
+        if stage.error:
+            reasons.append(stage.error)
+        if stage.manifest and stage.manifest.hash:
+            manifests.append({"stage": stage.name, "hash": stage.manifest.hash, "short": short_id(stage.manifest.hash, 12), "size": stage.manifest.size})
+        counts = stage.counts
         stages.append(
             {
-                "name": stage["name"],
-                "patch_group": stage.get("patch_group") or planned_groups.get(stage["name"], ""),
-                "state": stage.get("state") or "not started",
+                "name": stage.name,
+                "patch_group": stage.patch_group or planned_groups.get(stage.name, ""),
+                "state": stage.state.value,
                 "gate": gate,
                 "reasons": reasons,
-                "targets": counts.get("targets", stage.get("targets", 0)),
+                "targets": counts.get("targets", stage.targets),
                 "succeeded": counts.get("succeeded", 0),
                 "failed": counts.get("failed", 0) + counts.get("timed_out", 0),
                 "unreachable": counts.get("unreachable", 0) + counts.get("not_dispatched", 0),
-                "offline": list(stage.get("offline") or []),
-                "pinned_to": pins.get(stage["name"]),
-                "approval": stage.get("approval"),
-                "waves": [_wave(w, region) for w in stage.get("waves", [])],
+                "offline": list(stage.offline),
+                "pinned_to": pins.get(stage.name),
+                "waves": [_wave(w, region) for w in stage.waves],
             }
         )
     return {
-        "plan": report.get("plan") or (plan or {}).get("name", ""),
-        "dag_id": dag_id,
-        "run_id": run_id,
-        "started_at": report.get("started_at"),
-        "finished_at": report.get("finished_at"),
-        "when": format_time(report.get("started_at")),
-        "took": humanize_duration(report.get("started_at"), report.get("finished_at")),
+        "plan": report.plan or (plan or {}).get("name", ""),
+        "dag_id": report.dag_id,
+        "run_id": report.run_id,
+        "started_at": report.started_at,
+        "finished_at": report.finished_at,
+        "when": format_time(report.started_at),
+        "took": humanize_duration(report.started_at, report.finished_at),
         "outcome": outcome,
         "outcome_text": outcome_text,
         "tone": outcome_tone,
         "headline": _headline(report),
-        "dry_run": bool(report.get("dry_run")),
-        "change_ticket": report.get("change_ticket") or "",
-        "dag_run_url": dag_run_url(base_url, dag_id, run_id),
-        "report_url": report_url(base_url, dag_id, run_id),
+        "dry_run": report.dry_run,
+        "change_ticket": report.change_ticket,
+        "dag_run_url": dag_run_url(base_url, report.dag_id, report.run_id),
+        "report_url": report_url(base_url, report.dag_id, report.run_id),
         "stages": stages,
         "manifests": manifests,
         "path": promotion_path(report, plan),
     }
 
 
-def _headline(report: Mapping) -> str:
-    outcome = report.get("outcome") or "running"
-    if outcome == "promoted":
-        return "every stage passed its gate" + (" (dry run: scan only)" if report.get("dry_run") else "")
-    if outcome == "running":
+def _headline(report: Report) -> str:
+    if report.outcome is RunOutcome.PROMOTED:
+        return "every stage passed its gate" + (" (dry run: scan only)" if report.dry_run else "")
+    if report.outcome is RunOutcome.RUNNING:
         return "in progress"
-    stage = report.get("blocking_stage")
-    reason = report.get("reason") or "no reason recorded"
-    return f"stopped at {stage}: {reason}" if stage else reason
+    reason = report.reason or "no reason recorded"
+    return f"stopped at {report.blocking_stage}: {reason}" if report.blocking_stage else reason
 
 
-def _wave(wave: Mapping, region: str | None) -> dict:
-    verdict = wave.get("verdict") or {}
-    operation = wave.get("operation") or "Install"
-    passed = verdict.get("passed")
+def _wave(wave: Wave, region: str | None) -> dict:
+    passed = wave.verdict.passed
     return {
-        "label": "Scan" if operation == "Scan" else f"{operation} wave {wave.get('wave')}",
-        "targets": wave.get("targets", 0),
+        "label": "Scan" if wave.operation == "Scan" else f"{wave.operation or 'Install'} wave {wave.wave}",
+        "targets": wave.targets,
         "verdict": "-" if passed is None else ("PASS" if passed else "BLOCK"),
-        "reasons": list(verdict.get("reasons") or []),
+        "reasons": list(wave.verdict.reasons or []),
         "commands": [
-            {"id": c, "short": short_id(c), "url": console_command_url(region or "", c)} for c in wave.get("command_ids", [])
+            {"id": c, "short": short_id(c), "url": console_command_url(region or "", c)} for c in wave.command_ids
         ],
     }
 
 
-def promotion_path(report: Mapping, plan: Mapping | None) -> list[dict]:
+def promotion_path(report: Report, plan: Mapping | None) -> list[dict]:
     """dev -> test -> prod as this run left it: every stage of the plan, in order, with its state."""
-    by_name = {s["name"]: s for s in report.get("stages", [])}
+    by_name = {s.name: s for s in report.stages}
     names = [s["name"] for s in (plan or {}).get("stages", [])] or list(by_name)
     names += [n for n in by_name if n not in names]
     path = []
     for name in names:
         stage = by_name.get(name)
-        state = "not selected" if stage is None else (stage.get("state") or "not started")
+        state = "not selected" if stage is None else stage.state.value
         label, tone = STAGE_LOOK.get(state, (state, "idle"))
-        group = (stage or {}).get("patch_group") or next(
+        group = (stage.patch_group if stage else "") or next(
             (s["patch_group"] for s in (plan or {}).get("stages", []) if s["name"] == name), ""
         )
         path.append({"name": name, "patch_group": group, "state": state, "label": label, "tone": tone})
     return path
 
 
-def recent_runs(reports: Iterable[Mapping], limit: int = DEFAULT_RUN_LIMIT) -> list[Mapping]:
+def recent_runs(reports: Iterable[Report], limit: int = DEFAULT_RUN_LIMIT) -> list[Report]:
     """Newest first by start time; runs with no start record sort last."""
-    dated = sorted(reports, key=lambda r: (parse_time(r.get("started_at")) or datetime.min.replace(tzinfo=timezone.utc)), reverse=True)
+    dated = sorted(reports, key=lambda r: (parse_time(r.started_at) or datetime.min.replace(tzinfo=timezone.utc)), reverse=True)
     return dated[:limit]
 
 
@@ -407,7 +401,7 @@ def build_page(
 
     fleet:  {"ok": True, "region": str, "registered": [group, ...], "groups": {name: {"members": [...], "states": {...}, "baselines": {...}}}}
             or {"ok": False, "failure": {...}}
-    ledger: {"ok": True, "reports": [report, ...], "failures": [failure, ...]} or {"ok": False, "failure": {...}}
+    ledger: {"ok": True, "reports": [Report, ...], "failures": [failure, ...]} or {"ok": False, "failure": {...}}
     """
     notices = []
     for problem in plan_problems:
@@ -441,7 +435,7 @@ def build_page(
         for failure in merge_failures(ledger.get("failures", [])):
             notices.append(failure_notice({"source": "ledger", **failure}))
         reports = recent_runs(ledger.get("reports", []), run_limit)
-        runs = [run_summary(r, plan_by_dag.get(r.get("dag_id", "")), base_url=base_url, region=region) for r in reports]
+        runs = [run_summary(r, plan_by_dag.get(r.dag_id), base_url=base_url, region=region) for r in reports]
         ledger_status = "ok"
         if not runs and not any(f.get("kind") == "missing" for f in ledger.get("failures", [])):
             dag_ids = ", ".join(sorted(plan_by_dag)) or "a rollout DAG"

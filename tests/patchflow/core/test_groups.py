@@ -173,7 +173,7 @@ INVALID_FILES = [
     ("empty-assignments", {"assignments": []}, ["membership.yaml: assignments: expected a non-empty list of assignments, got nothing"]),
     ("assignments-a-mapping", {"assignments": GOOD}, ["membership.yaml: assignments: expected a non-empty list of assignments, got a mapping"]),
     ("unknown-top-level-key", {"assignments": [GOOD], "groups": []}, [
-        "membership.yaml: unknown key 'groups' in a membership file; allowed keys: tag_key, assignments"]),
+        "membership.yaml: groups: expected a known key (tag_key, assignments), got 'groups'"]),
     ("tag-key-in-wrong-case", {"tag_key": "patch group", "assignments": [GOOD]}, [
         "membership.yaml: tag_key: expected 'Patch Group' or 'PatchGroup', got 'patch group'"]),
     ("assignment-a-string", {"assignments": ["dev"]}, [
@@ -183,15 +183,20 @@ INVALID_FILES = [
     ("group-null", {"assignments": [{"group": None, "tags": {"Environment": "qa"}}]}, [
         "membership.yaml: assignments[0].group: expected a patch group name, got nothing"]),
     ("group-a-number", {"assignments": [{"group": 42, "tags": {"Environment": "qa"}}]}, [
-        "membership.yaml: assignments[0].group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@), got 42"]),
+        "membership.yaml: assignments[0].group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@; no space at either end), got 42"]),
     ("group-with-bad-characters", {"assignments": [{"group": "dev!", "tags": {"Environment": "qa"}}]}, [
-        "membership.yaml: assignments[0].group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@), got 'dev!'"]),
+        "membership.yaml: assignments[0].group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@; no space at either end), got 'dev!'"]),
+    ("group-with-a-space-at-the-start", {"assignments": [{"group": " dev", "tags": {"Environment": "qa"}}]}, [
+        "membership.yaml: assignments[0].group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@; no space at either end), got ' dev'"]),
+    ("assignment-key-typo", {"assignments": [{"group": "dev", "instance_id": ["i-0123456789abcdef0"]}]}, [
+        "membership.yaml: assignments[0].instance_id: expected a known key (did you mean 'instance_ids'?), got 'instance_id'",
+        "membership.yaml: assignments[0]: expected one selector, tags or instance_ids, got nothing"]),
     ("no-selector", {"assignments": [{"group": "dev"}]}, [
         "membership.yaml: assignments[0]: expected one selector, tags or instance_ids, got nothing"]),
     ("two-selectors", {"assignments": [{"group": "dev", "tags": {"Environment": "dev"}, "instance_ids": ["i-0123456789abcdef0"]}]}, [
         "membership.yaml: assignments[0]: expected one selector, tags or instance_ids, got tags and instance_ids"]),
     ("unknown-assignment-key", {"assignments": [{**GOOD, "match": "all"}]}, [
-        "membership.yaml: assignments[0]: unknown key 'match' in an assignment; allowed keys: group, tags, instance_ids"]),
+        "membership.yaml: assignments[0].match: expected a known key (group, tags, instance_ids), got 'match'"]),
     ("tags-empty", {"assignments": [{"group": "dev", "tags": {}}]}, [
         "membership.yaml: assignments[0].tags: expected a mapping of tag key to value (or list of values), got nothing"]),
     ("tags-a-list", {"assignments": [{"group": "dev", "tags": ["Environment=dev"]}]}, [

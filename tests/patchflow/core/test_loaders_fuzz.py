@@ -30,7 +30,8 @@ from fleetsim.errors import InvalidInput as InvalidFleetSpec
 from fleetsim.spec import load_fleet, parse_fleet
 from patchflow.core.baselines import load_baseline, parse_baseline
 from patchflow.core.errors import InvalidInput
-from patchflow.core.plan import RUN_PARAM_KEYS, load_plan, parse_plan, validate_run_params
+from patchflow.core.plan import RUN_PARAM_KEYS, load_plan, parse_plan
+from patchflow.core.run_params import validate_run_params
 from patchflow.core.yamlfile import PROJECT_ROOT
 
 INCLUDE = PROJECT_ROOT / "include"

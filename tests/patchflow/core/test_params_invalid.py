@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 
 from patchflow.core.errors import InvalidInput
-from patchflow.core.plan import load_plan, validate_run_params
+from patchflow.core.plan import load_plan
+from patchflow.core.run_params import validate_run_params
 from patchflow.core.yamlfile import PROJECT_ROOT
 
 PLANS = {name: load_plan(PROJECT_ROOT / "include" / "rollouts" / f"{name}.yaml") for name in ("demo", "weekly")}
 SAME_RUN = "installs exactly what dev installed in the same run"
 LIMIT = "expected a count like 2 or a percentage like 10% (0-100%)"
-PARAMS = "expected one of the params dry_run, stages, max_failed, change_ticket, got an unknown param"
+KNOWN = "expected a known key"
 TICKET = "expected a change ticket like CHG0012345, or nothing"
 
 CASES = [
@@ -56,8 +57,11 @@ CASES = [
     pytest.param("demo", {"change_ticket": "chg0012345"}, [f"params: change_ticket: {TICKET}, got 'chg0012345'"], id="ticket-lower-case"),
     pytest.param("demo", {"change_ticket": 12345}, [f"params: change_ticket: {TICKET}, got 12345"], id="ticket-number"),
     pytest.param("demo", {"change_ticket": ["CHG1"]}, [f"params: change_ticket: {TICKET}, got a list"], id="ticket-list"),
-    pytest.param("demo", {"params": {"dry_run": True}}, [f"params: params: {PARAMS}"], id="params-wrapped-twice"),
-    pytest.param("demo", {"stage": ["dev"], "maxfailed": "1"}, [f"params: stage: {PARAMS}", f"params: maxfailed: {PARAMS}"], id="two-typos"),
+    pytest.param("demo", {"params": {"dry_run": True}}, [f"params: params: {KNOWN} (dry_run, stages, max_failed, change_ticket), got 'params'"], id="params-wrapped-twice"),
+    pytest.param("demo", {"stage": ["dev"], "maxfailed": "1"}, [
+        f"params: stage: {KNOWN} (did you mean 'stages'?), got 'stage'",
+        f"params: maxfailed: {KNOWN} (did you mean 'max_failed'?), got 'maxfailed'",
+    ], id="two-typos"),
     pytest.param("weekly", {"dry_run": "yes", "stages": ["prod", "qa"], "max_failed": "50%", "change_ticket": "urgent!"}, [
         "params: dry_run: expected true or false, got 'yes'",
         "params: stages[1]: expected one of dev, test, prod, got 'qa'",

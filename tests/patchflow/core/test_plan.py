@@ -7,8 +7,9 @@ import pytest
 
 from patchflow.core.yamlfile import PROJECT_ROOT
 from patchflow.core.errors import InvalidInput
-from patchflow.core.gates import GateThresholds
-from patchflow.core.plan import Approval, RunParams, load_plan, load_plans, parse_plan, validate_run_params
+from patchflow.core.gates import GateThresholds, Limit
+from patchflow.core.plan import Approval, load_plan, load_plans, parse_plan
+from patchflow.core.run_params import RunParams, validate_run_params
 
 SOURCE = "include/rollouts/weekly.yaml"
 
@@ -51,13 +52,13 @@ def test_parse_plan_builds_the_whole_model():
     assert (dev.waves, dev.max_errors, dev.max_concurrency, dev.soak_seconds, dev.scan_first, dev.reboot_option) == (
         (1, "50%", "100%"), "10%", "50", 30, True, "RebootIfNeeded",
     )
-    assert dev.gate == GateThresholds(max_failed="10%", min_compliant_percent=90, max_pending_reboot="0")
+    assert dev.gate == GateThresholds(max_failed=Limit(10, True), min_compliant_percent=90, max_pending_reboot=Limit(0, False))
     assert (dev.window.duration_hours, dev.window.cutoff_hours, dev.window.schedule.timezone) == (4, 1, "UTC")
     assert (test.window.duration_hours, test.window.cutoff_hours, test.pin_to) == (4, 1, "dev")
     assert (prod.approval, prod.window, prod.notify, dev.notify) == (
         Approval(14400), None, frozenset({"block"}), frozenset({"block", "approval", "complete"}),
     )
-    assert (prod.gated, prod.gate) == (True, GateThresholds(max_failed="10%"))
+    assert (prod.gated, prod.gate) == (True, GateThresholds(max_failed=Limit(10, True)))
 
 
 @pytest.mark.parametrize(
@@ -68,10 +69,13 @@ def test_parse_plan_builds_the_whole_model():
         pytest.param(lambda d: d["stages"][0].update(pin_to="dev"), f"{SOURCE}: stages[0].pin_to: expected null (the first stage has no earlier stage to pin to), got 'dev'", id="pin-first-stage"),
         pytest.param(lambda d: d["stages"][1].update(name="dev"), f"{SOURCE}: stages[1].name: expected a stage name not used by an earlier stage, got 'dev'", id="duplicate-stage-name"),
         pytest.param(lambda d: d["stages"][2].update(patch_group="dev"), f"{SOURCE}: stages[2].patch_group: expected a patch group no other stage uses (stages[0] uses it), got 'dev'", id="duplicate-patch-group"),
-        pytest.param(lambda d: d["stages"][0].update(patch_group=42), f"{SOURCE}: stages[0].patch_group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@), got 42", id="patch-group-not-text"),
-        pytest.param(lambda d: d["stages"][0].update(gaet={}), f"{SOURCE}: stages[0]: unknown key 'gaet' in a stage; allowed keys: name, patch_group, scan_first, reboot_option, max_concurrency, max_errors, waves, expected_min_targets, timeout_seconds, execution_timeout_seconds, gate, soak, approval, window, pin_to, notify, allow_ungated, require_registered_baseline", id="unknown-stage-key"),
-        pytest.param(lambda d: d.update(stage=[]), f"{SOURCE}: unknown key 'stage' in a rollout plan; allowed keys: name, description, owner, tags, schedule, ledger, notifications, defaults, stages", id="unknown-plan-key"),
-        pytest.param(lambda d: d["stages"][0]["gate"].update(max_fail="1"), f"{SOURCE}: stages[0].gate: unknown key 'max_fail' in gate; allowed keys: max_failed, unreachable_counts_as_failed, not_dispatched_counts_as_failed, min_targets, max_pending_reboot, min_compliant_percent", id="unknown-gate-key"),
+        pytest.param(lambda d: d["stages"][0].update(patch_group=42), f"{SOURCE}: stages[0].patch_group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@; no space at either end), got 42", id="patch-group-not-text"),
+        pytest.param(lambda d: d["stages"][0].update(patch_group="dev "), f"{SOURCE}: stages[0].patch_group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@; no space at either end), got 'dev '", id="patch-group-trailing-space"),
+        pytest.param(lambda d: d["stages"][0].update(patch_group="dev\tweb"), f"{SOURCE}: stages[0].patch_group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@; no space at either end), got 'dev\\tweb'", id="patch-group-tab-inside"),
+        pytest.param(lambda d: d["stages"][0].update(gaet={}), f"{SOURCE}: stages[0].gaet: expected a known key (did you mean 'gate'?), got 'gaet'", id="unknown-stage-key"),
+        pytest.param(lambda d: d["stages"][0].update(colour="red"), f"{SOURCE}: stages[0].colour: expected a known key (name, patch_group, scan_first, reboot_option, max_concurrency, max_errors, waves, expected_min_targets, timeout_seconds, execution_timeout_seconds, gate, soak, approval, window, pin_to, notify, allow_ungated, require_registered_baseline), got 'colour'", id="unknown-stage-key-unlike-any"),
+        pytest.param(lambda d: d.update(stage=[]), f"{SOURCE}: stage: expected a known key (did you mean 'stages'?), got 'stage'", id="unknown-plan-key"),
+        pytest.param(lambda d: d["stages"][0]["gate"].update(max_fail="1"), f"{SOURCE}: stages[0].gate.max_fail: expected a known key (did you mean 'max_failed'?), got 'max_fail'", id="unknown-gate-key"),
         pytest.param(lambda d: d["stages"][0].update(waves=[1, "50%"]), f"{SOURCE}: stages[0].waves: expected the last wave to be '100%' so every instance is patched, got '50%'", id="waves-not-ending-at-100"),
         pytest.param(lambda d: d["stages"][0].update(waves=["50%", "10%", "100%"]), f"{SOURCE}: stages[0].waves: expected wave 2 above the earlier 50% (waves are cumulative), got '10%'", id="waves-decreasing"),
         pytest.param(lambda d: d["stages"][0].update(max_concurrency="0"), f"{SOURCE}: stages[0].max_concurrency: expected a MaxConcurrency of a count 1 or more or a percentage 1%-100%, got '0'", id="bad-max-concurrency"),
@@ -172,6 +176,12 @@ def test_load_plans_keeps_going_past_a_broken_file(tmp_path):
     }
 
 
+def test_a_gates_keys_are_the_thresholds_gates_defines_not_a_second_list():
+    from patchflow.core import gates, plan
+
+    assert plan.GATE_KEYS is gates.GATE_KEYS
+
+
 def test_shipped_plans_load_and_describe_themselves_relative_to_the_project():
     plans, broken = load_plans(PROJECT_ROOT / "include" / "rollouts")
     assert broken == {}
@@ -184,7 +194,7 @@ def test_shipped_plans_load_and_describe_themselves_relative_to_the_project():
         ("test", "test", "dev", None, None, True),
         ("prod", "prod", "dev", None, None, True),
     ]
-    assert (demo.schedule, demo.stages[2].waves, demo.stages[2].gate.max_failed, demo.stages[0].soak_seconds) == (None, (1, "50%", "100%"), "10%", 2)
+    assert (demo.schedule, demo.stages[2].waves, demo.stages[2].gate.max_failed, demo.stages[0].soak_seconds) == (None, (1, "50%", "100%"), Limit(10, True), 2)
     assert weekly.stages[-1].waves == (1, "10%", "100%")
     assert weekly.stages[-1].approval == Approval(4 * 3600)
     assert all(s.window is not None for s in weekly.stages)
@@ -198,11 +208,12 @@ PLAN = parse_plan(BASE, SOURCE)
 @pytest.mark.parametrize(
     ("params", "run"),
     [
-        pytest.param({}, RunParams(False, ("dev", "test", "prod"), "", ""), id="defaults"),
-        pytest.param({"dry_run": True, "stages": ["prod"], "max_failed": "", "change_ticket": ""}, RunParams(True, ("prod",), "", ""), id="dry-run-may-skip-pin-source"),
-        pytest.param({"stages": ["test", "dev"], "max_failed": "5%", "change_ticket": "CHG0012345"}, RunParams(False, ("dev", "test"), "5%", "CHG0012345"), id="plan-order-kept"),
-        pytest.param({"stages": ["dev", "dev"], "max_failed": 0}, RunParams(False, ("dev",), "0", ""), id="duplicates-and-int-limit"),
-        pytest.param({"dry_run": None, "stages": None, "max_failed": None, "change_ticket": None}, RunParams(False, ("dev", "test", "prod"), "", ""), id="nulls"),
+        pytest.param({}, RunParams(False, ("dev", "test", "prod"), None, ""), id="defaults"),
+        pytest.param({"dry_run": True, "stages": ["prod"], "max_failed": "", "change_ticket": ""}, RunParams(True, ("prod",), None, ""), id="dry-run-may-skip-pin-source"),
+        pytest.param({"stages": ["test", "dev"], "max_failed": "5%", "change_ticket": "CHG0012345"}, RunParams(False, ("dev", "test"), Limit(5, True), "CHG0012345"), id="plan-order-kept"),
+        pytest.param({"stages": ["dev", "dev"], "max_failed": 0}, RunParams(False, ("dev",), Limit(0, False), ""), id="duplicates-and-int-limit"),
+        pytest.param({"dry_run": None, "stages": None, "max_failed": None, "change_ticket": None}, RunParams(False, ("dev", "test", "prod"), None, ""), id="nulls"),
+        pytest.param({"change_ticket": "  OPS-42 "}, RunParams(False, ("dev", "test", "prod"), None, "OPS-42"), id="ticket-spaces-dropped"),
     ],
 )
 def test_validate_run_params(params, run):
@@ -221,10 +232,28 @@ def test_validate_run_params(params, run):
         pytest.param({"max_failed": "many"}, "params: max_failed: expected a count like 2 or a percentage like 10% (0-100%), got 'many'", id="bad-max-failed"),
         pytest.param({"dry_run": "yes"}, "params: dry_run: expected true or false, got 'yes'", id="dry-run-not-bool"),
         pytest.param({"change_ticket": "fix the thing"}, "params: change_ticket: expected a change ticket like CHG0012345, or nothing, got 'fix the thing'", id="ticket"),
-        pytest.param({"dryrun": True}, "params: dryrun: expected one of the params dry_run, stages, max_failed, change_ticket, got an unknown param", id="typo-param-is-refused"),
+        pytest.param({"dryrun": True}, "params: dryrun: expected a known key (did you mean 'dry_run'?), got 'dryrun'", id="typo-param-is-refused"),
     ],
 )
 def test_validate_run_params_rejects(params, message):
     with pytest.raises(InvalidInput) as caught:
         validate_run_params(PLAN, params)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("max_failed", "stage", "gate"),
+    [
+        pytest.param(None, "dev", GateThresholds(max_failed=Limit(10, True), min_compliant_percent=90, max_pending_reboot=Limit(0, False)), id="plan-limit-kept"),
+        pytest.param("5%", "dev", GateThresholds(max_failed=Limit(5, True), min_compliant_percent=90, max_pending_reboot=Limit(0, False)), id="tighter-percent"),
+        pytest.param(0, "prod", GateThresholds(max_failed=Limit(0, False)), id="zero"),
+    ],
+)
+def test_a_runs_max_failed_reaches_the_gate_already_read(max_failed, stage, gate):
+    assert validate_run_params(PLAN, {"max_failed": max_failed}).gate_for(PLAN.stage(stage)) == gate
+
+
+def test_a_run_params_limit_looser_than_the_stage_is_refused_at_the_gate_too():
+    with pytest.raises(InvalidInput) as caught:
+        RunParams(False, ("dev",), Limit(20, True), "").gate_for(PLAN.stage("dev"))
+    assert str(caught.value) == "params: max_failed: expected a limit no looser than the plan's 10%, got '20%'"

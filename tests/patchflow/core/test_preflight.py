@@ -76,4 +76,4 @@ def test_the_ledger_keeps_which_baseline_is_in_force_and_labels_the_default():
         {"kind": "run_started", "at": "2026-11-28T10:00:00Z", "dag_id": "d", "run_id": "r", "stages": ["dev"]},
         {"kind": "preflight", "at": "2026-11-28T10:00:01Z", "dag_id": "d", "run_id": "r", "stage": "dev", "patch_group": "dev", "targets": [], "offline": [], **fields},
     ])
-    assert stage_facts(report["stages"][0])[0] == f"Baselines in force: AMAZON_LINUX_2023=pb-al, WINDOWS=OS default {WINDOWS_DEFAULT}"
+    assert stage_facts(report.stages[0])[0] == f"Baselines in force: AMAZON_LINUX_2023=pb-al, WINDOWS=OS default {WINDOWS_DEFAULT}"

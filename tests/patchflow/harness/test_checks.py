@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from patchflow.core.report_records import Report, RunOutcome, Stage
 from patchflow.harness.checks import (
     Check,
     Observation,
@@ -39,7 +40,7 @@ def promoted_observation() -> Observation:
     record_poll(observation, [ti("dev.wave_1", "deferred", trigger={"id": 4, "classpath": "patchflow.rollout.triggers.CommandCompletionTrigger", "triggerer_id": 2, "kwargs": ""})])
     record_poll(observation, [ti("dev.wave_1", "deferred", trigger={"id": 4, "classpath": "x.CommandCompletionTrigger", "triggerer_id": 2})])
     record_poll(observation, [ti("dev.wave_1", "success")])
-    observation.report = {"outcome": "promoted", "stages": [{"name": "dev"}]}
+    observation.report = Report(outcome=RunOutcome.PROMOTED, stages=(Stage("dev"),))
     return observation
 
 
@@ -73,7 +74,7 @@ def test_a_promoted_run_passes_every_check():
 
 def test_promoted_fails_on_a_failed_run_or_a_ledger_that_disagrees():
     observation = promoted_observation()
-    observation.report = {"outcome": "blocked"}
+    observation.report = Report(outcome=RunOutcome.BLOCKED)
     assert not check_promoted(observation).passed
     observation = promoted_observation()
     observation.run = {"state": "failed"}
@@ -123,7 +124,7 @@ def blocked_observation() -> Observation:
         ti("finish", "failed", "worker-b"),
     ]
     observation = Observation(run={"state": "failed"}, task_instances=tis)
-    observation.report = {"outcome": "blocked", "blocking_stage": "dev", "reason": "install wave 1: 9 of 10 failed"}
+    observation.report = Report(outcome=RunOutcome.BLOCKED, blocking_stage="dev", reason="install wave 1: 9 of 10 failed")
     return observation
 
 
@@ -138,10 +139,17 @@ def test_block_check_fails_when_a_later_stage_ran_or_the_ledger_disagrees():
     observation.task_instances[3]["state"] = "success"
     assert "later stages ran: test.window" in check_blocked(observation, "dev", ["test", "prod"]).detail
     observation = blocked_observation()
-    observation.report = {"outcome": "promoted"}
+    observation.report = Report(outcome=RunOutcome.PROMOTED)
     observation.run = {"state": "success"}
     check = check_blocked(observation, "dev", ["test"])
     assert not check.passed and "run success" in check.detail and "expected blocked at dev" in check.detail
+
+
+def test_checks_say_so_when_the_run_left_no_ledger_records():
+    blocked, promoted = blocked_observation(), promoted_observation()
+    blocked.report = promoted.report = None
+    assert check_blocked(blocked, "dev", ["test"]) == Check("blocked", False, "ledger says nothing, expected blocked at dev")
+    assert check_promoted(promoted) == Check("promoted", False, "expected run success and ledger outcome promoted, got run success, ledger no records")
 
 
 def test_verdict_is_nonzero_when_any_check_fails():

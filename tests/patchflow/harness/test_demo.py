@@ -8,6 +8,7 @@ import sys
 import pytest
 import yaml
 
+from patchflow.core.report_records import Report
 from patchflow.core.yamlfile import PROJECT_ROOT
 
 SMALL_FLEET = {
@@ -47,8 +48,8 @@ def test_the_demo_promotes_a_small_fleet_and_writes_the_reports(tmp_path):
         ["prod", "prod", "2", "2", "0", "0", "PASS"],
     ]
     assert "PROMOTED: every stage of demo passed its gate." in finished.stdout
-    report = json.loads((tmp_path / "reports/report.json").read_text())
-    assert [(s["name"], s["state"]) for s in report["stages"]] == [("dev", "promoted"), ("test", "promoted"), ("prod", "promoted")]
+    report = Report.from_json(json.loads((tmp_path / "reports/report.json").read_text()), source="reports/report.json")
+    assert [(s.name, s.state) for s in report.stages] == [("dev", "promoted"), ("test", "promoted"), ("prod", "promoted")]
     assert (tmp_path / "reports/report.html").read_text().startswith("<!doctype html>")
     assert "# Patch rollout report: demo" in (tmp_path / "reports/report.md").read_text()
 

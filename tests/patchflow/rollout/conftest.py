@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from patchflow.core.report_records import Report
 from patchflow.core.yamlfile import PROJECT_ROOT
 
 LEDGER_BUCKET = "rollout-tests"
@@ -43,7 +44,7 @@ class RolloutRun:
     state: str
     run_id: str
     records: list[dict]
-    report: dict
+    report: Report | None  # None when the run left no ledger records
 
     def kinds(self, kind: str) -> list[dict]:
         return [r for r in self.records if r["kind"] == kind]
@@ -95,7 +96,7 @@ def run_rollout(airflow_db, monkeypatch, tmp_path):
                 responder.stop()
         store = open_store(load_plan(plan_path).ledger_uri)
         records = RunLedger(store, dag.dag_id, dag_run.run_id).records()
-        return RolloutRun(str(dag_run.state), dag_run.run_id, records, build_report(records) if records else {})
+        return RolloutRun(str(dag_run.state), dag_run.run_id, records, build_report(records) if records else None)
 
     return run
 

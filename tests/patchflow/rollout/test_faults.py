@@ -26,7 +26,7 @@ def test_a_throttling_storm_slows_the_rollout_down_but_it_completes(throttled_fl
     run = run_rollout(throttled_fleet, one_stage(demo_plan))
 
     assert run.state == "success"
-    assert run.report["outcome"] == "promoted"
+    assert run.report.outcome == "promoted"
     throttled = throttled_fleet._call("GET", "/_fleetsim/stats")["throttled"]
     assert sum(throttled.values()) > 0, "the storm never hit: the test proves nothing"
 
@@ -41,12 +41,12 @@ lossy_fleet = fleetsim_fixture(
 def test_agents_lost_mid_stage_count_as_unreachable_and_the_gate_sees_them(lossy_fleet, run_rollout, demo_plan):
     run = run_rollout(lossy_fleet, one_stage(demo_plan, scan_first=True))
 
-    dev = run.report["stages"][0]
+    dev = run.report.stages[0]
     assert run.state == "failed"
-    assert dev["counts"]["unreachable"] == 2
+    assert dev.counts["unreachable"] == 2
     # The agents drop during the scan, their first command: that wave's gate stops the stage.
-    assert run.report["reason"] == "scan wave 1: 2 of 6 instances failed (33.3%), above the limit of 10%; 2 instances unreachable counted as failures"
-    listed = [i["instance_id"] for wave in dev["waves"] for i in wave["instances"] if i["outcome"] == "unreachable"]
+    assert run.report.reason == "scan wave 1: 2 of 6 instances failed (33.3%), above the limit of 10%; 2 instances unreachable counted as failures"
+    listed = [i.instance_id for wave in dev.waves for i in wave.instances if i.outcome == "unreachable"]
     assert len(listed) == 2
     assert "Install" not in {c["Parameters"]["Operation"][0] for c in lossy_fleet.client("ssm").list_commands()["Commands"]}
 
@@ -58,9 +58,9 @@ def test_invocations_that_never_finish_time_out_and_the_stage_blocks_instead_of_
     run = run_rollout(stuck_fleet, one_stage(demo_plan, scan_first=False, max_concurrency="100%", execution_timeout_seconds=1200))
 
     assert run.state == "failed"
-    dev = run.report["stages"][0]
-    assert dev["counts"]["timed_out"] == 3
-    assert run.report["outcome"] == "blocked"
+    dev = run.report.stages[0]
+    assert dev.counts["timed_out"] == 3
+    assert run.report.outcome == "blocked"
 
 
 def test_a_restarted_ssm_endpoint_fails_the_wait_with_a_reason_and_sends_no_second_command(run_rollout, demo_plan, tmp_path):
@@ -89,7 +89,7 @@ def test_a_restarted_ssm_endpoint_fails_the_wait_with_a_reason_and_sends_no_seco
             restarted["context"].__exit__(None, None, None)
     assert run.state == "failed"
     assert sends_after_restart == 0
-    assert run.report["stages"][0]["error"].startswith("SSM stopped answering while waiting on ")
+    assert run.report.stages[0].error.startswith("SSM stopped answering while waiting on ")
 
 
 # Real time (time scale 1): a command aimed at a tag resolves its targets 2 s after SendCommand,

@@ -21,7 +21,7 @@ def test_a_send_accepted_then_answered_with_a_5xx_makes_one_command_and_the_roll
 
     assert [f["failed"] for f in dev_fleet.faults()] == [1], "the send never failed: the test proves nothing"
     assert run.state == "success"
-    assert run.report["outcome"] == "promoted"
+    assert run.report.outcome == "promoted"
     commands = dev_fleet.client("ssm").list_commands()["Commands"]
     assert len(commands) == 1
     assert dev_fleet.stats()["SendCommand"] == 1

@@ -5,6 +5,7 @@ import pytest
 import yaml
 
 from fleetsim.testing import fleetsim_fixture
+from patchflow.core.report_records import Pin
 from patchflow.core.yamlfile import PROJECT_ROOT
 from tests.patchflow.rollout.fleet_reads import commands_by_group, installed_by_scan, manifest_ids, missing_ids
 
@@ -34,9 +35,9 @@ def test_the_demo_plan_promotes_dev_then_test_then_prod_with_waves_and_a_pinned_
     run = run_rollout(demo_fleet, demo_plan(), conf={"change_ticket": "CHG-1"}, sync_baselines=True)
 
     assert run.state == "success"
-    assert run.report["outcome"] == "promoted"
-    assert [(s["name"], s["state"]) for s in run.report["stages"]] == [("dev", "promoted"), ("test", "promoted"), ("prod", "promoted")]
-    assert run.report["change_ticket"] == "CHG-1"
+    assert run.report.outcome == "promoted"
+    assert [(s.name, s.state) for s in run.report.stages] == [("dev", "promoted"), ("test", "promoted"), ("prod", "promoted")]
+    assert run.report.change_ticket == "CHG-1"
 
     sent = commands_by_group(demo_fleet)
     installs = {group: [c for c in commands if c["Parameters"]["Operation"] == ["Install"]] for group, commands in sent.items()}
@@ -50,7 +51,7 @@ def test_the_demo_plan_promotes_dev_then_test_then_prod_with_waves_and_a_pinned_
     assert manifest["stage"] == "dev" and manifest["size"] > 0
     for group in ("test", "prod"):
         assert all(c["Parameters"].get("InstallOverrideList", [""])[0].startswith("s3://rollout-tests/") for c in installs[group])
-    assert [s["pinned_to"] for s in run.report["stages"]] == [None, {"stage": "dev", "hash": manifest["content_hash"]}, {"stage": "dev", "hash": manifest["content_hash"]}]
+    assert [s.pinned_to for s in run.report.stages] == [None, Pin("dev", manifest["content_hash"]), Pin("dev", manifest["content_hash"])]
     pinned_ids = manifest_ids(demo_fleet, manifest["location"])
     for group in ("test", "prod"):
         after = installed_by_scan(demo_fleet, group)
@@ -79,9 +80,9 @@ def test_a_dev_stage_failing_above_its_threshold_blocks_and_nothing_reaches_test
     run = run_rollout(failing_fleet, demo_plan(), sync_baselines=True)
 
     assert run.state == "failed"
-    assert run.report["outcome"] == "blocked"
-    assert [(s["name"], s["state"]) for s in run.report["stages"]] == [("dev", "blocked"), ("test", "not started"), ("prod", "not started")]
-    assert run.report["reason"] == (
+    assert run.report.outcome == "blocked"
+    assert [(s.name, s.state) for s in run.report.stages] == [("dev", "blocked"), ("test", "not started"), ("prod", "not started")]
+    assert run.report.reason == (
         "install wave 1: 9 of 10 instances failed (90.0%), above the limit of 10%; 4 instances not dispatched counted as failures"
     )
     sent = commands_by_group(failing_fleet)
@@ -96,7 +97,7 @@ def test_a_stage_with_zero_targets_fails_with_the_reason_and_sends_nothing(demo_
     run = run_rollout(demo_fleet, demo_plan(stages=[_stage("dev", "nobody")]))
 
     assert run.state == "failed"
-    assert run.report["reason"] == "preflight: patch group 'nobody' has no managed instances (tag 'Patch Group' or 'PatchGroup')"
+    assert run.report.reason == "preflight: patch group 'nobody' has no managed instances (tag 'Patch Group' or 'PatchGroup')"
     assert "SendCommand" not in demo_fleet.stats()
 
 
@@ -105,8 +106,8 @@ def test_a_rejected_approval_fails_the_run_before_anything_is_sent(demo_fleet, r
     run = run_rollout(demo_fleet, plan, answer="Reject")
 
     assert run.state == "failed"
-    assert run.report["outcome"] == "failed"
-    assert run.report["reason"] == "stage dev was not approved (rejected, or no answer before the approval timed out)"
+    assert run.report.outcome == "failed"
+    assert run.report.reason == "stage dev was not approved (rejected, or no answer before the approval timed out)"
     assert "SendCommand" not in demo_fleet.stats()
     assert demo_fleet.stats().get("Publish", 0) >= 2, "expected the approval request and the outcome to be notified"
 
@@ -116,7 +117,7 @@ def test_an_approval_nobody_answers_in_time_fails_the_run_before_anything_is_sen
     run = run_rollout(demo_fleet, plan, answer="no answer")
 
     assert run.state == "failed"
-    assert run.report["reason"] == "stage dev was not approved (rejected, or no answer before the approval timed out)"
+    assert run.report.reason == "stage dev was not approved (rejected, or no answer before the approval timed out)"
     assert "SendCommand" not in demo_fleet.stats()
 
 
@@ -125,7 +126,7 @@ def test_an_approved_stage_goes_ahead(demo_fleet, run_rollout, demo_plan):
     run = run_rollout(demo_fleet, plan, answer="Approve")
 
     assert run.state == "success"
-    assert run.report["outcome"] == "promoted"
+    assert run.report.outcome == "promoted"
 
 
 def test_a_retried_install_reattaches_to_its_command_instead_of_sending_another(demo_fleet, run_rollout, demo_plan):
@@ -144,7 +145,7 @@ def test_a_retried_install_reattaches_to_its_command_instead_of_sending_another(
 def test_a_dry_run_scans_every_stage_and_installs_nothing(demo_fleet, run_rollout, demo_plan):
     run = run_rollout(demo_fleet, demo_plan(), conf={"dry_run": True})
 
-    assert run.report["dry_run"] is True
+    assert run.report.dry_run is True
     operations = {c["Parameters"]["Operation"][0] for commands in commands_by_group(demo_fleet).values() for c in commands}
     assert operations == {"Scan"}
 
@@ -162,4 +163,4 @@ def test_a_wave_of_a_whole_large_group_is_one_command_aimed_at_its_tag(big_fleet
     assert run.state == "success"
     (command,) = big_fleet.client("ssm").list_commands()["Commands"]
     assert (command["Targets"], command["TargetCount"], command["CompletedCount"]) == ([{"Key": "tag:Patch Group", "Values": ["dev"]}], 60, 60)
-    assert run.report["stages"][0]["counts"]["succeeded"] == 60
+    assert run.report.stages[0].counts["succeeded"] == 60

@@ -51,7 +51,7 @@ def test_a_pinned_stage_installs_what_dev_proved_judged_against_the_manifest_wit
     assert plan["defaults"]["gate"]["min_compliant_percent"] == 95 and plan["defaults"]["gate"]["max_pending_reboot"] == "0"
     run = run_rollout(evidence_fleet, plan)
 
-    assert (run.state, run.report["outcome"], run.report["reason"]) == ("success", "promoted", "")
+    assert (run.state, run.report.outcome, run.report.reason) == ("success", "promoted", "")
     # The manifest is what dev's nodes were missing before and have after: on every OS, whatever
     # InstalledTime each OS reports.
     after = installed_by_scan(evidence_fleet, "dev")
@@ -68,18 +68,18 @@ def test_a_pinned_stage_installs_what_dev_proved_judged_against_the_manifest_wit
         if wave.startswith("I"):
             install_waves.setdefault(os_name, set()).add(command["Parameters"]["Operation"][0])
     assert install_waves == {AL: {"Install"}, UBUNTU: {"Scan"}, WINDOWS: {"Install"}}
-    test_stage = run.report["stages"][1]
+    test_stage = run.report.stages[1]
     assert "dev installed nothing new for UBUNTU: its instances here were scanned, nothing was installed" in _facts(test_stage)
 
     # test's baseline approves more than dev installed: drift, reported and held back, not a compliance failure.
-    assert any(test_stage["drift"].values())
-    assert test_stage["verdict"]["passed"] and test_stage["counts"]["compliant"] == 6
+    assert any(test_stage.drift.values())
+    assert test_stage.verdict.passed and test_stage.counts["compliant"] == 6
     after_test = installed_by_scan(evidence_fleet, "test")
     installed_in_test = {p for instance_id, ids in after_test.items() for p in ids - before["test"][instance_id]}
     assert installed_in_test and installed_in_test <= newly_installed
 
 
-def _facts(stage: dict) -> list[str]:
+def _facts(stage) -> list[str]:
     from patchflow.core.report import stage_facts
 
     return stage_facts(stage)
@@ -107,18 +107,18 @@ def test_nodes_offline_at_preflight_are_not_sent_to_and_count_unreachable_at_onc
     plan = demo_plan(stages=[_stage("dev", timeout_seconds=3600, gate={"max_failed": "50%"})])
     run = run_rollout(offline_fleet, plan)
 
-    assert (run.state, run.report["outcome"]) == ("success", "promoted")
+    assert (run.state, run.report.outcome) == ("success", "promoted")
     ssm = offline_fleet.client("ssm")
     lost = sorted(
         i["InstanceId"] for i in ssm.describe_instance_information()["InstanceInformationList"] if i["PingStatus"] != "Online"
     )
     sent_to = {i for command in ssm.list_commands()["Commands"] for i in command["InstanceIds"]}
     assert len(lost) == 2 and not sent_to & set(lost)
-    dev = run.report["stages"][0]
-    assert dev["not_sent"] == lost
-    assert dev["counts"]["unreachable"] == 2 and dev["counts"]["succeeded"] == 4
-    rows = {i["instance_id"]: i for wave in dev["waves"] if wave["operation"] == "Install" for i in wave["instances"]}
-    assert [rows[i]["status_details"] for i in lost] == ["NotSent: agent ConnectionLost at preflight"] * 2
+    dev = run.report.stages[0]
+    assert list(dev.not_sent) == lost
+    assert dev.counts["unreachable"] == 2 and dev.counts["succeeded"] == 4
+    rows = {i.instance_id: i for wave in dev.waves if wave.operation == "Install" for i in wave.instances}
+    assert [rows[i].status_details for i in lost] == ["NotSent: agent ConnectionLost at preflight"] * 2
 
 
 # test's repositories have moved on from the openssl-libs dev installed: a title pinning dev's version
@@ -137,15 +137,15 @@ def test_a_pinned_version_no_longer_offered_is_named_per_patch_so_dev_is_run_aga
     plan = demo_plan(stages=[_stage("dev"), _stage("test", pin_to="dev", gate={"max_failed": "0"})])
     run = run_rollout(moved_on_fleet, plan)
 
-    assert (run.state, run.report["outcome"], run.report["blocking_stage"]) == ("failed", "blocked", "test")
-    test_stage = run.report["stages"][1]
-    moved = test_stage["moved_on"]["openssl-libs.x86_64"]
-    pinned_title = moved["pinned_title"]
-    assert pinned_title.startswith("openssl-libs.x86_64:") and moved["offered_title"] != pinned_title
-    assert len(moved["instances"]) == 2
+    assert (run.state, run.report.outcome, run.report.blocking_stage) == ("failed", "blocked", "test")
+    test_stage = run.report.stages[1]
+    moved = test_stage.moved_on["openssl-libs.x86_64"]
+    pinned_title = moved.pinned_title
+    assert pinned_title.startswith("openssl-libs.x86_64:") and moved.offered_title != pinned_title
+    assert len(moved.instances) == 2
     assert (
-        f"Version moved on for openssl-libs.x86_64: the manifest pins {pinned_title}, the repositories now offer {moved['offered_title']} "
-        f"(on {', '.join(moved['instances'])}); run dev again to try the new version, rather than looking for a broken node"
+        f"Version moved on for openssl-libs.x86_64: the manifest pins {pinned_title}, the repositories now offer {moved.offered_title} "
+        f"(on {', '.join(moved.instances)}); run dev again to try the new version, rather than looking for a broken node"
     ) in _facts(test_stage)
 
 
@@ -162,9 +162,9 @@ def test_a_wave_past_its_deadline_is_recorded_only_after_its_cancel_settled(slow
     plan = demo_plan(stages=[_stage("dev", scan_first=False, max_concurrency="100%", timeout_seconds=30, execution_timeout_seconds=1)])
     run = run_rollout(slow_fleet, plan)
 
-    (wave,) = run.report["stages"][0]["waves"]
-    assert [i["status_details"] for i in wave["instances"]] == ["Success"] * 4
-    assert (run.state, run.report["outcome"]) == ("success", "promoted")
+    (wave,) = run.report.stages[0].waves
+    assert [i.status_details for i in wave.instances] == ["Success"] * 4
+    assert (run.state, run.report.outcome) == ("success", "promoted")
     (command,) = slow_fleet.client("ssm").list_commands()["Commands"]
     assert command["Status"] == "Success"
     assert slow_fleet.stats().get("CancelCommand") == 1, "the deadline never passed: the test proves nothing"

@@ -24,7 +24,7 @@ def test_a_stage_that_requires_a_registered_baseline_blocks_on_the_os_default_an
     blocked = run_rollout(dev_fleet, plan)
 
     assert blocked.state == "failed"
-    assert blocked.report["reason"] == (
+    assert blocked.report.reason == (
         f"preflight: no patch baseline is registered for patch group 'dev' and AMAZON_LINUX_2023 (its nodes would get the OS default {os_default}), "
         "and the stage sets require_registered_baseline"
     )
@@ -37,7 +37,7 @@ def test_a_stage_that_requires_a_registered_baseline_blocks_on_the_os_default_an
     promoted = run_rollout(dev_fleet, plan)
 
     assert promoted.state == "success"
-    assert promoted.report["outcome"] == "promoted"
+    assert promoted.report.outcome == "promoted"
     (preflight,) = promoted.kinds("preflight")
     assert (preflight["baselines"], preflight["default_baselines"]) == ({"AMAZON_LINUX_2023": os_default}, {})
     assert len(ssm.list_commands()["Commands"]) == 1

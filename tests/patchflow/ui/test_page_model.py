@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from patchflow.core.report import build_report
+from patchflow.core.report_records import Report, RunOutcome, Stage, StageState, Verdict
 from patchflow.core import links
 from patchflow.ui import model, render
 from patchflow.core.yamlfile import PROJECT_ROOT
@@ -233,13 +234,13 @@ def test_run_summary_of_a_blocked_run():
             {
                 "name": "dev", "patch_group": "dev", "state": "promoted", "gate": "PASS",
                 "reasons": ["passed: 2 of 2 instances succeeded, 0 counted as failed (limit 10%)"],
-                "targets": 2, "succeeded": 2, "failed": 0, "unreachable": 0, "offline": [], "pinned_to": None, "approval": None,
+                "targets": 2, "succeeded": 2, "failed": 0, "unreachable": 0, "offline": [], "pinned_to": None,
                 "waves": [{"label": "Install wave 1", "targets": 2, "verdict": "PASS", "reasons": ["passed: 2 of 2 instances succeeded, 0 counted as failed (limit 10%)"], "commands": [{"id": "cmd-dev-1", "short": "cmd-dev-", "url": console.format("cmd-dev-1")}]}],
             },
             {
                 "name": "test", "patch_group": "test", "state": "blocked", "gate": "BLOCK",
                 "reasons": ["1 of 2 instances failed (limit 0)"],
-                "targets": 2, "succeeded": 1, "failed": 1, "unreachable": 0, "offline": ["i-9"], "pinned_to": "dev", "approval": None,
+                "targets": 2, "succeeded": 1, "failed": 1, "unreachable": 0, "offline": ["i-9"], "pinned_to": "dev",
                 "waves": [{"label": "Install wave 1", "targets": 2, "verdict": "BLOCK", "reasons": ["1 of 2 instances failed (limit 0)"], "commands": [
                     {"id": "cmd-test-1", "short": "cmd-test", "url": console.format("cmd-test-1")},
                     {"id": "cmd-test-2", "short": "cmd-test", "url": console.format("cmd-test-2")},
@@ -247,7 +248,7 @@ def test_run_summary_of_a_blocked_run():
             },
             {
                 "name": "prod", "patch_group": "prod", "state": "not started", "gate": "-", "reasons": [],
-                "targets": 0, "succeeded": 0, "failed": 0, "unreachable": 0, "offline": [], "pinned_to": "dev", "approval": None, "waves": [],
+                "targets": 0, "succeeded": 0, "failed": 0, "unreachable": 0, "offline": [], "pinned_to": "dev", "waves": [],
             },
         ],
         "manifests": [{"stage": "dev", "hash": "0123456789abcdef0123", "short": "0123456789ab", "size": 7}],
@@ -298,34 +299,34 @@ def test_a_run_recorded_before_pins_were_recorded_falls_back_to_the_plan():
     "report_stages, plan, expected",
     [
         # a subset run: stages the trigger form left out say so
-        ([{"name": "prod", "state": "running", "patch_group": "prod"}], PLAN, [("dev", "not selected", "not in this run"), ("test", "not selected", "not in this run"), ("prod", "running", "running")]),
+        ([Stage("prod", state=StageState.RUNNING, patch_group="prod")], PLAN, [("dev", "not selected", "not in this run"), ("test", "not selected", "not in this run"), ("prod", "running", "running")]),
         # a failed stage
-        ([{"name": "dev", "state": "failed", "patch_group": "dev"}], PLAN, [("dev", "failed", "failed"), ("test", "not selected", "not in this run"), ("prod", "not selected", "not in this run")]),
+        ([Stage("dev", state=StageState.FAILED, patch_group="dev")], PLAN, [("dev", "failed", "failed"), ("test", "not selected", "not in this run"), ("prod", "not selected", "not in this run")]),
         # the plan is gone from include/rollouts: the report's own stages, in its order
-        ([{"name": "b", "state": "promoted"}, {"name": "a", "state": "blocked"}], None, [("b", "promoted", "passed"), ("a", "blocked", "blocked")]),
+        ([Stage("b", state=StageState.PROMOTED), Stage("a", state=StageState.BLOCKED)], None, [("b", "promoted", "passed"), ("a", "blocked", "blocked")]),
     ],
 )
 def test_promotion_path(report_stages, plan, expected):
-    path = model.promotion_path({"stages": report_stages}, plan)
+    path = model.promotion_path(Report(stages=tuple(report_stages)), plan)
     assert [(s["name"], s["state"], s["label"]) for s in path] == expected
 
 
 @pytest.mark.parametrize(
     "stage, gate, reasons",
     [
-        ({"name": "dev", "state": "failed", "error": "preflight: no instances", "verdict": None}, "ERROR", ["preflight: no instances"]),
-        ({"name": "dev", "state": "running", "verdict": None}, "-", []),
-        ({"name": "dev", "state": "blocked", "verdict": {"passed": False, "reasons": ["too many failed"]}}, "BLOCK", ["too many failed"]),
+        (Stage("dev", state=StageState.FAILED, error="preflight: no instances", verdict=None), "ERROR", ["preflight: no instances"]),
+        (Stage("dev", state=StageState.RUNNING, verdict=None), "-", []),
+        (Stage("dev", state=StageState.BLOCKED, verdict=Verdict(False, ("too many failed",))), "BLOCK", ["too many failed"]),
     ],
 )
 def test_stage_gate_words(stage, gate, reasons):
-    summary = model.run_summary({"dag_id": "d", "run_id": "r", "outcome": "failed", "stages": [stage]}, None, base_url="", region="us-east-1")
+    summary = model.run_summary(Report(dag_id="d", run_id="r", outcome=RunOutcome.FAILED, stages=(stage,)), None, base_url="", region="us-east-1")
     assert (summary["stages"][0]["gate"], summary["stages"][0]["reasons"]) == (gate, reasons)
 
 
 def test_recent_runs_are_newest_first_and_limited():
-    reports = [{"run_id": "a", "started_at": "2026-11-01T00:00:00Z"}, {"run_id": "b", "started_at": None}, {"run_id": "c", "started_at": "2026-11-03T00:00:00Z"}, {"run_id": "d", "started_at": "2026-11-02T00:00:00Z"}]
-    assert [r["run_id"] for r in model.recent_runs(reports, limit=3)] == ["c", "d", "a"]
+    reports = [Report(run_id="a", started_at="2026-11-01T00:00:00Z"), Report(run_id="b", started_at=None), Report(run_id="c", started_at="2026-11-03T00:00:00Z"), Report(run_id="d", started_at="2026-11-02T00:00:00Z")]
+    assert [r.run_id for r in model.recent_runs(reports, limit=3)] == ["c", "d", "a"]
 
 
 # --------------------------------------------------------------------------- failures and the whole page

@@ -1,12 +1,14 @@
 """Reading the page's sources: failures worded for people, ledger listings, a real file ledger, a fake SSM."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, NoCredentialsError, NoRegionError
 
 from patchflow.aws.ledger import RunLedger, open_store
+from patchflow.core.report_records import Report, RunOutcome, Stage
 from patchflow.ui import gather
 
 
@@ -61,20 +63,39 @@ def test_read_ledgers_from_a_real_file_ledger(tmp_path):
     running = RunLedger(store, "rollout_demo", "manual__running")
     running.append("run_started", plan="demo", stages=["dev"])
     finished = RunLedger(store, "rollout_demo", "manual__done")
-    finished.put_artifact("report.json", '{"plan": "demo", "dag_id": "rollout_demo", "run_id": "manual__done", "outcome": "promoted", "stages": []}', "application/json")
+    finished.put_artifact("report.json", json.dumps(Report(plan="demo", dag_id="rollout_demo", run_id="manual__done", outcome=RunOutcome.PROMOTED).to_json()), "application/json")
     finished.append("run_started", plan="demo", stages=["dev"])
     hidden = RunLedger(store, "rollout_secret", "manual__x")
     hidden.append("run_started", plan="secret", stages=["dev"])
 
     result = gather.read_ledgers([_plan(uri)], readable_dag_ids=["rollout_demo"])
     assert result["ok"] and result["failures"] == []
-    by_run = {r["run_id"]: r for r in result["reports"]}
+    by_run = {r.run_id: r for r in result["reports"]}
     assert sorted(by_run) == ["manual__done", "manual__running"]
-    assert by_run["manual__done"]["outcome"] == "promoted"  # its report.json, not rebuilt
-    assert (by_run["manual__running"]["outcome"], [s["name"] for s in by_run["manual__running"]["stages"]]) == ("running", ["dev"])
+    assert by_run["manual__done"].outcome == "promoted"  # its report.json, not rebuilt
+    assert (by_run["manual__running"].outcome, [s.name for s in by_run["manual__running"].stages]) == ("running", ["dev"])
 
     assert len(gather.read_ledgers([_plan(uri)], limit=1)["reports"]) == 1
-    assert {r["run_id"] for r in gather.read_ledgers([_plan(uri)])["reports"]} == {"manual__done", "manual__running", "manual__x"}
+    assert {r.run_id for r in gather.read_ledgers([_plan(uri)])["reports"]} == {"manual__done", "manual__running", "manual__x"}
+
+
+def test_a_report_json_of_another_shape_is_a_failure_naming_the_file_and_the_other_runs_still_show(tmp_path):
+    uri = f"file://{tmp_path}/ledger"
+    store = open_store(uri)
+    broken = RunLedger(store, "rollout_demo", "manual__broken")
+    broken.append("run_started", plan="demo", stages=["dev"])
+    stored = Report(plan="demo", dag_id="rollout_demo", run_id="manual__broken", outcome=RunOutcome.PROMOTED, stages=(Stage("dev"),)).to_json()
+    stored["outcome"], stored["stages"][0]["targets"] = "done", "two"
+    broken.put_artifact("report.json", json.dumps(stored), "application/json")
+    RunLedger(store, "rollout_demo", "manual__running").append("run_started", plan="demo", stages=["dev"])
+
+    result = gather.read_ledgers([_plan(uri)])
+    file = f"{tmp_path.as_uri()}/ledger/rollout_demo/manual__broken/report.json"
+    assert ([r.run_id for r in result["reports"]], result["failures"]) == (["manual__running"], [{
+        "kind": "error",
+        "where": "rollout_demo/manual__broken",
+        "detail": f"{file}: outcome: expected one of 'running', 'promoted', 'blocked', 'failed', got 'done'; {file}: stages[0].targets: expected an integer, got 'two'",
+    }])
 
 
 class Unreachable:

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import pytest
 
+from patchflow.core.report_records import Report
 from patchflow.core.yamlfile import PROJECT_ROOT
 from tests.patchflow.ui.chromium import Chromium, chromium_binary
 
@@ -126,7 +127,7 @@ def stack(fleet, tmp_path_factory):
         )
         demo_log = (home / "demo.log").read_text() if (home / "demo.log").exists() else ""
         assert finished.returncode == 0, f"demo failed:\n{finished.stdout}\n{finished.stderr}\n{demo_log[-4000:]}"
-        report = json.loads((reports / "report.json").read_text())
+        report = Report.from_json(json.loads((reports / "report.json").read_text()), source=str(reports / "report.json"))
 
         deadline = time.monotonic() + 180
         while True:
@@ -285,24 +286,24 @@ def test_signed_in_person_reads_groups_counts_and_verdicts(person, server, demo,
         assert "%" in rows[group][2]  # the compliance bar's caption
 
     assert "The fleet is unreachable" not in text and "Traceback" not in text
-    run = next(card for card in cards if report["run_id"] in card["dagRun"] or quote(report["run_id"], safe="") in card["dagRun"])
+    run = next(card for card in cards if report.run_id in card["dagRun"] or quote(report.run_id, safe="") in card["dagRun"])
     assert run["outcome"] == "Promoted" and "every stage passed its gate" in run["text"]
-    assert [s[0].split("\n")[0] for s in run["stages"]] == [s["name"] for s in report["stages"]] == list(GROUPS)
-    for cells, stage in zip(run["stages"], report["stages"]):
+    assert [s[0].split("\n")[0] for s in run["stages"]] == [s.name for s in report.stages] == list(GROUPS)
+    for cells, stage in zip(run["stages"], report.stages):
         assert cells[2].split("\n")[0] == "PASS"
-        for reason in stage["verdict"]["reasons"]:
+        for reason in stage.verdict.reasons:
             assert reason in cells[2]
-        assert cells[3:7] == [str(stage["counts"]["targets"]), str(stage["counts"]["succeeded"]), "0", "0"]
-        assert cells[7].count("PASS") == len(stage["waves"])
+        assert cells[3:7] == [str(stage.counts["targets"]), str(stage.counts["succeeded"]), "0", "0"]
+        assert cells[7].count("PASS") == len(stage.waves)
     assert run["path"] == [[name, "promoted"] for name in GROUPS]
-    manifest = report["stages"][0]["manifest"]
-    assert f"{manifest['hash'][:12]} ({manifest['size']} patches)" in run["text"]
-    assert run["dagRun"] == f"/dags/rollout_demo/runs/{quote(report['run_id'], safe='')}"
+    manifest = report.stages[0].manifest
+    assert f"{manifest.hash[:12]} ({manifest.size} patches)" in run["text"]
+    assert run["dagRun"] == f"/dags/rollout_demo/runs/{quote(report.run_id, safe='')}"
 
     person.open(base + run["report"])
     assert "Patch rollout report: demo" in person.text() and "PROMOTED" in person.text()
     person.open(base + run["dagRun"])
-    person.wait_for(f"document.body.innerText.includes({json.dumps(report['run_id'])})", what="Airflow's own DAG run page", timeout=60)
+    person.wait_for(f"document.body.innerText.includes({json.dumps(report.run_id)})", what="Airflow's own DAG run page", timeout=60)
 
 
 def test_the_page_sits_in_airflows_browse_menu(person, server):
@@ -322,18 +323,18 @@ def test_the_page_sits_in_airflows_browse_menu(person, server):
 
 def test_extra_links_lead_to_the_console_and_the_report(server, demo, token):
     base, report = server["base"], demo["report"]
-    run_id = quote(report["run_id"], safe="")
+    run_id = quote(report.run_id, safe="")
     links = {}
     for task in ("dev.wave_1", "prod.wave_2", "dev.gate", "prod.gate"):
         status, _, body = _http(f"{base}/api/v2/dags/rollout_demo/dagRuns/{run_id}/taskInstances/{task}/links", token=token)
         assert status == 200, body
         links[task] = json.loads(body)["extra_links"]
-    dev_wave, prod_wave = report["stages"][0]["waves"][1], report["stages"][2]["waves"][2]
+    dev_wave, prod_wave = report.stages[0].waves[1], report.stages[2].waves[2]
     console = "https://us-east-1.console.aws.amazon.com/systems-manager/run-command/{}?region=us-east-1"
     report_link = f"/rollouts/report?dag_id=rollout_demo&run_id={run_id}"
     assert links == {
-        "dev.wave_1": {"AWS console: SSM command": console.format(dev_wave["command_ids"][0])},
-        "prod.wave_2": {"AWS console: SSM command": console.format(prod_wave["command_ids"][0])},
+        "dev.wave_1": {"AWS console: SSM command": console.format(dev_wave.command_ids[0])},
+        "prod.wave_2": {"AWS console: SSM command": console.format(prod_wave.command_ids[0])},
         "dev.gate": {"Rollout report": report_link},
         "prod.gate": {"Rollout report": report_link},
     }

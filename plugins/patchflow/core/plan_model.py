@@ -1,0 +1,113 @@
+"""A rollout plan as plain frozen data, and the keys its YAML and the trigger form may use.
+
+A stage's `gate` takes the thresholds patchflow.core.gates lists as GATE_KEYS.
+
+patchflow.core.plan reads a plan file into this model (patchflow.core.plan_stage
+reads each stage); patchflow.core.run_params reads the trigger form.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from patchflow.core.aws_schedules import Schedule
+from patchflow.core.gates import GateThresholds
+from patchflow.core.maintenance_windows import MaintenanceWindow
+
+PLAN_KEYS = ("name", "description", "owner", "tags", "schedule", "ledger", "notifications", "defaults", "stages")
+STAGE_KEYS = (
+    "name",
+    "patch_group",
+    "scan_first",
+    "reboot_option",
+    "max_concurrency",
+    "max_errors",
+    "waves",
+    "expected_min_targets",
+    "timeout_seconds",
+    "execution_timeout_seconds",
+    "gate",
+    "soak",
+    "approval",
+    "window",
+    "pin_to",
+    "notify",
+    "allow_ungated",
+    "require_registered_baseline",
+)
+PER_STAGE_ONLY = ("name", "patch_group")
+APPROVAL_KEYS = ("required", "timeout")
+WINDOW_KEYS = ("schedule", "timezone", "duration", "cutoff")
+NOTIFICATION_KEYS = ("sns_topic_arn", "slack_connection_id")
+SCHEDULE_KEYS = ("cron", "timezone")
+NOTIFY_EVENTS = ("block", "approval", "complete")
+REBOOT_OPTIONS = ("RebootIfNeeded", "NoReboot")
+RUN_PARAM_KEYS = ("dry_run", "stages", "max_failed", "change_ticket")
+
+
+@dataclass(frozen=True)
+class Approval:
+    timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class Notifications:
+    sns_topic_arn: str | None = None
+    slack_connection_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanSchedule:
+    expression: str
+    timezone: str
+    schedule: Schedule
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    patch_group: str
+    scan_first: bool
+    reboot_option: str
+    max_concurrency: str
+    max_errors: str
+    waves: tuple[int | str, ...]
+    expected_min_targets: int
+    timeout_seconds: int
+    execution_timeout_seconds: int
+    gate: GateThresholds
+    soak_seconds: int
+    approval: Approval | None
+    window: MaintenanceWindow | None
+    pin_to: str | None
+    notify: frozenset[str]
+    gated: bool = True  # False for `gate: none` or no gate: `gate` then holds the permissive thresholds
+    allow_ungated: bool = False
+    require_registered_baseline: bool = False
+
+
+@dataclass(frozen=True)
+class RolloutPlan:
+    name: str
+    dag_id: str
+    description: str
+    owner: str
+    tags: tuple[str, ...]
+    schedule: PlanSchedule | None
+    ledger_uri: str
+    notifications: Notifications
+    stages: tuple[Stage, ...]
+    source: str
+
+    def stage(self, name: str) -> Stage:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(name)
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.stages)
+
+
+def dag_id_for(plan_name: str) -> str:
+    return "rollout_" + plan_name.replace("-", "_")

@@ -1,0 +1,193 @@
+"""Reading one stage of a rollout plan, with the plan's `defaults` merged under it.
+
+Every reader records its problems in the plan's Findings and returns None (or
+a safe empty value) for what it could not read, so a plan's every problem is
+reported in one pass.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Sequence
+
+from patchflow.core.aws_schedules import parse_schedule, zone_named
+from patchflow.core.durations import parse_duration_seconds
+from patchflow.core.errors import MISSING, join_path
+from patchflow.core.gates import GATE_KEYS, MOST_TARGETS, GateThresholds, read_thresholds
+from patchflow.core.maintenance_windows import MaintenanceWindow, parse_window_hours
+from patchflow.core.plan_model import APPROVAL_KEYS, NOTIFY_EVENTS, REBOOT_OPTIONS, STAGE_KEYS, WINDOW_KEYS, Approval
+from patchflow.core.ratecontrol import parse_max_concurrency, parse_max_errors, parse_waves
+from patchflow.core.validation import (
+    Entry,
+    Findings,
+    entries_of,
+    read_bool,
+    read_choice,
+    read_int,
+    read_keys,
+    read_patch_group,
+    read_text,
+    read_with,
+)
+
+STAGE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+DEFAULT_APPROVAL_TIMEOUT = "4h"
+APPROVAL_TIMEOUT_RANGE = (60, 7 * 86400)
+
+
+class MergedMapping(dict):
+    """Key -> Entry for a mapping whose keys came from more than one place (a default and the stage)."""
+
+
+def stage_entries(value: Mapping, path: str) -> dict[Any, Entry]:
+    if isinstance(value, MergedMapping):
+        return dict(value)
+    return entries_of(value, path)
+
+
+def read_stage_mapping(found: Findings, entry: Entry, known: Sequence[str], what: str) -> dict[str, Entry] | None:
+    """A mapping inside a stage (gate, approval, window), which may have been merged with its default."""
+    value, path = entry
+    if not isinstance(value, Mapping):
+        found.expected(path, what, value)
+        return None
+    return read_keys(found, stage_entries(value, path), known)
+
+
+def checked_zone_name(value: Any) -> str:
+    zone_named(value)
+    return value
+
+
+def is_absent(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() == "none")
+
+
+# --------------------------------------------------------------------------- stage parts
+
+
+def read_gate(found: Findings, entry: Entry | None) -> tuple[GateThresholds, bool]:
+    """(thresholds, gated). No gate at all, or `gate: none`, means ungated."""
+    if entry is None or is_absent(entry[0]):
+        return GateThresholds.permissive(), False
+    items = read_stage_mapping(found, entry, GATE_KEYS, f"a mapping with any of {', '.join(GATE_KEYS)}, or none")
+    if items is None:
+        return GateThresholds.permissive(), False
+    return GateThresholds(**read_thresholds(found, items)), True
+
+
+def read_approval(found: Findings, entry: Entry | None) -> Approval | None:
+    if entry is None or entry[0] is None or entry[0] is False:
+        return None
+    value, path = entry
+    if value is True:
+        return Approval(parse_duration_seconds(DEFAULT_APPROVAL_TIMEOUT))
+    items = read_stage_mapping(found, entry, APPROVAL_KEYS, "true, false, or a mapping with required and timeout")
+    if items is None:
+        return None
+    required = read_bool(found, items["required"]) if "required" in items else True
+    timeout = read_with(found, items.get("timeout", (DEFAULT_APPROVAL_TIMEOUT, join_path(path, "timeout"))), parse_duration_seconds)
+    if timeout is not None and not APPROVAL_TIMEOUT_RANGE[0] <= timeout <= APPROVAL_TIMEOUT_RANGE[1]:
+        found.expected(items["timeout"][1], "a timeout from 1 minute to 7 days", items["timeout"][0])
+        timeout = None
+    if not required or timeout is None:
+        return None
+    return Approval(timeout)
+
+
+def read_window(found: Findings, entry: Entry | None) -> MaintenanceWindow | None:
+    if entry is None or is_absent(entry[0]):
+        return None
+    value, path = entry
+    items = read_stage_mapping(found, entry, WINDOW_KEYS, "a mapping with schedule, timezone, duration and cutoff, or none (always open)")
+    if items is None:
+        return None
+    for required in ("schedule", "duration"):
+        if required not in items:
+            found.add(path, f"expected a {required}, got nothing")
+    zone = read_with(found, items.get("timezone", ("UTC", join_path(path, "timezone"))), checked_zone_name)
+    schedule = None
+    if "schedule" in items and zone is not None:
+        schedule = read_with(found, items["schedule"], parse_schedule, zone)
+    duration = read_with(found, items["duration"], parse_window_hours, 1, 24) if "duration" in items else None
+    cutoff = read_with(found, items.get("cutoff", (0, join_path(path, "cutoff"))), parse_window_hours, 0, 23)
+    if duration is not None and cutoff is not None and cutoff >= duration:
+        found.add(items.get("cutoff", (0, join_path(path, "cutoff")))[1], f"expected a cutoff below the duration of {duration} hours, got {cutoff}")
+        return None
+    if schedule is None or duration is None or cutoff is None:
+        return None
+    return MaintenanceWindow(schedule, duration, cutoff)
+
+
+def read_notify(found: Findings, entry: Entry | None) -> frozenset[str]:
+    if entry is None:
+        return frozenset(NOTIFY_EVENTS)
+    value, path = entry
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list):
+        found.expected(path, f"a list of events from {', '.join(NOTIFY_EVENTS)}", value)
+        return frozenset()
+    events = (read_choice(found, (event, join_path(path, index)), NOTIFY_EVENTS) for index, event in enumerate(value))
+    return frozenset(event for event in events if event is not None)
+
+
+def merge_defaults(defaults: Mapping[Any, Entry], stage: Mapping[Any, Entry]) -> dict[Any, Entry]:
+    merged = dict(defaults)
+    for key, (value, path) in stage.items():
+        base = merged.get(key)
+        if base is not None and isinstance(base[0], Mapping) and isinstance(value, Mapping):
+            combined = MergedMapping(stage_entries(base[0], base[1]))
+            combined.update(stage_entries(value, path))
+            merged[key] = (combined, path)
+        else:
+            merged[key] = (value, path)
+    return merged
+
+
+def read_stage(found: Findings, merged: Mapping[Any, Entry], path: str, earlier: Sequence[str]) -> dict[str, Any]:
+    """The fields of one stage; values that failed validation are None (their problems are recorded)."""
+    items = read_keys(found, merged, STAGE_KEYS)
+
+    def entry(key: str, default: Any = MISSING) -> Entry | None:
+        if key in items:
+            return items[key]
+        if default is MISSING:
+            return None
+        return (default, join_path(path, key))
+
+    fields: dict[str, Any] = {}
+    if "name" not in items:
+        found.add(path, "expected a name, got nothing")
+        fields["name"] = None
+    else:
+        fields["name"] = read_text(found, items["name"], "a stage name of lower-case letters, digits, _ and - (up to 40, starting with a letter)", STAGE_NAME)
+    if "patch_group" not in items:
+        found.add(path, "expected a patch_group, got nothing")
+        fields["patch_group"] = None
+    else:
+        fields["patch_group"] = read_patch_group(found, items["patch_group"])
+    fields["scan_first"] = read_bool(found, entry("scan_first", True))
+    fields["reboot_option"] = read_choice(found, entry("reboot_option", "RebootIfNeeded"), REBOOT_OPTIONS, " or ".join(REBOOT_OPTIONS))
+    fields["max_concurrency"] = read_with(found, entry("max_concurrency", "50"), parse_max_concurrency)
+    fields["max_errors"] = read_with(found, entry("max_errors", "0"), parse_max_errors)
+    fields["waves"] = read_with(found, entry("waves", ["100%"]), parse_waves)
+    fields["expected_min_targets"] = read_int(found, entry("expected_min_targets", 1), 0, MOST_TARGETS)
+    fields["timeout_seconds"] = read_int(found, entry("timeout_seconds", 600), 30, 2_592_000)
+    fields["execution_timeout_seconds"] = read_int(found, entry("execution_timeout_seconds", 3600), 1, 172_800)
+    fields["gate"], fields["gated"] = read_gate(found, entry("gate"))
+    fields["soak_seconds"] = read_with(found, entry("soak", 0), parse_duration_seconds)
+    fields["approval"] = read_approval(found, entry("approval"))
+    fields["window"] = read_window(found, entry("window"))
+    fields["notify"] = read_notify(found, entry("notify"))
+    fields["allow_ungated"] = read_bool(found, entry("allow_ungated", False))
+    fields["require_registered_baseline"] = read_bool(found, entry("require_registered_baseline", False))
+    pin = entry("pin_to", None)
+    fields["pin_to"] = None
+    if pin[0] is not None:
+        if not earlier:
+            found.expected(pin[1], "null (the first stage has no earlier stage to pin to)", pin[0])
+        elif pin[0] not in earlier:
+            found.expected(pin[1], f"the name of an earlier stage ({', '.join(earlier)})", pin[0])
+        else:
+            fields["pin_to"] = pin[0]
+    return fields

@@ -1,0 +1,401 @@
+"""The rollout report as typed records, and their JSON form (report.json).
+
+`patchflow.core.report.build_report` folds a run's ledger records into a
+`Report`; every reader (the renderers, the Patch rollouts page, the finish
+task, the development harness) reads its attributes, so a misspelt field is an
+AttributeError where it is written rather than a silent None at run time.
+
+`Report.to_json()` is report.json exactly as it was before these types existed,
+and `Report.from_json` reads any report.json a run wrote: fields that older
+reports lack take their defaults; a file of another shape is refused with one
+`<file>: <path>: expected ..., got ...` line per problem.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Callable, Mapping
+
+from patchflow.core.errors import MISSING, join_path, raise_if_any
+from patchflow.core.validation import Findings
+
+
+class RunOutcome(StrEnum):
+    RUNNING = "running"  # no run_finished record yet
+    PROMOTED = "promoted"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+
+
+class StageState(StrEnum):
+    NOT_STARTED = "not started"
+    RUNNING = "running"
+    PROMOTED = "promoted"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A gate's answer as the report carries it: passed or not, and the gate's reasons; a record lacking either leaves it None."""
+
+    passed: bool | None
+    reasons: tuple[str, ...] | None = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"passed": self.passed, "reasons": None if self.reasons is None else list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class StageManifest:
+    """The manifest a pin-source stage wrote: its content hash, how many patches, where it is stored."""
+
+    hash: str | None
+    size: int = 0
+    location: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"hash": self.hash, "size": self.size, "location": self.location}
+
+
+@dataclass(frozen=True)
+class Pin:
+    """The manifest a pinned stage installed: its source stage and content hash."""
+
+    stage: str
+    hash: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"stage": self.stage, "hash": self.hash}
+
+
+@dataclass(frozen=True)
+class MovedOn:
+    """A pinned patch whose version the repositories no longer offer, and the instances that reported it."""
+
+    id: str
+    pinned_title: str
+    offered_title: str
+    instances: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "pinned_title": self.pinned_title, "offered_title": self.offered_title, "instances": list(self.instances)}
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    """One instance's row in a wave, exactly as the wave_result record carried it (patchflow.core.records.WaveRow).
+
+    The report passes the row through untouched, so report.json keeps every field
+    the wave wrote, and rows written before a field existed keep its absence; the
+    properties read what the report shows, with the defaults such rows need.
+    """
+
+    recorded: Mapping[str, Any]
+
+    @property
+    def instance_id(self) -> str:
+        return self.recorded.get("instance_id", "")
+
+    @property
+    def operating_system(self) -> str | None:
+        return self.recorded.get("operating_system")
+
+    @property
+    def outcome(self) -> str:
+        return self.recorded.get("outcome", "")
+
+    @property
+    def status_details(self) -> str:
+        return self.recorded.get("status_details", "")
+
+    @property
+    def compliant(self) -> bool | None:
+        return self.recorded.get("compliant")
+
+    @property
+    def pending_reboot(self) -> bool | None:
+        return self.recorded.get("pending_reboot")
+
+    @property
+    def command_id(self) -> str:
+        return self.recorded.get("command_id", "")
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.recorded)
+
+
+@dataclass(frozen=True)
+class Wave:
+    """One wave (or scan) of a stage: its commands, its own verdict and every instance's row."""
+
+    wave: int | None
+    operation: str = "Install"
+    command_ids: tuple[str, ...] = ()
+    targets: int = 0
+    counts: Mapping[str, int] = field(default_factory=dict)
+    verdict: Verdict = Verdict(None, None)
+    instances: tuple[InstanceRow, ...] = ()
+    started_at: str | None = None
+    finished_at: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "wave": self.wave,
+            "operation": self.operation,
+            "command_ids": list(self.command_ids),
+            "targets": self.targets,
+            "counts": dict(self.counts),
+            "verdict": self.verdict.to_json(),
+            "instances": [row.to_json() for row in self.instances],
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the run; a stage the run never reached keeps every default."""
+
+    name: str
+    patch_group: str = ""
+    state: StageState = StageState.NOT_STARTED
+    targets: int = 0
+    offline: tuple[str, ...] = ()
+    baselines: Mapping[str, str | None] = field(default_factory=dict)  # OS -> baseline id, None for the OS default
+    default_baselines: Mapping[str, str] = field(default_factory=dict)  # OS -> the OS default's id, where preflight read it
+    command_ids: tuple[str, ...] = ()
+    waves: tuple[Wave, ...] = ()
+    counts: Mapping[str, int] = field(default_factory=dict)
+    verdict: Verdict | None = None
+    manifest: StageManifest | None = None
+    drift: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # OS -> patches approved here but not in the manifest
+    install_override_lists: tuple[str, ...] = ()
+    pinned_to: Pin | None = None
+    nothing_new_for: tuple[str, ...] = ()
+    not_sent: tuple[str, ...] = ()
+    moved_on: Mapping[str, MovedOn] = field(default_factory=dict)  # patch id -> what moved on
+    error: str | None = None  # why the stage failed; report.json has the field only when it did
+
+    def to_json(self) -> dict[str, Any]:
+        data = {
+            "name": self.name,
+            "patch_group": self.patch_group,
+            "state": self.state.value,
+            "targets": self.targets,
+            "offline": list(self.offline),
+            "baselines": dict(self.baselines),
+            "default_baselines": dict(self.default_baselines),
+            "command_ids": list(self.command_ids),
+            "waves": [wave.to_json() for wave in self.waves],
+            "counts": dict(self.counts),
+            "verdict": None if self.verdict is None else self.verdict.to_json(),
+            "manifest": None if self.manifest is None else self.manifest.to_json(),
+            "drift": {os_name: list(ids) for os_name, ids in self.drift.items()},
+            "install_override_lists": list(self.install_override_lists),
+            "pinned_to": None if self.pinned_to is None else self.pinned_to.to_json(),
+            "nothing_new_for": list(self.nothing_new_for),
+            "not_sent": list(self.not_sent),
+            "moved_on": {patch_id: moved.to_json() for patch_id, moved in self.moved_on.items()},
+        }
+        if self.error is not None:
+            data["error"] = self.error
+        return data
+
+
+@dataclass(frozen=True)
+class Report:
+    """The whole run: who ran what, how it ended, and every stage in plan order."""
+
+    plan: str = ""
+    dag_id: str = ""
+    run_id: str = ""
+    dry_run: bool = False
+    change_ticket: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    outcome: RunOutcome = RunOutcome.RUNNING
+    blocking_stage: str | None = None
+    reason: str = ""
+    # Whether the run's command_sent records say which manifest each stage installed (runs from before they did, do not).
+    pins_recorded: bool = False
+    stages: tuple[Stage, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan,
+            "dag_id": self.dag_id,
+            "run_id": self.run_id,
+            "dry_run": self.dry_run,
+            "change_ticket": self.change_ticket,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "outcome": self.outcome.value,
+            "blocking_stage": self.blocking_stage,
+            "reason": self.reason,
+            "pins_recorded": self.pins_recorded,
+            "stages": [stage.to_json() for stage in self.stages],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, source: str = "report.json") -> "Report":
+        """A stored report.json; raises InvalidInput naming every field that is not what a report writes."""
+        read = _ReportFileReader(Findings(source))
+        report = read.report(data)
+        raise_if_any(read.found.problems)
+        return report
+
+
+# --------------------------------------------------------------------------- reading report.json
+
+# What a field may hold: (accepts the value, how a message names it).
+Kind = tuple[Callable[[Any], bool], str]
+TEXT: Kind = (lambda v: isinstance(v, str), "text")
+TEXT_OR_NULL: Kind = (lambda v: v is None or isinstance(v, str), "text or null")
+FLAG: Kind = (lambda v: isinstance(v, bool), "true or false")
+FLAG_OR_NULL: Kind = (lambda v: v is None or isinstance(v, bool), "true, false or null")
+COUNT: Kind = (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
+COUNT_OR_NULL: Kind = (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)), "an integer or null")
+TEXTS: Kind = (lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v), "a list of text")
+TEXTS_OR_NULL: Kind = (lambda v: v is None or TEXTS[0](v), "a list of text or null")
+LIST: Kind = (lambda v: isinstance(v, list), "a list")
+MAPPING: Kind = (lambda v: isinstance(v, Mapping), "a mapping")
+MAPPING_OR_NULL: Kind = (lambda v: v is None or isinstance(v, Mapping), "a mapping or null")
+COUNTS: Kind = (lambda v: isinstance(v, Mapping) and all(COUNT[0](n) for n in v.values()), "a mapping of integers")
+TEXT_BY_TEXT: Kind = (lambda v: isinstance(v, Mapping) and all(isinstance(i, str) for i in v.values()), "a mapping of text")
+TEXT_OR_NULL_BY_TEXT: Kind = (lambda v: isinstance(v, Mapping) and all(TEXT_OR_NULL[0](i) for i in v.values()), "a mapping of text or null")
+TEXTS_BY_TEXT: Kind = (lambda v: isinstance(v, Mapping) and all(TEXTS[0](i) for i in v.values()), "a mapping of lists of text")
+
+
+def _one_of(enum: type[StrEnum]) -> Kind:
+    return (lambda v: v in {member.value for member in enum}), "one of " + ", ".join(repr(m.value) for m in enum)
+
+
+class _ReportFileReader:
+    """Reads one report.json into a Report, every problem into `found`, so all of them are named at once.
+
+    Fields read with a default came after the report's first version (pins_recorded; a stage's
+    default_baselines, install_override_lists, pinned_to, nothing_new_for, not_sent, moved_on;
+    error, written only for a failed stage): an older report.json lacks them, and is still read.
+    """
+
+    def __init__(self, found: Findings):
+        self.found = found
+
+    def take(self, data: Mapping, path: str, key: str, kind: Kind, default: Any = MISSING) -> Any:
+        """data[key] when it is of `kind`; otherwise a problem and `default` (None when the field is required)."""
+        accepts, what = kind
+        value = data.get(key, MISSING)
+        if value is MISSING and default is not MISSING:
+            return default
+        if value is MISSING or not accepts(value):
+            self.found.expected(join_path(path, key), what, value)
+            return None if default is MISSING else default
+        return value
+
+    def mapping(self, value: Any, path: str) -> Mapping | None:
+        if isinstance(value, Mapping):
+            return value
+        self.found.expected(path, "a mapping", value)
+        return None
+
+    # Each reader takes the fields in report.json's order, so the problems come in the file's order.
+
+    def report(self, data: Any) -> Report:
+        data = self.mapping(data, "")
+        if data is None:
+            return Report()
+
+        def take(key: str, kind: Kind, default: Any = MISSING) -> Any:
+            return self.take(data, "", key, kind, default)
+
+        plan, dag_id, run_id = take("plan", TEXT), take("dag_id", TEXT), take("run_id", TEXT)
+        dry_run, change_ticket = take("dry_run", FLAG), take("change_ticket", TEXT)
+        started_at, finished_at = take("started_at", TEXT_OR_NULL), take("finished_at", TEXT_OR_NULL)
+        outcome, blocking_stage, reason = take("outcome", _one_of(RunOutcome)), take("blocking_stage", TEXT_OR_NULL), take("reason", TEXT)
+        pins_recorded = take("pins_recorded", FLAG, default=False)
+        stages = tuple(self.stage(stage, join_path("stages", index)) for index, stage in enumerate(take("stages", LIST) or []))
+        return Report(
+            plan, dag_id, run_id, dry_run, change_ticket, started_at, finished_at,
+            RunOutcome(outcome) if outcome is not None else RunOutcome.RUNNING, blocking_stage, reason, pins_recorded, stages,
+        )
+
+    def stage(self, value: Any, path: str) -> Stage:
+        data = self.mapping(value, path)
+        if data is None:
+            return Stage("")
+
+        def take(key: str, kind: Kind, default: Any = MISSING) -> Any:
+            return self.take(data, path, key, kind, default)
+
+        name, patch_group, state, targets = take("name", TEXT), take("patch_group", TEXT), take("state", _one_of(StageState)), take("targets", COUNT)
+        offline = tuple(take("offline", TEXTS) or ())
+        baselines = dict(take("baselines", TEXT_OR_NULL_BY_TEXT) or {})
+        default_baselines = dict(take("default_baselines", TEXT_BY_TEXT, default={}))
+        command_ids = tuple(take("command_ids", TEXTS) or ())
+        waves = tuple(self.wave(wave, join_path(path, "waves", index)) for index, wave in enumerate(take("waves", LIST) or []))
+        counts = dict(take("counts", COUNTS) or {})
+        verdict = take("verdict", MAPPING_OR_NULL)
+        verdict = None if verdict is None else self.verdict(verdict, join_path(path, "verdict"))
+        manifest = take("manifest", MAPPING_OR_NULL)
+        manifest = None if manifest is None else self.manifest(manifest, join_path(path, "manifest"))
+        drift = {os_name: tuple(ids) for os_name, ids in (take("drift", TEXTS_BY_TEXT) or {}).items()}
+        install_override_lists = tuple(take("install_override_lists", TEXTS, default=[]))
+        pinned_to = take("pinned_to", MAPPING_OR_NULL, default=None)
+        pinned_to = None if pinned_to is None else self.pin(pinned_to, join_path(path, "pinned_to"))
+        nothing_new_for = tuple(take("nothing_new_for", TEXTS, default=[]))
+        not_sent = tuple(take("not_sent", TEXTS, default=[]))
+        moved_on = {patch_id: self.moved_on(moved, join_path(path, "moved_on", patch_id)) for patch_id, moved in take("moved_on", MAPPING, default={}).items()}
+        error = take("error", TEXT, default=None)
+        return Stage(
+            name, patch_group, StageState(state) if state is not None else StageState.NOT_STARTED, targets, offline, baselines, default_baselines,
+            command_ids, waves, counts, verdict, manifest, drift, install_override_lists, pinned_to, nothing_new_for, not_sent, moved_on, error,
+        )
+
+    def wave(self, value: Any, path: str) -> Wave:
+        data = self.mapping(value, path)
+        if data is None:
+            return Wave(None)
+
+        def take(key: str, kind: Kind, default: Any = MISSING) -> Any:
+            return self.take(data, path, key, kind, default)
+
+        wave, operation = take("wave", COUNT_OR_NULL), take("operation", TEXT)
+        command_ids, targets, counts = tuple(take("command_ids", TEXTS) or ()), take("targets", COUNT), dict(take("counts", COUNTS) or {})
+        verdict = take("verdict", MAPPING)
+        verdict = Verdict(None, None) if verdict is None else self.verdict(verdict, join_path(path, "verdict"))
+        instances = tuple(self.row(row, join_path(path, "instances", index)) for index, row in enumerate(take("instances", LIST) or []))
+        started_at, finished_at = take("started_at", TEXT_OR_NULL), take("finished_at", TEXT_OR_NULL)
+        return Wave(wave, operation, command_ids, targets, counts, verdict, instances, started_at, finished_at)
+
+    def verdict(self, data: Mapping, path: str) -> Verdict:
+        passed, reasons = self.take(data, path, "passed", FLAG_OR_NULL), self.take(data, path, "reasons", TEXTS_OR_NULL)
+        return Verdict(passed, None if reasons is None else tuple(reasons))
+
+    def manifest(self, data: Mapping, path: str) -> StageManifest:
+        return StageManifest(self.take(data, path, "hash", TEXT_OR_NULL), self.take(data, path, "size", COUNT), self.take(data, path, "location", TEXT_OR_NULL))
+
+    def pin(self, data: Mapping, path: str) -> Pin:
+        return Pin(self.take(data, path, "stage", TEXT), self.take(data, path, "hash", TEXT))
+
+    def moved_on(self, value: Any, path: str) -> MovedOn:
+        data = self.mapping(value, path)
+        if data is None:
+            return MovedOn("", "", "")
+        return MovedOn(
+            self.take(data, path, "id", TEXT),
+            self.take(data, path, "pinned_title", TEXT),
+            self.take(data, path, "offered_title", TEXT),
+            tuple(self.take(data, path, "instances", TEXTS) or ()),
+        )
+
+    def row(self, value: Any, path: str) -> InstanceRow:
+        """A wave's row: any fields, but the ones the report shows must be of their kind where present."""
+        data = self.mapping(value, path)
+        if data is None:
+            return InstanceRow({})
+        shown = {"instance_id": TEXT, "operating_system": TEXT_OR_NULL, "outcome": TEXT, "status_details": TEXT,
+                 "compliant": FLAG_OR_NULL, "pending_reboot": FLAG_OR_NULL, "command_id": TEXT}
+        for key, kind in shown.items():
+            self.take(data, path, key, kind, default=None)
+        return InstanceRow(dict(data))
