@@ -110,7 +110,7 @@ def test_s3_ledger_objects_are_written_with_server_side_encryption():
         store = open_store("s3://patchflow-ledger/runs", s3_client_factory=lambda: s3)
         assert isinstance(store, S3Store)
         ledger = RunLedger(store, "rollout_demo", "manual__2026-11-29T00:00:00+00:00")
-        ledger.append("run_started", plan="demo")
+        ledger.append("run_started", plan="demo", stages=["dev"], all_stages=["dev"], dry_run=False, change_ticket="", params={})
         ledger.put_artifact("manifest/AMAZON_LINUX_2023.yaml", "patches: []\n", "application/x-yaml")
         ledger.put_artifact("report.json", "{}", "application/json")
         keys = [item["Key"] for item in s3.list_objects_v2(Bucket="patchflow-ledger", Prefix="runs/")["Contents"]]

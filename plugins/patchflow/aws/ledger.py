@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from patchflow.core.errors import InvalidInput, Problem
+from patchflow.core.ledger_records import LedgerRecord, record_problems
 from patchflow.core.records import RecordKind
 from patchflow.core.yamlfile import PROJECT_ROOT
 
@@ -120,7 +121,12 @@ class RunLedger:
     def run_prefix(self) -> str:
         return f"{safe_segment(self.dag_id)}/{safe_segment(self.run_id)}"
 
-    def append(self, kind: RecordKind, **fields: Any) -> dict:
+    def append(self, kind: RecordKind, **fields: Any) -> LedgerRecord:
+        """Write one record. A field its kind does not declare, a required one left out or a value of another JSON type
+        is refused before anything is written: a misspelt field would otherwise show only as an empty report."""
+        problems = record_problems(kind, fields)
+        if problems:
+            raise ValueError("\n".join(problems))
         at = now_iso()
         record = {"kind": kind, "at": at, "dag_id": self.dag_id, "run_id": self.run_id, **fields}
         label = "-".join(safe_segment(str(fields[k])) for k in ("stage", "wave") if fields.get(k) is not None)
@@ -128,7 +134,7 @@ class RunLedger:
         self.store.put(key, json.dumps(record, sort_keys=True, default=str).encode(), "application/json")
         return record
 
-    def records(self) -> list[dict]:
+    def records(self) -> list[LedgerRecord]:
         return [json.loads(self.store.get(key)) for key in self.store.keys(f"{self.run_prefix}/records/")]
 
     def put_artifact(self, name: str, body: str, content_type: str) -> str:

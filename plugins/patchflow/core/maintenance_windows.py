@@ -44,10 +44,16 @@ class MaintenanceWindow:
         for name, value, low, high in (("duration_hours", self.duration_hours, 1, 24), ("cutoff_hours", self.cutoff_hours, 0, 23)):
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise ScheduleError(f"expected {name} as whole hours {low}-{high}, got {value!r}")
-        if self.cutoff_hours >= self.duration_hours:
-            raise ScheduleError(
-                f"expected a cutoff below the duration of {self.duration_hours} hours, got {self.cutoff_hours}"
-            )
+        problem = cutoff_problem(self.duration_hours, self.cutoff_hours)
+        if problem:
+            raise ScheduleError(problem)
+
+
+def cutoff_problem(duration_hours: int, cutoff_hours: int) -> str | None:
+    """Why a window's cutoff does not fit its duration (no new work in the last `cutoff` hours), or None."""
+    if cutoff_hours >= duration_hours:
+        return f"expected a cutoff below the duration of {duration_hours} hours, got {cutoff_hours}"
+    return None
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ trigger form by patchflow.core.run_params.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from patchflow.core.aws_schedules import parse_schedule
+from patchflow.core.aws_schedules import Schedule
 from patchflow.core.errors import MISSING, InvalidInput, Problem, join_path, raise_if_any
 from patchflow.core.gates import GATE_KEYS  # noqa: F401  (a gate's keys, importable with the plan's others)
 from patchflow.core.plan_model import (  # noqa: F401  (the plan's vocabulary and model, importable from here)
@@ -28,6 +29,7 @@ from patchflow.core.plan_model import (  # noqa: F401  (the plan's vocabulary an
     RUN_PARAM_KEYS,
     SCHEDULE_KEYS,
     STAGE_KEYS,
+    STAGE_SCHEDULE_KEYS,
     WINDOW_KEYS,
     Approval,
     Notifications,
@@ -36,8 +38,8 @@ from patchflow.core.plan_model import (  # noqa: F401  (the plan's vocabulary an
     Stage,
     dag_id_for,
 )
-from patchflow.core.plan_stage import checked_zone_name, is_absent, merge_defaults, read_stage
-from patchflow.core.schedule import airflow_cron_reason
+from patchflow.core.plan_stage import checked_zone_name, is_absent, merge_defaults, read_cron, read_stage
+from patchflow.core.scheduled_runs import DEFAULT_LATE_START_LIMIT, calendar_conflicts, parse_late_start_limit, spoken_moment
 from patchflow.core.validation import Entry, Findings, entries_of, load_file, read_keys, read_mapping, read_text, read_with
 
 PLAN_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{2,62}$")
@@ -52,30 +54,61 @@ PROD_STAGE_NAMES = ("prod", "production")  # besides the last stage, these need 
 # --------------------------------------------------------------------------- plan
 
 
-def read_plan_schedule(found: Findings, value: Any, path: str) -> PlanSchedule | None:
+@dataclass(frozen=True)
+class TopSchedule:
+    """The plan's `schedule` as written at its top, before the stages say whether they have their own."""
+
+    written: Any  # the value as written; None when absent
+    zone: str | None  # the time zone every schedule of the plan runs in; None when unreadable
+    cron: Schedule | None  # the plan's own cron(), if it names one that is valid
+    names_cron: bool  # a cron is written, valid or not
+    late_start_limit_seconds: int | None
+
+
+def read_top_schedule(found: Findings, value: Any, path: str) -> TopSchedule:
+    default_limit = parse_late_start_limit(DEFAULT_LATE_START_LIMIT)
     if is_absent(value) or value == "manual":
-        return None
-    items = read_mapping(found, (value, path), SCHEDULE_KEYS, "manual, or a mapping with cron and timezone")
+        return TopSchedule(value, "UTC", None, False, default_limit)
+    items = read_mapping(found, (value, path), SCHEDULE_KEYS, "manual, or a mapping with cron, timezone and late_start_limit")
     if items is None:
-        return None
+        return TopSchedule(value, None, None, False, default_limit)
     zone = read_with(found, items.get("timezone", ("UTC", join_path(path, "timezone"))), checked_zone_name)
-    if "cron" not in items:
-        found.add(path, "expected a cron expression such as cron(0 2 ? * SUN *), got nothing")
+    limit = read_with(found, items.get("late_start_limit", (DEFAULT_LATE_START_LIMIT, join_path(path, "late_start_limit"))), parse_late_start_limit)
+    cron = read_cron(found, items["cron"], zone) if "cron" in items else None
+    return TopSchedule(value, zone, cron, "cron" in items, limit)
+
+
+def plan_schedule(found: Findings, top: TopSchedule, path: str, scheduled_stages: list[str]) -> PlanSchedule | None:
+    """The plan's calendar: its own cron, or its stages' (in the time zone written at the top), or none at all."""
+    if scheduled_stages and top.names_cron:
+        found.expected(join_path(path, "cron"), f"no cron when stages have schedules of their own ({', '.join(scheduled_stages)})", top.written["cron"])
         return None
-    expression, cron_path = items["cron"]
-    if zone is None:
+    if scheduled_stages and top.written == "manual":
+        found.expected(path, "a mapping with the time zone of the stage schedules, such as {timezone: Europe/Berlin}", top.written)
         return None
-    if not (isinstance(expression, str) and expression.strip().startswith("cron(")):
-        found.expected(cron_path, "a cron(...) expression such as cron(0 2 ? * SUN *)", expression)
+    if not scheduled_stages and isinstance(top.written, Mapping) and not top.names_cron:
+        found.add(path, "expected a cron expression such as cron(0 2 ? * SUN *), or stages with schedules of their own, got nothing")
         return None
-    schedule = read_with(found, items["cron"], parse_schedule, zone)
-    if schedule is None:
+    if top.zone is None or top.late_start_limit_seconds is None or (top.names_cron and top.cron is None):
         return None
-    reason = airflow_cron_reason(schedule)
-    if reason:
-        found.add(cron_path, f"expected a cron() schedule Airflow can run, got {expression!r} ({reason})")
-        return None
-    return PlanSchedule(schedule.expression, zone, schedule)
+    if top.cron is not None:
+        return PlanSchedule(top.cron.expression, top.zone, top.cron, top.late_start_limit_seconds)
+    if scheduled_stages:
+        return PlanSchedule(None, top.zone, None, top.late_start_limit_seconds)
+    return None
+
+
+def calendar_problems(found: Findings, plan: RolloutPlan) -> None:
+    """Stage schedules under which a pinned stage would run with its source but without the stage before it."""
+    zone = plan.schedule.timezone if plan.schedule else "UTC"
+    for conflict in calendar_conflicts(plan):
+        index = plan.stage_names.index(conflict.stage)
+        found.add(
+            join_path("stages", index, "schedule", "cron"),
+            f"expected a schedule that never runs {conflict.stage} with {conflict.source} but without {conflict.before} "
+            f"({conflict.stage} installs only a release that passed {conflict.before}), got {plan.stages[index].schedule.expression!r}, "
+            f"which runs with {conflict.source} on {spoken_moment(conflict.moment, zone)} {zone}",
+        )
 
 
 def read_ledger(found: Findings, value: Any, path: str) -> str | None:
@@ -128,7 +161,7 @@ def parse_plan(data: Any, source: str) -> RolloutPlan:
     if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
         found.expected("tags", "a list of strings", tags)
         tags = []
-    schedule = read_plan_schedule(found, top.get("schedule", ("manual", ""))[0], "schedule")
+    top_schedule = read_top_schedule(found, top.get("schedule", (None, ""))[0], "schedule")
     ledger = read_ledger(found, top.get("ledger", (DEFAULT_LEDGER, ""))[0], "ledger")
     notifications = read_notifications(found, top.get("notifications", (None, ""))[0], "notifications")
 
@@ -148,6 +181,7 @@ def parse_plan(data: Any, source: str) -> RolloutPlan:
     stages_value = top.get("stages", (MISSING, ""))[0]
     stage_fields: list[dict[str, Any]] = []
     stage_paths: list[str] = []
+    scheduled_stages: list[str] = []  # stages that name a schedule of their own, valid or not
     if not isinstance(stages_value, list) or not stages_value:
         found.expected("stages", "a list of at least one stage", stages_value)
     else:
@@ -159,7 +193,9 @@ def parse_plan(data: Any, source: str) -> RolloutPlan:
                 found.expected(path, "a mapping with name and patch_group", raw)
                 continue
             items = merge_defaults(defaults, entries_of(raw, path))
-            fields = read_stage(found, items, path, list(names))
+            fields = read_stage(found, items, path, list(names), top_schedule.zone)
+            if not is_absent(raw.get("schedule")):
+                scheduled_stages.append(fields["name"] or path)
             if fields["pin_to"] and ledger and not ledger.startswith("s3://"):
                 # The instances' agents download the InstallOverrideList from the ledger themselves:
                 # they cannot read a file on the Airflow machine.
@@ -187,9 +223,10 @@ def parse_plan(data: Any, source: str) -> RolloutPlan:
                 if fields["name"] in PROD_STAGE_NAMES and fields["approval"] is None and not fields["gated"] and fields["allow_ungated"] is False:
                     found.add(stage_path, f"expected an approval or a gate on the {fields['name']} stage (or allow_ungated: true), got neither")
 
+    schedule = plan_schedule(found, top_schedule, "schedule", scheduled_stages)
     raise_if_any(found.problems)
     stages = tuple(Stage(**fields) for fields in stage_fields)
-    return RolloutPlan(
+    plan = RolloutPlan(
         name=name,
         dag_id=dag_id_for(name),
         description=description[0],
@@ -201,6 +238,9 @@ def parse_plan(data: Any, source: str) -> RolloutPlan:
         stages=stages,
         source=source,
     )
+    calendar_problems(found, plan)
+    raise_if_any(found.problems)
+    return plan
 
 
 def load_plan(path: str | Path) -> RolloutPlan:

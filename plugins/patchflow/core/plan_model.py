@@ -33,15 +33,19 @@ STAGE_KEYS = (
     "notify",
     "allow_ungated",
     "require_registered_baseline",
+    "min_bake",
+    "max_age",
+    "schedule",
 )
-PER_STAGE_ONLY = ("name", "patch_group")
+PER_STAGE_ONLY = ("name", "patch_group", "schedule")
 APPROVAL_KEYS = ("required", "timeout")
 WINDOW_KEYS = ("schedule", "timezone", "duration", "cutoff")
 NOTIFICATION_KEYS = ("sns_topic_arn", "slack_connection_id")
-SCHEDULE_KEYS = ("cron", "timezone")
+SCHEDULE_KEYS = ("cron", "timezone", "late_start_limit")
+STAGE_SCHEDULE_KEYS = ("cron",)  # a stage's runs use the plan's time zone: Airflow runs one calendar per DAG
 NOTIFY_EVENTS = ("block", "approval", "complete")
 REBOOT_OPTIONS = ("RebootIfNeeded", "NoReboot")
-RUN_PARAM_KEYS = ("dry_run", "stages", "max_failed", "change_ticket")
+RUN_PARAM_KEYS = ("dry_run", "stages", "max_failed", "change_ticket", "release")
 
 
 @dataclass(frozen=True)
@@ -57,9 +61,13 @@ class Notifications:
 
 @dataclass(frozen=True)
 class PlanSchedule:
-    expression: str
+    """When scheduled runs happen: on the plan's own cron (every stage), or on its stages' crons (`schedule` None)."""
+
+    expression: str | None
     timezone: str
-    schedule: Schedule
+    schedule: Schedule | None
+    # A scheduled run starting later than this after its time patches nothing (patchflow.core.scheduled_runs).
+    late_start_limit_seconds: int
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,12 @@ class Stage:
     gated: bool = True  # False for `gate: none` or no gate: `gate` then holds the permissive thresholds
     allow_ungated: bool = False
     require_registered_baseline: bool = False
+    # A pinned stage installing a release from an earlier run: how long it must have passed the stage
+    # before this one, and how old it may be at most (None: any age).
+    min_bake_seconds: int = 0
+    max_age_seconds: int | None = None
+    # The runs that patch this stage (stages sharing a cron run together); in the plan's time zone.
+    schedule: Schedule | None = None
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Sequence
 
-from patchflow.core.aws_schedules import parse_schedule, zone_named
+from patchflow.core.aws_schedules import Schedule, parse_schedule, zone_named
 from patchflow.core.durations import parse_duration_seconds
 from patchflow.core.errors import MISSING, join_path
 from patchflow.core.gates import GATE_KEYS, MOST_TARGETS, GateThresholds, read_thresholds
-from patchflow.core.maintenance_windows import MaintenanceWindow, parse_window_hours
-from patchflow.core.plan_model import APPROVAL_KEYS, NOTIFY_EVENTS, REBOOT_OPTIONS, STAGE_KEYS, WINDOW_KEYS, Approval
+from patchflow.core.maintenance_windows import MaintenanceWindow, cutoff_problem, parse_window_hours
+from patchflow.core.plan_model import APPROVAL_KEYS, NOTIFY_EVENTS, REBOOT_OPTIONS, STAGE_KEYS, STAGE_SCHEDULE_KEYS, WINDOW_KEYS, Approval
 from patchflow.core.ratecontrol import parse_max_concurrency, parse_max_errors, parse_waves
+from patchflow.core.schedule import airflow_cron_reason
 from patchflow.core.validation import (
     Entry,
     Findings,
@@ -24,6 +25,7 @@ from patchflow.core.validation import (
     read_choice,
     read_int,
     read_keys,
+    read_mapping,
     read_patch_group,
     read_text,
     read_with,
@@ -110,12 +112,50 @@ def read_window(found: Findings, entry: Entry | None) -> MaintenanceWindow | Non
         schedule = read_with(found, items["schedule"], parse_schedule, zone)
     duration = read_with(found, items["duration"], parse_window_hours, 1, 24) if "duration" in items else None
     cutoff = read_with(found, items.get("cutoff", (0, join_path(path, "cutoff"))), parse_window_hours, 0, 23)
-    if duration is not None and cutoff is not None and cutoff >= duration:
-        found.add(items.get("cutoff", (0, join_path(path, "cutoff")))[1], f"expected a cutoff below the duration of {duration} hours, got {cutoff}")
+    if duration is not None and cutoff is not None and cutoff_problem(duration, cutoff):
+        found.add(items.get("cutoff", (0, join_path(path, "cutoff")))[1], cutoff_problem(duration, cutoff))
         return None
     if schedule is None or duration is None or cutoff is None:
         return None
     return MaintenanceWindow(schedule, duration, cutoff)
+
+
+def read_cron(found: Findings, entry: Entry, zone: str | None) -> Schedule | None:
+    """A cron() expression Airflow's cron timetable can run exactly as AWS would; None when the zone is unknown."""
+    expression, path = entry
+    if not (isinstance(expression, str) and expression.strip().startswith("cron(")):
+        found.expected(path, "a cron(...) expression such as cron(0 2 ? * SUN *)", expression)
+        return None
+    if zone is None:
+        return None
+    schedule = read_with(found, entry, parse_schedule, zone)
+    if schedule is None:
+        return None
+    reason = airflow_cron_reason(schedule)
+    if reason:
+        found.add(path, f"expected a cron() schedule Airflow can run, got {expression!r} ({reason})")
+        return None
+    return schedule
+
+
+def read_stage_schedule(found: Findings, entry: Entry | None, zone: str | None) -> Schedule | None:
+    """A stage's own runs: a cron in the plan's time zone (`zone`, None when that zone was unreadable)."""
+    if entry is None or is_absent(entry[0]):
+        return None
+    value, path = entry
+    items = read_mapping(found, entry, STAGE_SCHEDULE_KEYS, "a mapping with cron, or none", ignored=("timezone",))
+    if items is None:
+        return None
+    if "timezone" in value:
+        found.expected(
+            join_path(path, "timezone"),
+            "no time zone here (every stage schedule runs in the plan's, written at the top as schedule: {timezone: ...}; Airflow runs one calendar per DAG)",
+            value["timezone"],
+        )
+    if "cron" not in items:
+        found.add(path, "expected a cron expression such as cron(0 2 ? * WED *), got nothing")
+        return None
+    return read_cron(found, items["cron"], zone)
 
 
 def read_notify(found: Findings, entry: Entry | None) -> frozenset[str]:
@@ -144,8 +184,11 @@ def merge_defaults(defaults: Mapping[Any, Entry], stage: Mapping[Any, Entry]) ->
     return merged
 
 
-def read_stage(found: Findings, merged: Mapping[Any, Entry], path: str, earlier: Sequence[str]) -> dict[str, Any]:
-    """The fields of one stage; values that failed validation are None (their problems are recorded)."""
+def read_stage(found: Findings, merged: Mapping[Any, Entry], path: str, earlier: Sequence[str], zone: str | None = "UTC") -> dict[str, Any]:
+    """The fields of one stage; values that failed validation are None (their problems are recorded).
+
+    `zone` is the plan's time zone, which the stage's schedule runs in (None when it was unreadable).
+    """
     items = read_keys(found, merged, STAGE_KEYS)
 
     def entry(key: str, default: Any = MISSING) -> Entry | None:
@@ -190,4 +233,18 @@ def read_stage(found: Findings, merged: Mapping[Any, Entry], path: str, earlier:
             found.expected(pin[1], f"the name of an earlier stage ({', '.join(earlier)})", pin[0])
         else:
             fields["pin_to"] = pin[0]
+    fields["min_bake_seconds"] = read_release_age(found, items.get("min_bake"), fields["pin_to"], "min_bake") or 0
+    fields["max_age_seconds"] = read_release_age(found, items.get("max_age"), fields["pin_to"], "max_age")
+    fields["schedule"] = read_stage_schedule(found, items.get("schedule"), zone)
     return fields
+
+
+def read_release_age(found: Findings, entry: Entry | None, pin_to: str | None, key: str) -> int | None:
+    """min_bake / max_age: durations that apply to the release a pinned stage installs; from defaults they apply only there."""
+    if entry is None or entry[0] is None:
+        return None
+    value, path = entry
+    seconds = read_with(found, entry, parse_duration_seconds)
+    if seconds is not None and pin_to is None and not path.startswith("defaults"):
+        found.expected(path, f"{key} only on a stage with pin_to (it applies to the release a pinned stage installs)", value)
+    return seconds

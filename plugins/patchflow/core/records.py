@@ -28,6 +28,7 @@ class RecordKind(StrEnum):
     STAGE_VERDICT = "stage_verdict"
     STAGE_FAILED = "stage_failed"
     MANIFEST = "manifest"
+    RELEASE_CHOSEN = "release_chosen"  # a pinned stage's release from an earlier run, chosen at the run's start
     DRIFT = "drift"
     RUN_FINISHED = "run_finished"
 

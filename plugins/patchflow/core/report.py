@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from datetime import timedelta
 from typing import Iterable, Mapping, Sequence
 
 from patchflow.core.html_templates import render_template
+from patchflow.core.ledger_records import CommandSentRecord, LedgerRecord, PinnedTo, ReleaseChosenRecord, RunFinishedRecord, WaveResultRecord
 from patchflow.core.records import RecordKind
+from patchflow.core.releases import format_duration
 from patchflow.core.report_records import (
+    ChosenRelease,
     InstanceRow,
     MovedOn,
     Pin,
@@ -26,10 +30,10 @@ from patchflow.core.report_records import (
 )
 
 
-def build_report(records: Iterable[Mapping]) -> Report:
+def build_report(records: Iterable[LedgerRecord]) -> Report:
     records = sorted(records, key=lambda r: r["at"])
     started = next((r for r in records if r["kind"] == RecordKind.RUN_STARTED), {})
-    finished = next((r for r in reversed(records) if r["kind"] == RecordKind.RUN_FINISHED), None)
+    finished: RunFinishedRecord | None = next((r for r in reversed(records) if r["kind"] == RecordKind.RUN_FINISHED), None)
     # command_sent records carry pinned_to (None when not pinned) since it was introduced; older runs' do not.
     pins_recorded = any("pinned_to" in r for r in records if r["kind"] == RecordKind.COMMAND_SENT)
     # The run's selected stages in its order, then any other stage a record names, in order of appearance.
@@ -62,16 +66,17 @@ STATE_AFTER = {
 }
 
 
-def _stage(name: str, records: Sequence[Mapping]) -> Stage:
+def _stage(name: str, records: Sequence[LedgerRecord]) -> Stage:
     """One stage from its own records, in time order: the latest preflight, verdict, manifest and drift count."""
 
-    def latest(kind: RecordKind) -> Mapping | None:
+    def latest(kind: RecordKind) -> LedgerRecord | None:
         return next((r for r in reversed(records) if r["kind"] == kind), None)
 
-    sent = [r for r in records if r["kind"] == RecordKind.COMMAND_SENT]
-    wave_records = [r for r in records if r["kind"] == RecordKind.WAVE_RESULT]
-    preflight, verdict, manifest, drift, failure = (
-        latest(kind) for kind in (RecordKind.PREFLIGHT, RecordKind.STAGE_VERDICT, RecordKind.MANIFEST, RecordKind.DRIFT, RecordKind.STAGE_FAILED)
+    sent: list[CommandSentRecord] = [r for r in records if r["kind"] == RecordKind.COMMAND_SENT]
+    wave_records: list[WaveResultRecord] = [r for r in records if r["kind"] == RecordKind.WAVE_RESULT]
+    preflight, verdict, manifest, drift, failure, chosen = (
+        latest(kind) for kind in (RecordKind.PREFLIGHT, RecordKind.STAGE_VERDICT, RecordKind.MANIFEST, RecordKind.DRIFT, RecordKind.STAGE_FAILED,
+                                  RecordKind.RELEASE_CHOSEN)
     )
     state = next((STATE_AFTER[r["kind"]](r) for r in reversed(records) if r["kind"] in STATE_AFTER), StageState.NOT_STARTED)
     waves = tuple(_wave(r) for r in wave_records)
@@ -79,7 +84,7 @@ def _stage(name: str, records: Sequence[Mapping]) -> Stage:
     counts = dict(gate.get("counts", {})) if gate is not None else {}
     if waves and not counts:
         counts = dict(sum((Counter(wave.counts) for wave in waves), Counter()))
-    pins = [r["pinned_to"] for r in sent if r.get("pinned_to")]
+    pins: list[PinnedTo] = [r["pinned_to"] for r in sent if r.get("pinned_to")]
     return Stage(
         name=name,
         patch_group=preflight.get("patch_group", "") if preflight else "",
@@ -95,15 +100,23 @@ def _stage(name: str, records: Sequence[Mapping]) -> Stage:
         manifest=StageManifest(manifest.get("content_hash"), manifest.get("size", 0), manifest.get("location")) if manifest else None,
         drift={os_name: tuple(ids) for os_name, ids in drift.get("drift", {}).items()} if drift else {},
         install_override_lists=_unique(r.get("install_override_lists", []) for r in sent),
-        pinned_to=Pin(pins[-1]["stage"], pins[-1]["hash"]) if pins else None,
+        pinned_to=Pin(pins[-1]["stage"], pins[-1]["hash"], pins[-1].get("release", "")) if pins else None,
         nothing_new_for=_unique(r.get("nothing_new_for", []) for r in sent),
         not_sent=_unique(r.get("not_sent", []) for r in sent),
         moved_on=_moved_on(wave_records),
         error=failure.get("reason", "") if failure else None,
+        release=_chosen_release(chosen) if chosen else None,
     )
 
 
-def _wave(record: Mapping) -> Wave:
+def _chosen_release(record: ReleaseChosenRecord) -> ChosenRelease:
+    release = record["release"]
+    return ChosenRelease(
+        release["id"], release["source_stage"], release["source_run_id"], release["created_at"], int(record.get("age_seconds", 0)), record.get("reason", ""),
+    )
+
+
+def _wave(record: WaveResultRecord) -> Wave:
     verdict = record.get("verdict", {})
     return Wave(
         wave=record.get("wave"),
@@ -118,7 +131,7 @@ def _wave(record: Mapping) -> Wave:
     )
 
 
-def _moved_on(wave_records: Sequence[Mapping]) -> dict[str, MovedOn]:
+def _moved_on(wave_records: Sequence[WaveResultRecord]) -> dict[str, MovedOn]:
     """Patch id -> the version that moved on, with every instance (in wave order) that reported it."""
     moved_on: dict[str, MovedOn] = {}
     for record in wave_records:
@@ -237,9 +250,16 @@ def stage_facts(stage: Stage) -> list[str]:
         facts.append(f"Pinned manifest: {stage.manifest.hash} ({stage.manifest.size} patches)")
     if stage.not_sent:
         facts.append("Not sent to (agent not online at preflight), counted unreachable: " + ", ".join(stage.not_sent))
+    if stage.release:
+        chosen = stage.release
+        facts.append(
+            f"Release {chosen.id} from stage {chosen.source_stage} of run {chosen.source_run_id}, "
+            f"{format_duration(timedelta(seconds=chosen.age_seconds))} old when this run started: {chosen.reason}"
+        )
     if stage.pinned_to:
         source = stage.pinned_to.stage
-        facts.append(f"Installed only the manifest of stage {source}: {stage.pinned_to.hash}")
+        release = f" (release {stage.pinned_to.release})" if stage.pinned_to.release else ""
+        facts.append(f"Installed only the manifest of stage {source}{release}: {stage.pinned_to.hash}")
         for os_name in stage.nothing_new_for:
             facts.append(f"{source} installed nothing new for {os_name}: its instances here were scanned, nothing was installed")
     for patch_id, moved in stage.moved_on.items():

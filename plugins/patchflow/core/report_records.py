@@ -25,6 +25,7 @@ class RunOutcome(StrEnum):
     PROMOTED = "promoted"
     BLOCKED = "blocked"
     FAILED = "failed"
+    SKIPPED = "skipped"  # a scheduled run that started too late: nothing was patched (patchflow.core.scheduled_runs)
 
 
 class StageState(StrEnum):
@@ -64,9 +65,28 @@ class Pin:
 
     stage: str
     hash: str
+    release: str = ""  # the release id; runs from before releases existed have none
 
     def to_json(self) -> dict[str, str]:
-        return {"stage": self.stage, "hash": self.hash}
+        return {"stage": self.stage, "hash": self.hash, **({"release": self.release} if self.release else {})}
+
+
+@dataclass(frozen=True)
+class ChosenRelease:
+    """The release a pinned stage installs from an earlier run, as the run's start chose it."""
+
+    id: str
+    source_stage: str
+    source_run_id: str
+    created_at: str
+    age_seconds: int
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "source_stage": self.source_stage, "source_run_id": self.source_run_id,
+            "created_at": self.created_at, "age_seconds": self.age_seconds, "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True)
@@ -176,6 +196,7 @@ class Stage:
     not_sent: tuple[str, ...] = ()
     moved_on: Mapping[str, MovedOn] = field(default_factory=dict)  # patch id -> what moved on
     error: str | None = None  # why the stage failed; report.json has the field only when it did
+    release: ChosenRelease | None = None  # a release from an earlier run; report.json has the field only then
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -200,6 +221,8 @@ class Stage:
         }
         if self.error is not None:
             data["error"] = self.error
+        if self.release is not None:
+            data["release"] = self.release.to_json()
         return data
 
 
@@ -347,9 +370,11 @@ class _ReportFileReader:
         not_sent = tuple(take("not_sent", TEXTS, default=[]))
         moved_on = {patch_id: self.moved_on(moved, join_path(path, "moved_on", patch_id)) for patch_id, moved in take("moved_on", MAPPING, default={}).items()}
         error = take("error", TEXT, default=None)
+        release = take("release", MAPPING_OR_NULL, default=None)
+        release = None if release is None else self.chosen_release(release, join_path(path, "release"))
         return Stage(
             name, patch_group, StageState(state) if state is not None else StageState.NOT_STARTED, targets, offline, baselines, default_baselines,
-            command_ids, waves, counts, verdict, manifest, drift, install_override_lists, pinned_to, nothing_new_for, not_sent, moved_on, error,
+            command_ids, waves, counts, verdict, manifest, drift, install_override_lists, pinned_to, nothing_new_for, not_sent, moved_on, error, release,
         )
 
     def wave(self, value: Any, path: str) -> Wave:
@@ -376,7 +401,13 @@ class _ReportFileReader:
         return StageManifest(self.take(data, path, "hash", TEXT_OR_NULL), self.take(data, path, "size", COUNT), self.take(data, path, "location", TEXT_OR_NULL))
 
     def pin(self, data: Mapping, path: str) -> Pin:
-        return Pin(self.take(data, path, "stage", TEXT), self.take(data, path, "hash", TEXT))
+        return Pin(self.take(data, path, "stage", TEXT), self.take(data, path, "hash", TEXT), self.take(data, path, "release", TEXT, default=""))
+
+    def chosen_release(self, data: Mapping, path: str) -> ChosenRelease:
+        return ChosenRelease(
+            self.take(data, path, "id", TEXT), self.take(data, path, "source_stage", TEXT), self.take(data, path, "source_run_id", TEXT),
+            self.take(data, path, "created_at", TEXT), self.take(data, path, "age_seconds", COUNT), self.take(data, path, "reason", TEXT),
+        )
 
     def moved_on(self, value: Any, path: str) -> MovedOn:
         data = self.mapping(value, path)

@@ -1,4 +1,4 @@
-"""The DAG trigger form (dry_run, stages, max_failed, change_ticket), validated against the plan.
+"""The DAG trigger form (dry_run, stages, max_failed, change_ticket, release), validated against the plan.
 
 The params arrive as JSON from the Airflow UI, the REST API or
 `airflow dags trigger -c`; they are read with the same readers as the plan
@@ -13,10 +13,12 @@ from typing import Any, Iterable, Mapping
 from patchflow.core.errors import join_path, raise_if_any
 from patchflow.core.gates import GateThresholds, Limit, stricter
 from patchflow.core.plan_model import RUN_PARAM_KEYS, RolloutPlan, Stage
+from patchflow.core.promotion import ledger_stages, skipped_between
 from patchflow.core.validation import Findings, entries_of, one_of, read_bool, read_choice, read_keys, read_text, read_with
 
 # A ticket like CHG0012345 or OPS-12, or nothing; spaces around it are dropped.
 CHANGE_TICKET = re.compile(r"^\s*([A-Z][A-Z0-9]{1,15}-?[0-9]{1,20})?\s*$")
+RELEASE_ID = re.compile(r"^r-[0-9a-f]{16}$")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class RunParams:
     stages: tuple[str, ...]
     max_failed: Limit | None  # None keeps each stage's own limit
     change_ticket: str
+    release: str = ""  # a release id to install instead of the newest that may be installed
 
     def gate_for(self, stage: Stage) -> GateThresholds:
         """The stage's gate with this run's max_failed, which may only make it stricter (raises InvalidInput)."""
@@ -81,14 +84,13 @@ def validate_run_params(plan: RolloutPlan, params: Mapping) -> RunParams:
         dry_run = read_bool(found, items["dry_run"]) or False
 
     stages = _selected_stage_names(found, plan, items.get("stages", (None, ""))[0])
-    if not dry_run:
-        for name in stages:
-            source = plan.stage(name).pin_to
-            if source and source not in stages:
-                found.add(
-                    "stages",
-                    f"expected {source} as well, because {name} installs exactly what {source} installed in the same run, got {', '.join(stages)}",
-                )
+    # A dry run installs nothing, so it may look at any stage without the one before it.
+    for name, before in () if dry_run else skipped_between(plan, stages):
+        found.add(
+            "stages",
+            f"expected {before} as well, because {name} installs only a release that passed {before}, got {', '.join(stages)}",
+        )
+    release = _release(found, plan, stages, items.get("release", (None, "release")))
 
     max_failed = _max_failed(found, plan, stages, items.get("max_failed", (None, ""))[0])
 
@@ -97,4 +99,20 @@ def validate_run_params(plan: RolloutPlan, params: Mapping) -> RunParams:
         ticket = read_text(found, items["change_ticket"], "a change ticket like CHG0012345, or nothing", CHANGE_TICKET) or ""
 
     raise_if_any(found.problems)
-    return RunParams(dry_run=dry_run, stages=stages, max_failed=max_failed, change_ticket=ticket.strip())
+    return RunParams(dry_run=dry_run, stages=stages, max_failed=max_failed, change_ticket=ticket.strip(), release=release)
+
+
+def _release(found: Findings, plan: RolloutPlan, stages: tuple[str, ...], entry) -> str:
+    """The release the run's first stage from an earlier run installs, or "" for the newest that may be installed."""
+    value, path = entry
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    release = read_text(found, (value.strip() if isinstance(value, str) else value, path), "a release id like r-0123456789abcdef, or nothing", RELEASE_ID)
+    if release and not ledger_stages(plan, stages):
+        pinned = [stage.name for stage in plan.stages if stage.pin_to]
+        found.add(
+            path,
+            f"expected stages that install a release from an earlier run ({', '.join(pinned) or 'none in this plan'}, without their source), "
+            f"got {', '.join(stages)}, which {'prove their own' if pinned else 'install no release'}",
+        )
+    return release or ""

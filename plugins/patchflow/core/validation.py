@@ -65,11 +65,11 @@ def entries_of(value: Mapping, path: str) -> dict[Any, Entry]:
     return {key: (item, join_path(path, str(key))) for key, item in value.items()}
 
 
-def known_key_hint(key: str, known: Sequence[str]) -> str:
+def known_key_hint(key: str, known: Sequence[str], noun: str = "key") -> str:
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
     if close:
-        return f"a known key (did you mean {close[0]!r}?)"
-    return f"a known key ({', '.join(known)})"
+        return f"a known {noun} (did you mean {close[0]!r}?)"
+    return f"a known {noun} ({', '.join(known)})"
 
 
 def read_keys(found: Findings, entries: Mapping[Any, Entry], known: Sequence[str] | Mapping[str, str], ignored: Sequence[str] = ()) -> dict[str, Entry]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,9 +17,13 @@ from airflow.sdk.exceptions import AirflowFailException
 from patchflow.rollout import notify
 from patchflow.core.gates import GateThresholds
 from patchflow.aws.ledger import RunLedger, open_store
+from patchflow.aws.release_store import ReleaseStore
+from patchflow.core.manifest import Manifest
 from patchflow.core.plan import RolloutPlan, Stage
 from patchflow.core.records import RecordKind
-from patchflow.core.run_params import validate_run_params
+from patchflow.core.releases import Release
+from patchflow.core.run_params import RunParams, validate_run_params
+from patchflow.core.scheduled_runs import scheduled_selection
 from patchflow.rollout.triggers import aws_client_for, ssm_client_for, ssm_send_client_for
 
 
@@ -34,6 +38,7 @@ class Rollout:
     run_id: str
     aws_conn_id: str | None
     region_name: str | None
+    scheduled_at: datetime | None = None  # the time Airflow scheduled this run for; None for a run somebody triggered
 
     def ssm(self):
         return ssm_client_for(self.aws_conn_id, self.region_name)
@@ -46,6 +51,10 @@ class Rollout:
 
     def thresholds(self, stage: Stage) -> GateThresholds:
         return self.params.gate_for(stage)
+
+    @property
+    def releases(self) -> ReleaseStore:
+        return ReleaseStore(self.ledger.store, self.plan.name)
 
     @property
     def run_token(self) -> str:
@@ -65,11 +74,11 @@ class RolloutOperator(BaseOperator):
 
     def rollout(self, context) -> Rollout:
         dag_run = context["dag_run"]
-        params = validate_run_params(self.plan, dict(context["params"]))
+        params, scheduled_at = run_params(self.plan, context)
         s3_factory = (lambda: aws_client_for("s3", self.aws_conn_id, self.region_name))
         store = open_store(self.plan.ledger_uri, s3_client_factory=s3_factory)
         ledger = RunLedger(store, dag_run.dag_id, dag_run.run_id)
-        return Rollout(self.plan, params, ledger, dag_run.dag_id, dag_run.run_id, self.aws_conn_id, self.region_name)
+        return Rollout(self.plan, params, ledger, dag_run.dag_id, dag_run.run_id, self.aws_conn_id, self.region_name, scheduled_at)
 
     def group_task(self, name: str) -> str:
         return f"{self.stage.name}.{name}"
@@ -81,6 +90,51 @@ def block(rollout: Rollout, stage: Stage, reason: str, *, kind: RecordKind = Rec
     notify.send(rollout.plan, "block", f"Rollout {rollout.plan.name} blocked at {stage.name}", reason, run_id=rollout.run_id, stage=stage,
                 aws_conn_id=rollout.aws_conn_id)
     raise AirflowFailException(f"stage {stage.name} blocked: {reason}")
+
+
+@dataclass(frozen=True)
+class PinnedRelease:
+    """What a pinned stage installs: the manifest, its install override list per OS, and the release's id."""
+
+    manifest: Manifest
+    override_lists: dict[str, str]
+    release_id: str
+
+
+def pinned_release(context, rollout: Rollout, stage: Stage) -> PinnedRelease:
+    """The source stage's manifest made in this run, or the release chosen from the ledger when the run started."""
+    if stage.pin_to in rollout.params.stages:
+        found = context["ti"].xcom_pull(task_ids=f"{stage.pin_to}.manifest")
+        if not found:
+            block(rollout, stage, f"stage is pinned to {stage.pin_to}, whose manifest is missing (did {stage.pin_to} pass its gate in this run?)")
+        return PinnedRelease(Manifest.from_json(found["manifest"]), dict(found["override_lists"]), found.get("release_id", ""))
+    chosen = (context["ti"].xcom_pull(task_ids="start") or {}).get("releases", {}).get(stage.name)
+    if not chosen:
+        block(rollout, stage, f"stage is pinned to {stage.pin_to}, which is not in this run, and the run's start chose no release for it")
+    release = Release.from_json(chosen)
+    source = RunLedger(rollout.ledger.store, release.source_dag_id, release.source_run_id)
+    manifest = Manifest.from_json(json.loads(source.read_artifact(f"manifest/{release.source_stage}/manifest.json")))
+    if manifest.content_hash != release.content_hash:
+        block(rollout, stage, f"release {release.id}: the manifest in run {release.source_run_id} has content {manifest.content_hash[:12]}, expected {release.content_hash[:12]}")
+    return PinnedRelease(manifest, dict(release.override_lists), release.id)
+
+
+def run_params(plan: RolloutPlan, context) -> tuple[RunParams, datetime | None]:
+    """The run's validated params, and the time it was scheduled for (None for a triggered run)."""
+    params = validate_run_params(plan, dict(context["params"]))
+    scheduled_at = scheduled_time(context["dag_run"])
+    if scheduled_at is not None:
+        # A scheduled run has no trigger form, only its defaults: it patches the stages due at its time,
+        # worked out from the run itself so every task of the run sees the same ones.
+        params = replace(params, stages=scheduled_selection(plan, scheduled_at).stages)
+    return params, scheduled_at
+
+
+def scheduled_time(dag_run) -> datetime | None:
+    """The time Airflow's timetable scheduled the run for; None for manual, API, backfill and other runs people ask for."""
+    if getattr(dag_run, "run_type", None) != "scheduled":
+        return None
+    return _aware(getattr(dag_run, "logical_date", None) or dag_run.run_after)
 
 
 def run_start(context) -> datetime:

@@ -8,10 +8,11 @@ import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, TaskGroup, TriggerRule
 
+from patchflow.core.durations import spoken_duration
 from patchflow.core.plan import RolloutPlan, Stage, load_plan
+from patchflow.rollout.approval import StageApprovalOperator
 from patchflow.rollout.notifiers import ApprovalRequestNotifier
 from patchflow.rollout.stage import (
     DriftReportOperator,
@@ -42,8 +43,10 @@ def build_stage_group(plan: RolloutPlan, stage: Stage, *, pinned_by_later_stage:
         chain = []
         if stage.approval is not None:
             chain.append(
-                ApprovalOperator(
+                StageApprovalOperator(
                     task_id="approval",
+                    plan=plan,
+                    stage=stage,
                     subject=f"Start stage {stage.name} of rollout {plan.name}?",
                     body=(
                         f"Stage **{stage.name}** patches group `{stage.patch_group}`.\n\n"
@@ -91,19 +94,32 @@ def plan_doc(plan: RolloutPlan) -> str:
         lines.append(
             f"| {stage.name} | {stage.patch_group} | {', '.join(str(w) for w in stage.waves)} | {stage.gate.max_failed} | {approval} | {window} | {stage.pin_to or '-'} |"
         )
-    lines += ["", "Trigger params: `dry_run` (scan only), `stages` (a subset), `max_failed` (tighter only), `change_ticket`."]
+    lines += ["", "Trigger params: `dry_run` (scan only), `stages` (a subset), `max_failed` (tighter only), `change_ticket`, `release` (for pinned stages run without their source)."]
+    if plan.schedule is not None:
+        runs = f"`{plan.schedule.expression}`, every stage" if plan.schedule.expression else "; ".join(f"{s.name} `{s.schedule.expression}`" for s in plan.stages if s.schedule is not None)
+        lines += ["", f"Scheduled runs ({plan.schedule.timezone}): {runs}. A scheduled run that starts more than "
+                      f"{spoken_duration(plan.schedule.late_start_limit_seconds)} after its time patches nothing."]
     return "\n".join(lines)
 
 
 def dag_schedule(plan: RolloutPlan):
+    """The plan's calendar as one Airflow timetable: its own cron, or one firing at every stage's cron.
+
+    Airflow runs one calendar per DAG; a run at a stage's time patches the stages due then
+    (patchflow.core.scheduled_runs, applied in RolloutOperator.rollout). With catchup off,
+    these timetables still create a run for the latest time already past when the scheduler
+    first sees the DAG; StartRunOperator lets such a late run patch nothing.
+    """
     if plan.schedule is None:
         return None
-    from airflow.timetables.trigger import CronTriggerTimetable
+    from airflow.timetables.trigger import CronTriggerTimetable, MultipleCronTriggerTimetable
 
     from patchflow.core.schedule import to_airflow_cron
 
-    cron = to_airflow_cron(plan.schedule.schedule)
-    return CronTriggerTimetable(cron, timezone=plan.schedule.timezone)
+    if plan.schedule.schedule is not None:
+        return CronTriggerTimetable(to_airflow_cron(plan.schedule.schedule), timezone=plan.schedule.timezone)
+    crons = dict.fromkeys(to_airflow_cron(stage.schedule) for stage in plan.stages if stage.schedule is not None)
+    return MultipleCronTriggerTimetable(*crons, timezone=plan.schedule.timezone)
 
 
 def build_dag(plan: RolloutPlan) -> DAG:
@@ -124,6 +140,11 @@ def build_dag(plan: RolloutPlan) -> DAG:
             "stages": Param(stage_names, type="array", items={"type": "string", "enum": stage_names}, title="Stages", description="Run only these stages, in plan order."),
             "max_failed": Param("", type="string", title="Tighter failure limit", description="Optional: a stricter max_failed for every gate, e.g. 0 or 5%."),
             "change_ticket": Param("", type="string", title="Change ticket", description="Reference recorded in the ledger and the report."),
+            "release": Param(
+                None, type=["null", "string"], title="Release",
+                description="Optional, for a run of pinned stages without their source stage: the release to install (r-...; see `patchflow releases PLAN`). "
+                            "Empty: the newest release that passed the stage before.",
+            ),
         },
     ) as dag:
         start = StartRunOperator(task_id="start", plan=plan, aws_conn_id=aws_conn_id(), retries=0)

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from patchflow.rollout import notify
 from patchflow.core.gates import InstanceResult, Outcome, evaluate_gate
@@ -27,14 +27,21 @@ from patchflow.core.preflight import baselines_in_force, ledger_baselines, unreg
 from patchflow.core.records import RecordKind, WaveRow, patched_instances
 from patchflow.core.report import build_report, headline, render_html, render_markdown, summary_table
 from patchflow.core.report_records import RunOutcome
-from patchflow.rollout.base import RolloutOperator, artifact_json, block
+from patchflow.core.promotion import ReleaseFrom, release_sources
+from patchflow.core.releases import Release, ReleaseEvent, ReleaseEventKind, choose_release, release_id_for
+from patchflow.core.scheduled_runs import refused_start, scheduled_selection
+from patchflow.rollout.base import RolloutOperator, artifact_json, block, pinned_release
 from patchflow.rollout.links import RolloutReportLink
 from patchflow.aws import inventory
 from patchflow.aws.compliance import reported_patches
 
 
 class StartRunOperator(RolloutOperator):
-    """Validates the trigger form and opens the ledger. Nothing is sent if the params are bad."""
+    """Validates the trigger form and opens the ledger. Nothing is sent if the params are bad.
+
+    A scheduled run that starts too late after its time (or finds no stage due) ends here as
+    skipped: it records why, and every later task of the run is skipped with it.
+    """
 
     def execute(self, context):
         rollout = self.rollout(context)
@@ -47,7 +54,53 @@ class StartRunOperator(RolloutOperator):
             change_ticket=rollout.params.change_ticket,
             params=dict(context["params"]),
         )
-        return {"stages": list(rollout.params.stages), "dry_run": rollout.params.dry_run}
+        if rollout.scheduled_at is not None:
+            self._refuse_a_surprise_run(rollout)
+        releases = self._choose_releases(rollout)
+        return {"stages": list(rollout.params.stages), "dry_run": rollout.params.dry_run, "releases": releases}
+
+    def _refuse_a_surprise_run(self, rollout) -> None:
+        """A scheduled run patches only on time: too late after its time, or with no stage due, it records why and is skipped."""
+        for reason in scheduled_selection(self.plan, rollout.scheduled_at).left_out:
+            self.log.warning("scheduled run for %s: %s; it waits for a run of its own", rollout.scheduled_at.isoformat(), reason)
+        refused = refused_start(self.plan, rollout.scheduled_at, datetime.now(timezone.utc))
+        if refused is None:
+            return
+        rollout.ledger.append(RecordKind.RUN_FINISHED, outcome=RunOutcome.SKIPPED.value, blocking_stage=None, reason=refused)
+        raise AirflowSkipException(refused)
+
+    def _choose_releases(self, rollout) -> dict[str, dict]:
+        """For each pinned stage whose source is not in this run: the release it installs, chosen now; none stops the run here."""
+        chosen: dict[str, dict] = {}
+        sources = release_sources(self.plan, rollout.params.stages)
+        if not any(source.kind != ReleaseFrom.THIS_RUN for source in sources):
+            return chosen
+        now = datetime.now(timezone.utc)
+        standings = rollout.releases.standings()
+        requested = rollout.params.release
+        for source in sources:
+            stage = self.plan.stage(source.stage)
+            if source.kind == ReleaseFrom.SAME_AS:
+                chosen[stage.name] = chosen[source.from_stage]
+                continue
+            if source.kind != ReleaseFrom.LEDGER:
+                continue
+            choice = choose_release(standings, source.rule, now, requested)
+            requested = ""  # a named release is installed by the first stage that takes one from the ledger; later ones follow it
+            if choice.standing is None:
+                block(rollout, stage, f"no release to install: {choice.reason}")
+            release = choice.standing.release
+            self.log.info("stage %s installs %s", stage.name, choice.standing.summary(self.plan.stage_names, now))
+            rollout.ledger.append(
+                RecordKind.RELEASE_CHOSEN,
+                stage=stage.name,
+                release=release.to_json(),
+                reason=choice.reason,
+                age_seconds=int(choice.standing.age(now).total_seconds()),
+                standing=choice.standing.summary(self.plan.stage_names, now),
+            )
+            chosen[stage.name] = release.to_json()
+        return chosen
 
 
 class MaintenanceWindowOperator(RolloutOperator):
@@ -136,6 +189,12 @@ class StageGateOperator(RolloutOperator):
             thresholds = replace(thresholds, min_compliant_percent=None, max_pending_reboot=None)
         verdict = evaluate_gate(results, thresholds, expected_targets=self.stage.expected_min_targets)
         rollout.ledger.append(RecordKind.STAGE_VERDICT, stage=self.stage.name, verdict=verdict.to_json())
+        if self.stage.pin_to and not rollout.params.dry_run:
+            # The release this stage installed passed it, or was blocked here: later runs choose by this.
+            release_id = pinned_release(context, rollout, self.stage).release_id
+            if release_id:
+                kind = ReleaseEventKind.PASSED if verdict.passed else ReleaseEventKind.BLOCKED
+                rollout.releases.add_event(ReleaseEvent(release_id, kind, datetime.now(timezone.utc), stage=self.stage.name, run_id=rollout.run_id))
         if not verdict.passed:
             block(rollout, self.stage, "gate: " + "; ".join(verdict.reasons))
         return verdict.to_json()
@@ -182,8 +241,30 @@ class ManifestOperator(RolloutOperator):
             override_lists=override_lists,
             nothing_new_for=sorted(os_name for os_name, items in manifest.patches.items() if not items),
             without_scan_evidence=list(selection.without_scan),
+            release_id=release_id_for(manifest.content_hash),
         )
-        return {"content_hash": manifest.content_hash, "override_lists": override_lists, "manifest": manifest.to_json()}
+        release = self._record_release(context, rollout, manifest, override_lists)
+        return {"content_hash": manifest.content_hash, "override_lists": override_lists, "manifest": manifest.to_json(), "release_id": release.id}
+
+    def _record_release(self, context, rollout, manifest: Manifest, override_lists: dict[str, str]) -> Release:
+        """The manifest this stage proved becomes a release later runs can install (the gate before this task passed)."""
+        now = datetime.now(timezone.utc)
+        gate = context["ti"].xcom_pull(task_ids=self.group_task("gate")) or {}
+        release = Release(
+            id=release_id_for(manifest.content_hash),
+            plan=self.plan.name,
+            source_stage=self.stage.name,
+            source_dag_id=rollout.dag_id,
+            source_run_id=rollout.run_id,
+            created_at=now,
+            content_hash=manifest.content_hash,
+            size=manifest.size,
+            manifest_location=rollout.ledger.artifact_location(f"manifest/{self.stage.name}/manifest.json"),
+            override_lists=override_lists,
+            gate_summary="; ".join(gate.get("reasons", [])),
+        )
+        passed = ReleaseEvent(release.id, ReleaseEventKind.PASSED, now, stage=self.stage.name, run_id=rollout.run_id)
+        return rollout.releases.record(release, passed)
 
 
 class DriftReportOperator(RolloutOperator):
@@ -248,7 +329,7 @@ class FinishRunOperator(RolloutOperator):
         self.log.info("\n%s\n%s", summary_table(report), headline(report))
         notify.send(self.plan, "complete", f"Rollout {self.plan.name}: {report.outcome.value}", headline(report) + "\n\n" + summary_table(report), run_id=rollout.run_id,
                     aws_conn_id=self.aws_conn_id)
-        if report.outcome is not RunOutcome.PROMOTED:
+        if report.outcome not in (RunOutcome.PROMOTED, RunOutcome.SKIPPED):  # a skipped run patched nothing: it did not fail
             raise AirflowFailException(headline(report))
         return {"outcome": report.outcome.value, "report": locations}
 

@@ -12,11 +12,11 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from patchflow.core.gates import InstanceResult, evaluate_gate
 from patchflow.core.maintenance_windows import window_state
-from patchflow.core.manifest import NOT_YET_INSTALLED_STATES, Manifest, judge_against_manifest, missing_before_artifact, missing_before_json
+from patchflow.core.manifest import NOT_YET_INSTALLED_STATES, judge_against_manifest, missing_before_artifact, missing_before_json
 from patchflow.core.patch_states import NOT_INSTALLED_STATES
 from patchflow.core.ratecontrol import wave_batches
 from patchflow.core.records import RecordKind, WaveRow, not_sent_reason, online
-from patchflow.rollout.base import Rollout, RolloutOperator, block, run_start
+from patchflow.rollout.base import Rollout, RolloutOperator, block, pinned_release, run_start
 from patchflow.rollout.links import SsmCommandConsoleLink
 from patchflow.rollout.triggers import CommandCompletionTrigger, ssm_client_for
 from patchflow.aws import commands as ssm_commands
@@ -76,7 +76,8 @@ class PatchWaveOperator(RolloutOperator):
         reachable = [t for t in batch if online(t)]
         not_sent = [t["instance_id"] for t in batch if not online(t)]
         pinned = operation == "Install" and bool(self.stage.pin_to)
-        manifest, override_lists = self._pin_source(context, rollout) if pinned else (None, {})
+        pin = pinned_release(context, rollout, self.stage) if pinned else None
+        manifest, override_lists = (pin.manifest, pin.override_lists) if pin else (None, {})
         overrides: dict[str, str] = {}
         nothing_new: list[str] = []
         if manifest is not None:
@@ -115,7 +116,7 @@ class PatchWaveOperator(RolloutOperator):
             reattached=sorted(c.command_id for c in already.values()),
             comments=[r.comment for r in requests],
             install_override_lists=sorted(set(overrides.values())),
-            pinned_to={"stage": self.stage.pin_to, "hash": manifest.content_hash} if manifest is not None else None,
+            pinned_to={"stage": self.stage.pin_to, "hash": manifest.content_hash, "release": pin.release_id} if pin is not None else None,
             nothing_new_for=nothing_new,
         )
         echo = {"started_at": started.isoformat(), "operation": operation}
@@ -186,13 +187,6 @@ class PatchWaveOperator(RolloutOperator):
             scan_only=scan_only,
         )
 
-    def _pin_source(self, context, rollout: Rollout) -> tuple[Manifest, dict[str, str]]:
-        """The manifest of the stage this one is pinned to, and its install override list per OS."""
-        found = context["ti"].xcom_pull(task_ids=f"{self.stage.pin_to}.manifest")
-        if not found:
-            block(rollout, self.stage, f"stage is pinned to {self.stage.pin_to}, whose manifest is missing (did {self.stage.pin_to} run in this DAG run?)")
-        return Manifest.from_json(found["manifest"]), dict(found["override_lists"])
-
     @staticmethod
     def _invocations(ssm, command_ids: list[str]) -> dict[str, dict]:
         found = {}
@@ -223,7 +217,7 @@ class PatchWaveOperator(RolloutOperator):
         since = datetime.fromisoformat(started_at)
         ran = [i for i, invocation in invocations.items() if invocation.get("StatusDetails") == "Success"]
         states = fresh_patch_states(ssm, sorted(batch), since, wait_for=ran, poll_seconds=self.poll_interval)
-        manifest = self._pin_source(context, rollout)[0] if operation == "Install" and self.stage.pin_to else None
+        manifest = pinned_release(context, rollout, self.stage).manifest if operation == "Install" and self.stage.pin_to else None
         rows: list[WaveRow] = []
         evidence: dict[str, list[str]] = {}
         for instance_id in sorted(batch):

@@ -1,4 +1,4 @@
-"""Reads what the page shows: plans from include/rollouts, patch groups from SSM, runs from the ledger.
+"""Reads what the page shows: plans from include/rollouts, patch groups from SSM, runs and releases from the ledger.
 
 The I/O shell around `model`: every source comes back as plain dicts (a run as
 its typed `Report`), or as a failure dict ({"kind", "where", "detail"}) that
@@ -16,11 +16,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from patchflow.aws.ledger import RunLedger, open_store, safe_segment
+from patchflow.aws.ledger import RunLedger, Store, open_store, safe_segment
+from patchflow.aws.release_store import ReleaseStore
 from patchflow.core.errors import InvalidInput
+from patchflow.core.ledger_records import LedgerRecord
 from patchflow.core.report import build_report, render_html
 from patchflow.core.report_records import Report
 from patchflow.ui.model import merge_failures, plan_view
+from patchflow.ui.releases_model import has_pinned_stage, standing_data
 
 log = logging.getLogger(__name__)
 
@@ -162,16 +165,17 @@ def read_ledgers(
     readable_dag_ids: Iterable[str] | None = None,
     limit: int = 10,
 ) -> dict:
-    """The newest `limit` runs over every plan's ledger, as reports; per-ledger failures alongside."""
+    """The newest `limit` runs over every plan's ledger, as reports, and each pinned plan's releases; failures alongside."""
     uris = sorted({p["ledger_uri"] for p in plans})
     allowed = None if readable_dag_ids is None else {safe_segment(d) for d in readable_dag_ids}
-    failures, found = [], []
+    failures, found, stores = [], [], {}
     for uri in uris:
         try:
             store = open_store(uri, s3_client_factory=s3_client_factory)
             for run in runs_in_keys(store.keys("")):
                 if allowed is None or run["dag"] in allowed:
                     found.append((run["first_at"], store, run))
+            stores[uri] = store
         except Exception as exc:
             log.warning("patch rollouts page: listing ledger %s failed: %s", uri, exc)
             failures.append(classify_failure(exc, uri))
@@ -186,7 +190,27 @@ def read_ledgers(
             log.warning("patch rollouts page: reading run %s/%s failed: %s", run["dag"], run["run"], exc)
             failure = classify_failure(exc, f"{run['dag']}/{run['run']}")
             failures.append({**failure, "kind": "error" if failure["kind"] == "missing" else failure["kind"]})
-    return {"ok": True, "reports": reports, "failures": failures}
+    releases, release_failures = read_releases([p for p in plans if allowed is None or safe_segment(p["dag_id"]) in allowed], stores)
+    return {"ok": True, "reports": reports, "failures": failures, "releases": releases, "release_failures": release_failures}
+
+
+def read_releases(plans: Sequence[Mapping], stores: Mapping[str, Store]) -> tuple[dict[str, list[dict]], list[dict]]:
+    """Every release of each plan that pins a stage, from the ledger store already listed for its runs.
+
+    A plan whose ledger listing failed is left out (that failure is already on the page); one whose
+    releases cannot be read becomes a failure naming the plan and the ledger.
+    """
+    releases, failures = {}, []
+    for plan in plans:
+        store = stores.get(plan["ledger_uri"])
+        if store is None or not has_pinned_stage(plan):
+            continue
+        try:
+            releases[plan["name"]] = [standing_data(standing) for standing in ReleaseStore(store, plan["name"]).standings()]
+        except Exception as exc:
+            log.warning("patch rollouts page: reading the releases of plan %s in %s failed: %s", plan["name"], plan["ledger_uri"], exc)
+            failures.append({**classify_failure(exc, plan["ledger_uri"]), "plan": plan["name"]})
+    return releases, failures
 
 
 def _report_of(store, run: Mapping) -> Report:
@@ -194,7 +218,7 @@ def _report_of(store, run: Mapping) -> Report:
     if run.get("has_report"):
         key = f"{prefix}/report.json"
         return Report.from_json(json.loads(store.get(key)), source=store.location(key))
-    records = [json.loads(store.get(key)) for key in store.keys(f"{prefix}/records/")]
+    records: list[LedgerRecord] = [json.loads(store.get(key)) for key in store.keys(f"{prefix}/records/")]
     return build_report(records)
 
 

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from patchflow.aws.inventory import is_compliant
 from patchflow.core.links import console_command_url, dag_run_url, report_url
+from patchflow.core.promotion import after_stage
 from patchflow.core.report_records import Report, RunOutcome, StageState, Wave
 
 STALE_AFTER_SECONDS = 24 * 3600
@@ -32,6 +33,7 @@ OUTCOME_LOOK = {
     "blocked": ("Blocked", "bad"),
     "failed": ("Failed", "bad"),
     "running": ("Running", "active"),
+    "skipped": ("Skipped", "warn"),  # a scheduled run that started too late patched nothing: not a failure, but a patch day missed
 }
 
 FLEET_PERMISSIONS = (
@@ -402,6 +404,7 @@ def build_page(
     fleet:  {"ok": True, "region": str, "registered": [group, ...], "groups": {name: {"members": [...], "states": {...}, "baselines": {...}}}}
             or {"ok": False, "failure": {...}}
     ledger: {"ok": True, "reports": [Report, ...], "failures": [failure, ...]} or {"ok": False, "failure": {...}}
+            (ok also: "releases": {plan name: [releases_model.standing_data, ...]}, "release_failures": [failure with "plan", ...])
     """
     notices = []
     for problem in plan_problems:
@@ -447,6 +450,8 @@ def build_page(
         notices.append(notice)
         notices.extend(failure_notice({"source": "ledger", **f}) for f in merge_failures(ledger.get("failures", [])))
         ledger_status = notice["kind"]
+    from patchflow.ui.releases_model import release_notice, release_tables  # here: releases_model builds on this module
+    notices += [release_notice(failure) for failure in ledger.get("release_failures", [])]
 
     latest_by_plan: dict[str, dict] = {}
     for run in runs:
@@ -472,6 +477,7 @@ def build_page(
         "groups": groups,
         "promotions": promotions,
         "runs": runs,
+        "releases": release_tables(plans, ledger, now, base_url),
     }
 
 
@@ -485,5 +491,5 @@ def plan_view(plan: Any) -> dict:
         "name": plan.name,
         "dag_id": plan.dag_id,
         "ledger_uri": plan.ledger_uri,
-        "stages": [{"name": s.name, "patch_group": s.patch_group, "pin_to": s.pin_to} for s in plan.stages],
+        "stages": [{"name": s.name, "patch_group": s.patch_group, "pin_to": s.pin_to, "after_stage": after_stage(plan, s) if s.pin_to else None} for s in plan.stages],
     }

@@ -5,14 +5,23 @@ import pytest
 from moto import mock_aws
 
 from patchflow.core.errors import InvalidInput
+from patchflow.aws.inventory import ManagedInstance
 from patchflow.aws.ledger import FileStore, RunLedger, S3Store, list_runs, open_store
+from patchflow.core.ledger_records import Target
+
+RUN_STARTED = {"plan": "demo", "stages": ["dev"], "all_stages": ["dev", "test", "prod"], "dry_run": False, "change_ticket": "", "params": {"stages": ["dev"]}}
+COMMAND_SENT = {
+    "stage": "dev", "wave": 1, "operation": "Install", "command_ids": ["c-1"], "instance_count": 1, "not_sent": [], "reattached": [],
+    "comments": ["patchflow 0123456789ab dev I1"], "install_override_lists": [], "pinned_to": None, "nothing_new_for": [],
+}
+STAGE_VERDICT = {"stage": "dev", "verdict": {"passed": True, "reasons": [], "counts": {"succeeded": 1}, "thresholds": {}}}
 
 
 def test_file_ledger_appends_one_object_per_record_and_reads_them_in_order(tmp_path):
     ledger = RunLedger(FileStore(tmp_path), "rollout_demo", "manual__2026-11-28T10:00:00+00:00")
-    ledger.append("run_started", plan="demo", stages=["dev"])
-    ledger.append("command_sent", stage="dev", wave=1, command_ids=["c-1"])
-    ledger.append("stage_verdict", stage="dev", verdict={"passed": True})
+    ledger.append("run_started", **RUN_STARTED)
+    ledger.append("command_sent", **COMMAND_SENT)
+    ledger.append("stage_verdict", **STAGE_VERDICT)
     records = ledger.records()
     assert [r["kind"] for r in records] == ["run_started", "command_sent", "stage_verdict"]
     assert records[1]["command_ids"] == ["c-1"]
@@ -21,7 +30,7 @@ def test_file_ledger_appends_one_object_per_record_and_reads_them_in_order(tmp_p
 
 
 def test_a_second_ledger_object_for_the_same_run_sees_earlier_records(tmp_path):
-    RunLedger(FileStore(tmp_path), "d", "r").append("run_started", plan="p")
+    RunLedger(FileStore(tmp_path), "d", "r").append("run_started", **RUN_STARTED)
     assert [r["kind"] for r in RunLedger(FileStore(tmp_path), "d", "r").records()] == ["run_started"]
 
 
@@ -47,7 +56,7 @@ def test_s3_ledger_writes_encrypted_objects_under_its_prefix():
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="ledger")
     ledger = RunLedger(S3Store(s3, "ledger", "rollouts"), "rollout_demo", "run-1")
-    ledger.append("run_started", plan="demo")
+    ledger.append("run_started", **RUN_STARTED)
     location = ledger.put_artifact("report.json", "{}", "application/json")
     assert location == "s3://ledger/rollouts/rollout_demo/run-1/report.json"
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="ledger")["Contents"]]
@@ -55,3 +64,32 @@ def test_s3_ledger_writes_encrypted_objects_under_its_prefix():
     for key in keys:
         assert s3.head_object(Bucket="ledger", Key=key)["ServerSideEncryption"] == "AES256"
     assert [r["kind"] for r in ledger.records()] == ["run_started"]
+
+
+@pytest.mark.parametrize(
+    "kind, fields, message",
+    [
+        pytest.param(
+            "command_sent",
+            {**{k: v for k, v in COMMAND_SENT.items() if k != "command_ids"}, "commands_ids": ["c-1"]},
+            "ledger record command_sent: expected a known field (did you mean 'command_ids'?), got 'commands_ids'\n"
+            "ledger record command_sent: command_ids: expected a list, got nothing",
+            id="misspelt-field",
+        ),
+        pytest.param(
+            "run_finished", {"outcome": "promoted", "reason": ""}, "ledger record run_finished: blocking_stage: expected a string or None, got nothing",
+            id="missing-required-field",
+        ),
+        pytest.param("run_started", {**RUN_STARTED, "dry_run": "no"}, "ledger record run_started: dry_run: expected true or false, got 'no'", id="wrong-type"),
+    ],
+)
+def test_append_refuses_a_record_its_kind_does_not_declare_and_writes_nothing(tmp_path, kind, fields, message):
+    ledger = RunLedger(FileStore(tmp_path), "rollout_demo", "manual__1")
+    with pytest.raises(ValueError) as caught:
+        ledger.append(kind, **fields)
+    assert (str(caught.value), list(tmp_path.rglob("*"))) == (message, [])
+
+
+def test_a_preflight_target_is_a_managed_instance_as_json():
+    instance = ManagedInstance("i-1", "UBUNTU", "Ubuntu", "Online", "Patch Group")
+    assert sorted(instance.to_json()) == sorted(Target.__annotations__) == sorted(Target.__required_keys__)

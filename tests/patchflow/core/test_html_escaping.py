@@ -1,8 +1,9 @@
 """Every string that reaches report.html or the Patch rollouts page arrives as text, never as markup.
 
 Plan and stage names, patch groups (an instance tag), instance ids, baseline names, reasons,
-change tickets and drift ids all come from files and the fleet; the page is served on
-Airflow's own origin, so one of them rendered as markup would be script injection there.
+change tickets, drift ids and who held or revoked a release and why all come from files, the
+fleet and the ledger; the page is served on Airflow's own origin, so one of them rendered
+as markup would be script injection there.
 Each case puts one hostile value into one field and checks the whole rendering.
 """
 from __future__ import annotations
@@ -13,8 +14,10 @@ from datetime import datetime, timezone
 import pytest
 
 from patchflow.core.html_templates import TEMPLATES
+from patchflow.core.releases import Release, ReleaseEvent, ReleaseEventKind, standing_of
 from patchflow.core.report import build_report, render_html
 from patchflow.ui.model import build_page
+from patchflow.ui.releases_model import standing_data
 from patchflow.ui.render import render_message_page, render_page
 
 NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=timezone.utc)
@@ -142,12 +145,28 @@ def _fleet() -> dict:
     return {"ok": True, "region": "eu-west-1", "registered": [], "groups": {"dev": group, "test": group, "prod": group}}
 
 
+def _releases() -> list[dict]:
+    """One release of the demo plan, proved by dev and revoked since, as the page's ledger reader hands it over."""
+    created = datetime(2026, 11, 28, 10, 1, 2, tzinfo=timezone.utc)
+    release = Release(
+        id="r-0123456789abcdef", plan="demo", source_stage="dev", source_dag_id="rollout_demo", source_run_id="manual__0", created_at=created,
+        content_hash="0123456789abcdef" * 4, size=3, manifest_location="s3://ledger/runs/rollout_demo/manual__0/manifest/dev/manifest.json", override_lists={},
+    )
+    events = [
+        ReleaseEvent(release.id, ReleaseEventKind.PASSED, created, stage="dev", run_id="manual__0"),
+        ReleaseEvent(release.id, ReleaseEventKind.REVOKED, NOW, by="ana", reason="breaks nginx"),
+    ]
+    return [standing_data(standing_of(release, events))]
+
+
 def _page_inputs() -> dict:
-    return {"plans": [_plan()], "plan_problems": [], "fleet": _fleet(), "records": _records(), "ledger_failures": [], "user": "admin"}
+    return {"plans": [_plan()], "plan_problems": [], "fleet": _fleet(), "records": _records(), "ledger_failures": [], "user": "admin",
+            "releases": _releases(), "release_failures": []}
 
 
 def _render(inputs: dict) -> str:
-    ledger = {"ok": True, "reports": [build_report(inputs["records"])] if inputs["records"] else [], "failures": inputs["ledger_failures"]}
+    ledger = {"ok": True, "reports": [build_report(inputs["records"])] if inputs["records"] else [], "failures": inputs["ledger_failures"],
+              "releases": {"demo": inputs["releases"]}, "release_failures": inputs["release_failures"]}
     page = build_page(plans=inputs["plans"], plan_problems=inputs["plan_problems"], fleet=inputs["fleet"], ledger=ledger, now=NOW, base_url="", user=inputs["user"])
     return render_page(page)
 
@@ -203,6 +222,14 @@ PAGE_FIELDS = [
     pytest.param(lambda i, v: i.update(plan_problems=[v]), id="plan problem"),
     pytest.param(lambda i, v: i.update(ledger_failures=[{"kind": "error", "where": "s3://ledger/runs", "detail": v}]), id="ledger failure"),
     pytest.param(lambda i, v: i.update(fleet={"ok": False, "failure": {"kind": "unreachable", "where": v, "detail": "no connection could be made"}}), id="fleet endpoint"),
+    pytest.param(lambda i, v: i["releases"][0]["revocation"].update(by=v, reason=v), id="release revoked by and why"),
+    pytest.param(lambda i, v: i["releases"][0]["revocation"].update(by=v), id="release revoked by"),
+    pytest.param(lambda i, v: i["releases"][0]["revocation"].update(reason=v), id="release revocation reason"),
+    pytest.param(lambda i, v: i["releases"][0].update(revocation=None, hold={**i["releases"][0]["revocation"], "kind": "held", "reason": v}), id="release hold reason"),
+    pytest.param(lambda i, v: i["releases"][0]["release"].update(id=v), id="release id"),
+    pytest.param(lambda i, v: i["releases"][0]["release"].update(source_run_id=v), id="release source run"),
+    pytest.param(lambda i, v: i.update(release_failures=[{"kind": "error", "where": "s3://ledger/runs", "detail": v, "plan": "demo"}]), id="release failure"),
+    pytest.param(lambda i, v: i.update(release_failures=[{"kind": "error", "where": v, "detail": "KeyError: 'id'", "plan": "demo"}]), id="release failure ledger"),
 ]
 
 

@@ -1,6 +1,6 @@
 """Bad DAG trigger params against the shipped plans, each with its exact message; and the size of the whole bad-input corpus.
 
-The trigger form (dry_run, stages, max_failed, change_ticket) arrives as JSON
+The trigger form (dry_run, stages, max_failed, change_ticket, release) arrives as JSON
 from the Airflow UI, the REST API or `airflow dags trigger -c`; every value
 below is something one of those can send. The cases in test_plan.py run
 against a plan built in that file; these run against include/rollouts/.
@@ -14,24 +14,23 @@ import pytest
 
 from patchflow.core.errors import InvalidInput
 from patchflow.core.plan import load_plan
-from patchflow.core.run_params import validate_run_params
+from patchflow.core.run_params import RunParams, validate_run_params
 from patchflow.core.yamlfile import PROJECT_ROOT
 
 PLANS = {name: load_plan(PROJECT_ROOT / "include" / "rollouts" / f"{name}.yaml") for name in ("demo", "weekly")}
-SAME_RUN = "installs exactly what dev installed in the same run"
+PASSED_TEST = "installs only a release that passed test"
 LIMIT = "expected a count like 2 or a percentage like 10% (0-100%)"
 KNOWN = "expected a known key"
 TICKET = "expected a change ticket like CHG0012345, or nothing"
+RELEASE = "expected a release id like r-0123456789abcdef, or nothing"
 
 CASES = [
-    pytest.param("demo", {"stages": ["test"]}, [f"params: stages: expected dev as well, because test {SAME_RUN}, got test"], id="pinned-stage-alone"),
-    pytest.param("demo", {"stages": ["test", "prod"]}, [
-        f"params: stages: expected dev as well, because test {SAME_RUN}, got test, prod",
-        f"params: stages: expected dev as well, because prod {SAME_RUN}, got test, prod",
-    ], id="two-pinned-stages-without-their-source"),
+    pytest.param("demo", {"stages": ["dev", "prod"]}, [f"params: stages: expected test as well, because prod {PASSED_TEST}, got dev, prod"],
+                 id="pin-source-without-the-stage-between"),
     pytest.param("weekly", {"max_failed": "3%"}, ["params: max_failed: expected a limit no looser than the plan's 2%, got '3%' for stage prod"],
                  id="looser-than-prod-only"),
     pytest.param("weekly", {"stages": ["dev", "prod"], "max_failed": "1"}, [
+        f"params: stages: expected test as well, because prod {PASSED_TEST}, got dev, prod",
         "params: max_failed: expected a limit no looser than the plan's 10% (a percentage up to 10%, or 0), got '1' for stage dev",
         "params: max_failed: expected a limit no looser than the plan's 2% (a percentage up to 2%, or 0), got '1' for stage prod",
     ], id="count-against-each-stages-own-percent"),
@@ -57,15 +56,27 @@ CASES = [
     pytest.param("demo", {"change_ticket": "chg0012345"}, [f"params: change_ticket: {TICKET}, got 'chg0012345'"], id="ticket-lower-case"),
     pytest.param("demo", {"change_ticket": 12345}, [f"params: change_ticket: {TICKET}, got 12345"], id="ticket-number"),
     pytest.param("demo", {"change_ticket": ["CHG1"]}, [f"params: change_ticket: {TICKET}, got a list"], id="ticket-list"),
-    pytest.param("demo", {"params": {"dry_run": True}}, [f"params: params: {KNOWN} (dry_run, stages, max_failed, change_ticket), got 'params'"], id="params-wrapped-twice"),
+    pytest.param("demo", {"stages": ["prod"], "release": "r-0123456789ABCDEF"}, [f"params: release: {RELEASE}, got 'r-0123456789ABCDEF'"],
+                 id="release-upper-case-hex"),
+    pytest.param("demo", {"stages": ["prod"], "release": "r-0123456789abcde"}, [f"params: release: {RELEASE}, got 'r-0123456789abcde'"],
+                 id="release-one-digit-short"),
+    pytest.param("demo", {"stages": ["prod"], "release": 123}, [f"params: release: {RELEASE}, got 123"], id="release-number"),
+    pytest.param("weekly", {"release": "r-0123456789abcdef"}, [
+        "params: release: expected stages that install a release from an earlier run (test, prod, without their source), "
+        "got dev, test, prod, which prove their own",
+    ], id="release-on-a-run-that-proves-its-own"),
+    pytest.param("demo", {"params": {"dry_run": True}}, [f"params: params: {KNOWN} (dry_run, stages, max_failed, change_ticket, release), got 'params'"],
+                 id="params-wrapped-twice"),
     pytest.param("demo", {"stage": ["dev"], "maxfailed": "1"}, [
         f"params: stage: {KNOWN} (did you mean 'stages'?), got 'stage'",
         f"params: maxfailed: {KNOWN} (did you mean 'max_failed'?), got 'maxfailed'",
     ], id="two-typos"),
-    pytest.param("weekly", {"dry_run": "yes", "stages": ["prod", "qa"], "max_failed": "50%", "change_ticket": "urgent!"}, [
+    pytest.param("weekly", {"dry_run": "yes", "stages": ["prod", "qa", "dev"], "max_failed": "50%", "change_ticket": "urgent!", "release": "latest"}, [
         "params: dry_run: expected true or false, got 'yes'",
         "params: stages[1]: expected one of dev, test, prod, got 'qa'",
-        f"params: stages: expected dev as well, because prod {SAME_RUN}, got prod",
+        f"params: stages: expected test as well, because prod {PASSED_TEST}, got dev, prod",
+        f"params: release: {RELEASE}, got 'latest'",
+        "params: max_failed: expected a limit no looser than the plan's 10%, got '50%' for stage dev",
         "params: max_failed: expected a limit no looser than the plan's 2%, got '50%' for stage prod",
         f"params: change_ticket: {TICKET}, got 'urgent!'",
     ], id="everything-wrong-at-once"),
@@ -81,6 +92,22 @@ def test_bad_trigger_params_fail_with_exactly_the_expected_message(plan, params,
 
 def test_a_dry_run_may_pick_a_pinned_stage_alone():
     assert validate_run_params(PLANS["demo"], {"dry_run": True, "stages": ["prod"]}).stages == ("prod",)
+
+
+# Pinned stages without their source used to be refused; now they install a release from the ledger.
+@pytest.mark.parametrize(
+    ("plan", "params", "run"),
+    [
+        pytest.param("demo", {"stages": ["test"]}, RunParams(False, ("test",), None, ""), id="pinned-stage-alone"),
+        pytest.param("demo", {"stages": ["test", "prod"]}, RunParams(False, ("test", "prod"), None, ""), id="two-pinned-stages-without-their-source"),
+        pytest.param("weekly", {"stages": ["prod"], "release": " r-0123456789abcdef "}, RunParams(False, ("prod",), None, "", "r-0123456789abcdef"),
+                     id="prod-alone-with-a-named-release"),
+        pytest.param("weekly", {"dry_run": True, "stages": ["dev", "prod"]}, RunParams(True, ("dev", "prod"), None, ""),
+                     id="dry-run-may-skip-the-stage-between"),
+    ],
+)
+def test_pinned_stages_may_run_without_their_source(plan, params, run):
+    assert validate_run_params(PLANS[plan], params) == run
 
 
 # --------------------------------------------------------------------------- the corpus as a whole

@@ -73,7 +73,7 @@ def test_parse_plan_builds_the_whole_model():
         pytest.param(lambda d: d["stages"][0].update(patch_group="dev "), f"{SOURCE}: stages[0].patch_group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@; no space at either end), got 'dev '", id="patch-group-trailing-space"),
         pytest.param(lambda d: d["stages"][0].update(patch_group="dev\tweb"), f"{SOURCE}: stages[0].patch_group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@; no space at either end), got 'dev\\tweb'", id="patch-group-tab-inside"),
         pytest.param(lambda d: d["stages"][0].update(gaet={}), f"{SOURCE}: stages[0].gaet: expected a known key (did you mean 'gate'?), got 'gaet'", id="unknown-stage-key"),
-        pytest.param(lambda d: d["stages"][0].update(colour="red"), f"{SOURCE}: stages[0].colour: expected a known key (name, patch_group, scan_first, reboot_option, max_concurrency, max_errors, waves, expected_min_targets, timeout_seconds, execution_timeout_seconds, gate, soak, approval, window, pin_to, notify, allow_ungated, require_registered_baseline), got 'colour'", id="unknown-stage-key-unlike-any"),
+        pytest.param(lambda d: d["stages"][0].update(colour="red"), f"{SOURCE}: stages[0].colour: expected a known key (name, patch_group, scan_first, reboot_option, max_concurrency, max_errors, waves, expected_min_targets, timeout_seconds, execution_timeout_seconds, gate, soak, approval, window, pin_to, notify, allow_ungated, require_registered_baseline, min_bake, max_age, schedule), got 'colour'", id="unknown-stage-key-unlike-any"),
         pytest.param(lambda d: d.update(stage=[]), f"{SOURCE}: stage: expected a known key (did you mean 'stages'?), got 'stage'", id="unknown-plan-key"),
         pytest.param(lambda d: d["stages"][0]["gate"].update(max_fail="1"), f"{SOURCE}: stages[0].gate.max_fail: expected a known key (did you mean 'max_failed'?), got 'max_fail'", id="unknown-gate-key"),
         pytest.param(lambda d: d["stages"][0].update(waves=[1, "50%"]), f"{SOURCE}: stages[0].waves: expected the last wave to be '100%' so every instance is patched, got '50%'", id="waves-not-ending-at-100"),
@@ -84,6 +84,10 @@ def test_parse_plan_builds_the_whole_model():
         pytest.param(lambda d: d["stages"][0].update(timeout_seconds=10), f"{SOURCE}: stages[0].timeout_seconds: expected an integer 30-2592000, got 10", id="timeout-too-short"),
         pytest.param(lambda d: d["stages"][0].update(reboot_option="Always"), f"{SOURCE}: stages[0].reboot_option: expected RebootIfNeeded or NoReboot, got 'Always'", id="reboot-option"),
         pytest.param(lambda d: d["stages"][0].update(soak="a while"), f"{SOURCE}: stages[0].soak: expected a duration like 30s, 5m, 2h or PT30M, got 'a while'", id="soak"),
+        pytest.param(lambda d: d["stages"][2].update(min_bake="a while"), f"{SOURCE}: stages[2].min_bake: expected a duration like 30s, 5m, 2h or PT30M, got 'a while'", id="min-bake-not-a-duration"),
+        pytest.param(lambda d: d["defaults"].update(max_age=-1), f"{SOURCE}: defaults.max_age: expected a duration like 30s, 5m, 2h or PT30M, got -1", id="default-max-age-negative"),
+        pytest.param(lambda d: d["stages"][0].update(min_bake="3d"), f"{SOURCE}: stages[0].min_bake: expected min_bake only on a stage with pin_to (it applies to the release a pinned stage installs), got '3d'", id="min-bake-on-unpinned-stage"),
+        pytest.param(lambda d: d["stages"][0].update(max_age=0), f"{SOURCE}: stages[0].max_age: expected max_age only on a stage with pin_to (it applies to the release a pinned stage installs), got 0", id="max-age-on-unpinned-stage"),
         pytest.param(lambda d: d["stages"][1]["window"].update(cutoff="PT30M"), f"{SOURCE}: stages[1].window.cutoff: expected whole hours 0-23, got 'PT30M' (30 minutes; maintenance windows take integer hours, so sub-hour values are impossible)", id="sub-hour-cutoff"),
         pytest.param(lambda d: d["stages"][1]["window"].update(cutoff=4), f"{SOURCE}: stages[1].window.cutoff: expected a cutoff below the duration of 4 hours, got 4", id="cutoff-not-below-duration"),
         pytest.param(lambda d: d["stages"][0]["window"].update(schedule="cron(0 2 * * SUN *)"), f"{SOURCE}: stages[0].window.schedule: expected '?' in exactly one of day-of-month and day-of-week in cron(0 2 * * SUN *), got '*' and 'SUN'", id="window-cron"),
@@ -143,6 +147,132 @@ def test_every_problem_is_reported_in_one_pass():
 )
 def test_parse_plan_accepts(edit, check):
     assert check(parse_plan(changed(edit), SOURCE)) in (True, (False, None), (False, True))
+
+
+@pytest.mark.parametrize(
+    ("edit", "ages"),
+    [
+        pytest.param(lambda d: None, [("dev", 0, None), ("test", 0, None), ("prod", 0, None)], id="absent"),
+        pytest.param(lambda d: d["stages"][2].update(min_bake="3d"), [("dev", 0, None), ("test", 0, None), ("prod", 259200, None)], id="min-bake-days"),
+        pytest.param(lambda d: d["stages"][1].update(max_age="PT72H"), [("dev", 0, None), ("test", 0, 259200), ("prod", 0, None)], id="max-age-iso"),
+        pytest.param(lambda d: d["stages"][2].update(min_bake=3600, max_age=None), [("dev", 0, None), ("test", 0, None), ("prod", 3600, None)], id="seconds-and-null"),
+        # From defaults they reach every stage; only a pinned stage ever installs a release, so dev's are never used.
+        pytest.param(lambda d: d["defaults"].update(min_bake="12h", max_age="P7D"), [("dev", 43200, 604800), ("test", 43200, 604800), ("prod", 43200, 604800)],
+                     id="from-defaults"),
+        pytest.param(lambda d: (d["defaults"].update(min_bake="12h"), d["stages"][2].update(min_bake="2d")),
+                     [("dev", 43200, None), ("test", 43200, None), ("prod", 172800, None)], id="stage-overrides-default"),
+    ],
+)
+def test_a_pinned_stage_reads_min_bake_and_max_age(edit, ages):
+    plan = parse_plan(changed(edit), SOURCE)
+    assert [(s.name, s.min_bake_seconds, s.max_age_seconds) for s in plan.stages] == ages
+
+
+# --------------------------------------------------------------------------- stages on their own calendar
+
+
+def on_stage_calendar(data: dict) -> None:
+    """dev the evening of Patch Tuesday, test a week later, prod a week after that, in the time zone at the top."""
+    data["schedule"] = {"timezone": "Europe/Berlin"}
+    for stage, cron in zip(data["stages"], ("cron(0 22 ? * TUE#2 *)", "cron(0 22 ? * TUE#3 *)", "cron(0 9 ? * TUE#4 *)")):
+        stage["schedule"] = {"cron": cron}
+
+
+def calendar_changed(edit) -> dict:
+    return changed(lambda d: (on_stage_calendar(d), edit(d)))
+
+
+def test_stages_on_their_own_calendar_read_into_the_model():
+    from patchflow.core.aws_schedules import parse_schedule
+    from patchflow.core.plan import PlanSchedule
+
+    plan = parse_plan(calendar_changed(lambda d: d["schedule"].update(late_start_limit="90m")), SOURCE)
+    assert plan.schedule == PlanSchedule(None, "Europe/Berlin", None, 5400)
+    assert [(s.name, s.schedule) for s in plan.stages] == [
+        ("dev", parse_schedule("cron(0 22 ? * TUE#2 *)", "Europe/Berlin")),
+        ("test", parse_schedule("cron(0 22 ? * TUE#3 *)", "Europe/Berlin")),
+        ("prod", parse_schedule("cron(0 9 ? * TUE#4 *)", "Europe/Berlin")),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("edit", "schedule", "stage_schedules"),
+    [
+        pytest.param(lambda d: d.pop("schedule"), (None, "UTC", None, 3600), ["cron(0 22 ? * TUE#2 *)", "cron(0 22 ? * TUE#3 *)", "cron(0 9 ? * TUE#4 *)"],
+                     id="time-zone-defaults-to-utc"),
+        pytest.param(lambda d: d["stages"][1].pop("schedule"), (None, "Europe/Berlin", None, 3600), ["cron(0 22 ? * TUE#2 *)", None, "cron(0 9 ? * TUE#4 *)"],
+                     id="a-stage-without-a-schedule-runs-when-triggered"),
+        pytest.param(lambda d: d["stages"][1].update(schedule="none"), (None, "Europe/Berlin", None, 3600), ["cron(0 22 ? * TUE#2 *)", None, "cron(0 9 ? * TUE#4 *)"],
+                     id="schedule-none-word"),
+        pytest.param(lambda d: d["stages"][1]["schedule"].update(cron="cron(0 22 ? * TUE#2 *)"), (None, "Europe/Berlin", None, 3600),
+                     ["cron(0 22 ? * TUE#2 *)", "cron(0 22 ? * TUE#2 *)", "cron(0 9 ? * TUE#4 *)"], id="a-pinned-stage-sharing-its-sources-cron"),
+        pytest.param(lambda d: d["schedule"].update(late_start_limit=86400), (None, "Europe/Berlin", None, 86400),
+                     ["cron(0 22 ? * TUE#2 *)", "cron(0 22 ? * TUE#3 *)", "cron(0 9 ? * TUE#4 *)"], id="late-start-limit-in-seconds"),
+    ],
+)
+def test_stage_calendars_accept(edit, schedule, stage_schedules):
+    plan = parse_plan(calendar_changed(edit), SOURCE)
+    assert ((plan.schedule.expression, plan.schedule.timezone, plan.schedule.schedule, plan.schedule.late_start_limit_seconds),
+            [s.schedule.expression if s.schedule else None for s in plan.stages]) == (schedule, stage_schedules)
+
+
+def test_a_plan_cron_keeps_its_time_zone_and_late_start_limit():
+    plan = parse_plan(changed(lambda d: d["schedule"].update(late_start_limit="2h")), SOURCE)
+    assert (plan.schedule.expression, plan.schedule.timezone, plan.schedule.late_start_limit_seconds, [s.schedule for s in plan.stages]) == (
+        "cron(0 2 ? * SUN *)", "Europe/Berlin", 7200, [None, None, None])
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        pytest.param(lambda d: d["schedule"].update(cron="cron(0 2 ? * SUN *)"),
+                     f"{SOURCE}: schedule.cron: expected no cron when stages have schedules of their own (dev, test, prod), got 'cron(0 2 ? * SUN *)'",
+                     id="plan-cron-and-stage-crons"),
+        pytest.param(lambda d: d.update(schedule="manual"),
+                     f"{SOURCE}: schedule: expected a mapping with the time zone of the stage schedules, such as {{timezone: Europe/Berlin}}, got 'manual'",
+                     id="manual-plan-with-stage-crons"),
+        pytest.param(lambda d: d["stages"][2]["schedule"].update(timezone="America/New_York"),
+                     f"{SOURCE}: stages[2].schedule.timezone: expected no time zone here (every stage schedule runs in the plan's, written at the top as "
+                     "schedule: {timezone: ...}; Airflow runs one calendar per DAG), got 'America/New_York'",
+                     id="stage-time-zone"),
+        pytest.param(lambda d: d["stages"][2]["schedule"].update(colour="red"),
+                     f"{SOURCE}: stages[2].schedule.colour: expected a known key (cron), got 'colour'", id="unknown-stage-schedule-key"),
+        pytest.param(lambda d: d["stages"][0].update(schedule={}), f"{SOURCE}: stages[0].schedule: expected a cron expression such as cron(0 2 ? * WED *), got nothing",
+                     id="stage-schedule-without-cron"),
+        pytest.param(lambda d: d["stages"][0].update(schedule="cron(0 22 ? * TUE#2 *)"),
+                     f"{SOURCE}: stages[0].schedule: expected a mapping with cron, or none, got 'cron(0 22 ? * TUE#2 *)'", id="stage-cron-without-mapping"),
+        pytest.param(lambda d: d["stages"][0]["schedule"].update(cron="rate(30 days)"),
+                     f"{SOURCE}: stages[0].schedule.cron: expected a cron(...) expression such as cron(0 2 ? * SUN *), got 'rate(30 days)'", id="stage-rate"),
+        pytest.param(lambda d: d["stages"][0]["schedule"].update(cron="cron(0 22 ? * TUE#2 2027)"),
+                     f"{SOURCE}: stages[0].schedule.cron: expected a cron() schedule Airflow can run, got 'cron(0 22 ? * TUE#2 2027)' "
+                     "(cron(0 22 ? * TUE#2 2027) restricts the year; unix cron has no year field)", id="stage-cron-airflow-cannot-run"),
+        pytest.param(lambda d: d["stages"][0]["schedule"].update(cron="cron(0 22 ? * TUE#6 *)"),
+                     f"{SOURCE}: stages[0].schedule.cron: expected n#k with k of 1-5 in cron(0 22 ? * TUE#6 *), got 'TUE#6'", id="stage-cron-bad"),
+        pytest.param(lambda d: d["defaults"].update(schedule={"cron": "cron(0 22 ? * TUE#2 *)"}),
+                     f"{SOURCE}: defaults.schedule: expected only keys stages can share, got 'schedule', which each stage sets itself", id="schedule-in-defaults"),
+        pytest.param(lambda d: d["schedule"].update(late_start_limit="4m"),
+                     f"{SOURCE}: schedule.late_start_limit: expected a late_start_limit from 5 minutes to 7 days, got '4m'", id="late-start-limit-too-short"),
+        pytest.param(lambda d: d["schedule"].update(late_start_limit="whenever"),
+                     f"{SOURCE}: schedule.late_start_limit: expected a duration like 30s, 5m, 2h or PT30M, got 'whenever'", id="late-start-limit-not-a-duration"),
+        pytest.param(lambda d: d["schedule"].update(timezone="Berlin"),
+                     f"{SOURCE}: schedule.timezone: expected an IANA time zone such as UTC or Europe/Berlin, got 'Berlin'", id="plan-time-zone"),
+        pytest.param(lambda d: [stage.pop("schedule") for stage in d["stages"]],
+                     f"{SOURCE}: schedule: expected a cron expression such as cron(0 2 ? * SUN *), or stages with schedules of their own, got nothing",
+                     id="time-zone-without-any-cron"),
+        pytest.param(lambda d: (d["stages"][0]["schedule"].update(cron="cron(0 22 ? * TUE *)"), d["stages"][2]["schedule"].update(cron="cron(0 22 ? * TUE#4 *)")),
+                     f"{SOURCE}: stages[2].schedule.cron: expected a schedule that never runs prod with dev but without test (prod installs only a release "
+                     "that passed test), got 'cron(0 22 ? * TUE#4 *)', which runs with dev on Tue 27 Jan 22:00 Europe/Berlin",
+                     id="pinned-stage-with-its-source-but-without-the-stage-before"),
+        pytest.param(lambda d: d["stages"][2]["schedule"].update(cron="cron(0 22 ? * TUE#2 *)"),
+                     f"{SOURCE}: stages[2].schedule.cron: expected a schedule that never runs prod with dev but without test (prod installs only a release "
+                     "that passed test), got 'cron(0 22 ? * TUE#2 *)', which runs with dev on Tue 13 Jan 22:00 Europe/Berlin",
+                     id="pinned-stage-sharing-its-sources-cron-but-not-the-stage-befores"),
+    ],
+)
+def test_stage_calendars_reject(edit, message):
+    with pytest.raises(InvalidInput) as caught:
+        parse_plan(calendar_changed(edit), SOURCE)
+    assert str(caught.value) == message
 
 
 def test_load_plan_names_the_file_and_keeps_the_yaml_error(tmp_path):
@@ -214,6 +344,14 @@ PLAN = parse_plan(BASE, SOURCE)
         pytest.param({"stages": ["dev", "dev"], "max_failed": 0}, RunParams(False, ("dev",), Limit(0, False), ""), id="duplicates-and-int-limit"),
         pytest.param({"dry_run": None, "stages": None, "max_failed": None, "change_ticket": None}, RunParams(False, ("dev", "test", "prod"), None, ""), id="nulls"),
         pytest.param({"change_ticket": "  OPS-42 "}, RunParams(False, ("dev", "test", "prod"), None, "OPS-42"), id="ticket-spaces-dropped"),
+        pytest.param({"stages": ["prod"]}, RunParams(False, ("prod",), None, ""), id="pinned-without-source"),
+        pytest.param({"stages": ["test", "prod"]}, RunParams(False, ("test", "prod"), None, ""), id="pinned-stages-without-source"),
+        pytest.param({"dry_run": True, "stages": ["dev", "prod"]}, RunParams(True, ("dev", "prod"), None, ""), id="dry-run-may-skip-the-stage-between"),
+        pytest.param({"stages": ["prod"], "release": "  r-0123456789abcdef "}, RunParams(False, ("prod",), None, "", "r-0123456789abcdef"), id="release-spaces-dropped"),
+        pytest.param({"stages": ["test", "prod"], "release": "r-fedcba9876543210"}, RunParams(False, ("test", "prod"), None, "", "r-fedcba9876543210"),
+                     id="release-for-the-first-stage-from-the-ledger"),
+        pytest.param({"release": "  "}, RunParams(False, ("dev", "test", "prod"), None, ""), id="release-blank"),
+        pytest.param({"release": None}, RunParams(False, ("dev", "test", "prod"), None, ""), id="release-null"),
     ],
 )
 def test_validate_run_params(params, run):
@@ -226,7 +364,13 @@ def test_validate_run_params(params, run):
         pytest.param({"stages": ["dev", "qa"]}, "params: stages[1]: expected one of dev, test, prod, got 'qa'", id="unknown-stage"),
         pytest.param({"stages": []}, "params: stages: expected at least one of dev, test, prod, got an empty list", id="no-stages"),
         pytest.param({"stages": "dev"}, "params: stages: expected a list of stage names from dev, test, prod, got 'dev'", id="stages-not-a-list"),
-        pytest.param({"stages": ["prod"]}, "params: stages: expected dev as well, because prod installs exactly what dev installed in the same run, got prod", id="pinned-without-source"),
+        pytest.param({"stages": ["dev", "prod"]}, "params: stages: expected test as well, because prod installs only a release that passed test, got dev, prod", id="pin-source-without-the-stage-between"),
+        pytest.param({"stages": ["prod"], "release": "latest"}, "params: release: expected a release id like r-0123456789abcdef, or nothing, got 'latest'", id="release-word"),
+        pytest.param({"stages": ["prod"], "release": "r-0123456789abcdef0"}, "params: release: expected a release id like r-0123456789abcdef, or nothing, got 'r-0123456789abcdef0'", id="release-too-long"),
+        pytest.param({"stages": ["prod"], "release": ["r-0123456789abcdef"]}, "params: release: expected a release id like r-0123456789abcdef, or nothing, got a list", id="release-list"),
+        pytest.param({"release": "r-0123456789abcdef"}, "params: release: expected stages that install a release from an earlier run (test, prod, without their source), got dev, test, prod, which prove their own", id="release-on-a-full-run"),
+        pytest.param({"stages": ["dev", "test"], "release": "r-0123456789abcdef"}, "params: release: expected stages that install a release from an earlier run (test, prod, without their source), got dev, test, which prove their own", id="release-with-the-source"),
+        pytest.param({"stages": ["dev"], "release": "r-0123456789abcdef"}, "params: release: expected stages that install a release from an earlier run (test, prod, without their source), got dev, which prove their own", id="release-for-the-source-alone"),
         pytest.param({"max_failed": "20%"}, "params: max_failed: expected a limit no looser than the plan's 10%, got '20%' for stages dev, test, prod", id="looser-max-failed"),
         pytest.param({"stages": ["dev", "test"], "max_failed": "3"}, "params: max_failed: expected a limit no looser than the plan's 10% (a percentage up to 10%, or 0), got '3' for stages dev, test", id="count-against-percent-plan"),
         pytest.param({"max_failed": "many"}, "params: max_failed: expected a count like 2 or a percentage like 10% (0-100%), got 'many'", id="bad-max-failed"),
@@ -239,6 +383,16 @@ def test_validate_run_params_rejects(params, message):
     with pytest.raises(InvalidInput) as caught:
         validate_run_params(PLAN, params)
     assert str(caught.value) == message
+
+
+def test_a_release_is_refused_by_a_plan_without_pinned_stages():
+    unpinned = parse_plan(changed(lambda d: [stage.pop("pin_to", None) for stage in d["stages"]]), SOURCE)
+    with pytest.raises(InvalidInput) as caught:
+        validate_run_params(unpinned, {"stages": ["prod"], "release": "r-0123456789abcdef"})
+    assert str(caught.value) == (
+        "params: release: expected stages that install a release from an earlier run (none in this plan, without their source), "
+        "got prod, which install no release"
+    )
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,24 @@ def test_promoted_run_report_carries_manifest_and_per_instance_outcomes():
     assert "<td>i-1</td>" in page and "PROMOTED" in page
 
 
+LATE = ("scheduled for Sun 29 Nov 02:00 Europe/Berlin, started 3 days 4 hours late (limit 1 hour); nothing patched — "
+        "the next scheduled run is Wed 09 Dec 02:00 (dev)")
+
+
+def test_a_scheduled_run_that_started_too_late_reads_as_skipped_with_why_and_nothing_reached():
+    records = [
+        {"kind": "run_started", "at": "2026-12-02T05:00:00.000000Z", "dag_id": "rollout_monthly", "run_id": "scheduled__2026-11-29T01:00:00+00:00",
+         "plan": "monthly", "stages": ["prod"], "all_stages": ["dev", "test", "prod"], "dry_run": False, "change_ticket": "", "params": {}},
+        {"kind": "run_finished", "at": "2026-12-02T05:00:01.000000Z", "dag_id": "rollout_monthly", "run_id": "scheduled__2026-11-29T01:00:00+00:00",
+         "outcome": "skipped", "blocking_stage": None, "reason": LATE},
+    ]
+    report = build_report(records)
+    assert (report.outcome, report.reason, [(s.name, s.state) for s in report.stages]) == (RunOutcome.SKIPPED, LATE, [("prod", StageState.NOT_STARTED)])
+    assert headline(report) == f"SKIPPED: {LATE}"
+    assert (report.to_json()["outcome"], Report.from_json(report.to_json()) == report) == ("skipped", True)
+    assert f"**SKIPPED: {LATE}**" in render_markdown(report)
+
+
 def test_html_escapes_values_from_the_fleet():
     records = _records(blocked=True)
     records[3]["instances"][0]["status_details"] = "<script>x</script>"
@@ -332,7 +350,7 @@ def _stored(change) -> dict:
     [
         pytest.param(["not", "a", "report"], ["report.json: expected a mapping, got a list"], id="not-a-mapping"),
         pytest.param(_stored(lambda r: r.pop("outcome")),
-                     ["report.json: outcome: expected one of 'running', 'promoted', 'blocked', 'failed', got nothing"], id="no-outcome"),
+                     ["report.json: outcome: expected one of 'running', 'promoted', 'blocked', 'failed', 'skipped', got nothing"], id="no-outcome"),
         pytest.param(_stored(lambda r: r.update(dry_run="no", stages={})),
                      ["report.json: dry_run: expected true or false, got 'no'", "report.json: stages: expected a list, got a mapping"], id="every-problem-in-file-order"),
         pytest.param(_stored(lambda r: r["stages"].__setitem__(2, "prod")), ["report.json: stages[2]: expected a mapping, got 'prod'"], id="stage-not-a-mapping"),

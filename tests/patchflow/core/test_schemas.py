@@ -45,6 +45,7 @@ from patchflow.core.plan import (
     REBOOT_OPTIONS,
     SCHEDULE_KEYS,
     STAGE_KEYS,
+    STAGE_SCHEDULE_KEYS,
     WINDOW_KEYS,
     parse_plan,
 )
@@ -170,6 +171,7 @@ SHARED_STAGE_KEYS = tuple(key for key in STAGE_KEYS if key not in PER_STAGE_ONLY
         pytest.param(("defaults", "window"), WINDOW_KEYS, id="defaults.window"),
         pytest.param(("notifications",), NOTIFICATION_KEYS, id="notifications"),
         pytest.param(("schedule",), SCHEDULE_KEYS, id="schedule"),
+        pytest.param(("stages", "schedule"), STAGE_SCHEDULE_KEYS, id="stage.schedule"),
     ],
 )
 def test_the_plan_schema_has_exactly_the_loaders_keys(keys, expected):
@@ -391,6 +393,10 @@ def test_writing_out_a_baseline_default_changes_nothing(place, key, default):
         pytest.param("stage", "soak", "30S", False, id="soak-upper-case-short"),
         pytest.param("stage", "soak", "P1DT", False, id="soak-iso-ending-in-t"),
         pytest.param("stage", "soak", -1, False, id="soak-negative"),
+        pytest.param("defaults", "min_bake", "3d", True, id="defaults-min-bake"),
+        pytest.param("defaults", "max_age", "PT72H", True, id="defaults-max-age-iso"),
+        pytest.param("defaults", "min_bake", "a week", False, id="defaults-min-bake-words"),
+        pytest.param("defaults", "max_age", -1, False, id="defaults-max-age-negative"),
         pytest.param("stage", "gate", " NONE ", True, id="gate-none-word"),
         pytest.param("stage", "gate", "off", False, id="gate-off"),
         pytest.param("gate", "max_failed", "0100%", True, id="max-failed-leading-zeros"),
@@ -424,6 +430,16 @@ def test_writing_out_a_baseline_default_changes_nothing(place, key, default):
         pytest.param("window", "duration", 24, True, id="window-duration-24"),
         pytest.param("window", "cutoff", 3, True, id="window-cutoff-below-duration"),
         pytest.param("defaults", "patch_group", "dev", False, id="defaults-patch-group"),
+        pytest.param("stage", "schedule", {"cron": "cron(0 22 ? * TUE#2 *)"}, True, id="stage-schedule"),
+        pytest.param("stage", "schedule", " none ", True, id="stage-schedule-none-word"),
+        pytest.param("stage", "schedule", {"cron": "cron(0 22 ? * TUE#2 *)", "timezone": "UTC"}, False, id="stage-schedule-with-a-time-zone"),
+        pytest.param("stage", "schedule", "cron(0 22 ? * TUE#2 *)", False, id="stage-schedule-cron-without-mapping"),
+        pytest.param("stage", "schedule", {}, False, id="stage-schedule-without-cron"),
+        pytest.param("defaults", "schedule", {"cron": "cron(0 22 ? * TUE#2 *)"}, False, id="defaults-schedule"),
+        pytest.param("schedule", "late_start_limit", " 2h ", True, id="late-start-limit-spaced-short"),
+        pytest.param("schedule", "late_start_limit", 3600, True, id="late-start-limit-seconds"),
+        pytest.param("schedule", "late_start_limit", "later", False, id="late-start-limit-word"),
+        pytest.param("schedule", "late_start_limit", 604_801, False, id="late-start-limit-over-7-days"),
     ],
 )
 def test_the_plan_schema_and_the_loader_agree_on(place, key, value, verdict):
@@ -588,6 +604,7 @@ STRUCTURAL_PLANS = {
     "gate-values-bad": ["$.stages[0].gate"],
     "ledger-bad-bucket": ["$.ledger"],
     "many-problems-at-once": ["$", "$.name", "$.stages[0]", "$.stages[0].reboot_option", "$.stages[0].timeout_seconds", "$.stages[1].soak", "$.tags"],
+    "min-bake-not-a-duration": ["$.stages[1].min_bake"],
     "notifications-bad": ["$.notifications.slack_connection_id", "$.notifications.sns_topic_arn", "$.stages[0].notify[1]"],
     "patch-group-leading-space": ["$.stages[0].patch_group"],
     "pin-and-groups-bad": ["$.stages[2].patch_group"],
@@ -599,7 +616,7 @@ STRUCTURAL_PLANS = {
 }
 # Rules across values or files, and meanings: only the loader can check these, so the schema passes the file.
 LOADER_ONLY_PLANS = [
-    "approval-timeout-too-long", "no-gate-anywhere", "pin-with-default-ledger", "pin-with-file-ledger",
+    "approval-timeout-too-long", "min-bake-on-unpinned-stage", "no-gate-anywhere", "pin-with-default-ledger", "pin-with-file-ledger",
     "prod-no-approval-no-gate", "prod-not-last-ungated", "schedule-airflow-cannot-run", "schedule-last-weekday",
 ]
 # Not YAML an editor can read either.

@@ -74,3 +74,28 @@ def test_a_fleet_spec_with_problems_names_each_and_starts_nothing(tmp_path):
     assert finished.returncode == 2
     assert "Traceback" not in finished.stderr
     assert finished.stderr.strip() == f"demo: {fleet}: groups[0].count: expected an integer >= 1, got 'ten'"
+
+
+@pytest.mark.airflow
+def test_dev_alone_then_test_and_prod_in_a_second_demo_run_promote_dev_s_release(tmp_path):
+    """Two demo runs against one fleetsim and one Airflow home: the second installs the release the first proved."""
+    from fleetsim import running
+
+    fleet = tmp_path / "small.yaml"
+    fleet.write_text(yaml.safe_dump(SMALL_FLEET))
+    with running(str(fleet), seed=7, time_scale=120.0) as sim:
+        first = demo(tmp_path, "--endpoint", sim.endpoint, "--conf", json.dumps({"stages": ["dev"]}))
+        assert first.returncode == 0, first.stdout + first.stderr
+        dev_report = Report.from_json(json.loads((tmp_path / "reports/report.json").read_text()))
+
+        second = demo(tmp_path, "--endpoint", sim.endpoint, "--conf", json.dumps({"stages": ["test", "prod"]}))
+        assert second.returncode == 0, second.stdout + second.stderr
+        report = Report.from_json(json.loads((tmp_path / "reports/report.json").read_text()))
+
+    assert [(s.name, s.state) for s in dev_report.stages] == [("dev", "promoted")]
+    assert [(s.name, s.state) for s in report.stages] == [("test", "promoted"), ("prod", "promoted")]
+    test_stage, prod_stage = report.stages
+    assert (test_stage.release.source_stage, test_stage.release.source_run_id) == ("dev", dev_report.run_id)
+    assert test_stage.pinned_to.release == prod_stage.pinned_to.release == test_stage.release.id
+    assert f"Release {test_stage.release.id} from stage dev of run {dev_report.run_id}" in (tmp_path / "reports/report.md").read_text()
+    assert "PROMOTED: every stage of demo passed its gate." in second.stdout

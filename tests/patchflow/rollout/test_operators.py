@@ -51,7 +51,9 @@ def test_the_demo_plan_promotes_dev_then_test_then_prod_with_waves_and_a_pinned_
     assert manifest["stage"] == "dev" and manifest["size"] > 0
     for group in ("test", "prod"):
         assert all(c["Parameters"].get("InstallOverrideList", [""])[0].startswith("s3://rollout-tests/") for c in installs[group])
-    assert [s.pinned_to for s in run.report.stages] == [None, Pin("dev", manifest["content_hash"]), Pin("dev", manifest["content_hash"])]
+    release = manifest["release_id"]
+    assert release == "r-" + manifest["content_hash"][:16]
+    assert [s.pinned_to for s in run.report.stages] == [None, Pin("dev", manifest["content_hash"], release), Pin("dev", manifest["content_hash"], release)]
     pinned_ids = manifest_ids(demo_fleet, manifest["location"])
     for group in ("test", "prod"):
         after = installed_by_scan(demo_fleet, group)

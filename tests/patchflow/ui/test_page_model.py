@@ -260,6 +260,18 @@ def test_run_summary_of_a_blocked_run():
     }
 
 
+def test_a_scheduled_run_that_started_too_late_shows_as_skipped_not_as_a_failure():
+    base = {"dag_id": "rollout_demo", "run_id": "scheduled__2026-11-29T01:00:00+00:00"}
+    why = "scheduled for Sun 29 Nov 02:00 Europe/Berlin, started 3 days 4 hours late (limit 1 hour); nothing patched — the next scheduled run is Wed 09 Dec 02:00 (dev)"
+    records = [
+        {**base, "kind": "run_started", "at": "2026-12-02T05:00:00Z", "plan": "demo", "stages": ["prod"], "dry_run": False, "change_ticket": ""},
+        {**base, "kind": "run_finished", "at": "2026-12-02T05:00:01Z", "outcome": "skipped", "blocking_stage": None, "reason": why},
+    ]
+    summary = model.run_summary(build_report(records), PLAN, base_url="", region="eu-west-1")
+    assert {key: summary[key] for key in ("outcome", "outcome_text", "tone", "headline")} == {
+        "outcome": "skipped", "outcome_text": "Skipped", "tone": "warn", "headline": why}
+
+
 def records_of_a_run_that_recorded_its_pins() -> list[dict]:
     """dev, then test pinned to dev's manifest; prod (pinned in the plan of the day) never reached."""
     base = {"dag_id": "rollout_demo", "run_id": "manual__2"}

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, NoCredentialsError, NoRegionError
 
 from patchflow.aws.ledger import RunLedger, open_store
+from patchflow.aws.release_store import ReleaseStore
+from patchflow.core.releases import Release, ReleaseEvent, ReleaseEventKind, release_id_for
 from patchflow.core.report_records import Report, RunOutcome, Stage
+from patchflow.core.yamlfile import PROJECT_ROOT
 from patchflow.ui import gather
+from patchflow.ui.releases_model import standing_data
 
 
 def client_error(code: str, message: str = "") -> ClientError:
@@ -61,12 +65,12 @@ def test_read_ledgers_from_a_real_file_ledger(tmp_path):
     uri = f"file://{tmp_path}/ledger"
     store = open_store(uri)
     running = RunLedger(store, "rollout_demo", "manual__running")
-    running.append("run_started", plan="demo", stages=["dev"])
+    running.append("run_started", plan="demo", stages=["dev"], all_stages=["dev"], dry_run=False, change_ticket="", params={})
     finished = RunLedger(store, "rollout_demo", "manual__done")
     finished.put_artifact("report.json", json.dumps(Report(plan="demo", dag_id="rollout_demo", run_id="manual__done", outcome=RunOutcome.PROMOTED).to_json()), "application/json")
-    finished.append("run_started", plan="demo", stages=["dev"])
+    finished.append("run_started", plan="demo", stages=["dev"], all_stages=["dev"], dry_run=False, change_ticket="", params={})
     hidden = RunLedger(store, "rollout_secret", "manual__x")
-    hidden.append("run_started", plan="secret", stages=["dev"])
+    hidden.append("run_started", plan="secret", stages=["dev"], all_stages=["dev"], dry_run=False, change_ticket="", params={})
 
     result = gather.read_ledgers([_plan(uri)], readable_dag_ids=["rollout_demo"])
     assert result["ok"] and result["failures"] == []
@@ -83,18 +87,18 @@ def test_a_report_json_of_another_shape_is_a_failure_naming_the_file_and_the_oth
     uri = f"file://{tmp_path}/ledger"
     store = open_store(uri)
     broken = RunLedger(store, "rollout_demo", "manual__broken")
-    broken.append("run_started", plan="demo", stages=["dev"])
+    broken.append("run_started", plan="demo", stages=["dev"], all_stages=["dev"], dry_run=False, change_ticket="", params={})
     stored = Report(plan="demo", dag_id="rollout_demo", run_id="manual__broken", outcome=RunOutcome.PROMOTED, stages=(Stage("dev"),)).to_json()
     stored["outcome"], stored["stages"][0]["targets"] = "done", "two"
     broken.put_artifact("report.json", json.dumps(stored), "application/json")
-    RunLedger(store, "rollout_demo", "manual__running").append("run_started", plan="demo", stages=["dev"])
+    RunLedger(store, "rollout_demo", "manual__running").append("run_started", plan="demo", stages=["dev"], all_stages=["dev"], dry_run=False, change_ticket="", params={})
 
     result = gather.read_ledgers([_plan(uri)])
     file = f"{tmp_path.as_uri()}/ledger/rollout_demo/manual__broken/report.json"
     assert ([r.run_id for r in result["reports"]], result["failures"]) == (["manual__running"], [{
         "kind": "error",
         "where": "rollout_demo/manual__broken",
-        "detail": f"{file}: outcome: expected one of 'running', 'promoted', 'blocked', 'failed', got 'done'; {file}: stages[0].targets: expected an integer, got 'two'",
+        "detail": f"{file}: outcome: expected one of 'running', 'promoted', 'blocked', 'failed', 'skipped', got 'done'; {file}: stages[0].targets: expected an integer, got 'two'",
     }])
 
 
@@ -124,7 +128,7 @@ class NoBucket(Unreachable):
         (NoBucket(), {"ok": True, "reports": [], "failures": [
             {"kind": "missing", "where": "s3://ledger/a", "detail": "NoSuchBucket: The specified bucket does not exist"},
             {"kind": "missing", "where": "s3://ledger/b", "detail": "NoSuchBucket: The specified bucket does not exist"},
-        ]}),
+        ], "releases": {}, "release_failures": []}),
     ],
 )
 def test_read_ledgers_reports_failures_instead_of_raising(client, expected):
@@ -132,14 +136,73 @@ def test_read_ledgers_reports_failures_instead_of_raising(client, expected):
     assert gather.read_ledgers(plans, s3_client_factory=lambda: client) == expected
 
 
+def _pinned_plan(ledger_uri: str, name: str) -> dict:
+    return {**_plan(ledger_uri, name), "stages": [
+        {"name": "dev", "patch_group": "dev", "pin_to": None, "after_stage": None},
+        {"name": "test", "patch_group": "test", "pin_to": "dev", "after_stage": "dev"},
+    ]}
+
+
+def _release(plan: str, created: datetime) -> Release:
+    content_hash = plan.encode().hex().ljust(64, "0")
+    return Release(
+        id=release_id_for(content_hash), plan=plan, source_stage="dev", source_dag_id=f"rollout_{plan}", source_run_id="manual__1",
+        created_at=created, content_hash=content_hash, size=4, manifest_location="file:///m.json", override_lists={"UBUNTU": "file:///u.yaml"},
+    )
+
+
+def test_read_ledgers_reads_each_pinned_plans_releases_from_its_ledger(tmp_path):
+    uri = f"file://{tmp_path}/ledger"
+    store = open_store(uri)
+    created = datetime(2026, 12, 12, 2, 0, tzinfo=timezone.utc)
+    demo, secret = _release("demo", created), _release("secret", created)
+    proved = ReleaseEvent(demo.id, ReleaseEventKind.PASSED, created, stage="dev", run_id="manual__1")
+    blocked = ReleaseEvent(demo.id, ReleaseEventKind.BLOCKED, created + timedelta(hours=3), stage="test", run_id="manual__2")
+    ReleaseStore(store, "demo").record(demo, proved)
+    ReleaseStore(store, "demo").add_event(blocked)
+    ReleaseStore(store, "secret").record(secret, ReleaseEvent(secret.id, ReleaseEventKind.PASSED, created, stage="dev"))
+    store.put(f"releases/broken/{demo.id}/release.json", b"{not json", "application/json")
+    plans = [_pinned_plan(uri, "demo"), _plan(uri, "unpinned"), _pinned_plan(uri, "secret"), _pinned_plan(uri, "broken"),
+             _pinned_plan(f"file://{tmp_path}/nowhere", "new"), _pinned_plan("s3://ledger/down", "down")]
+
+    readable = ["rollout_demo", "rollout_unpinned", "rollout_broken", "rollout_new", "rollout_down"]
+    result = gather.read_ledgers(plans, readable_dag_ids=readable, s3_client_factory=Unreachable)
+    # the unreachable ledger is one notice already, for its runs; its plan's releases are left out, not a second notice
+    assert (result["reports"], result["failures"]) == ([], [{"kind": "unreachable", "where": "s3://ledger/down", "detail": "no connection could be made"}])
+    assert result["releases"] == {
+        "demo": [{
+            "release": demo.to_json(),
+            "passed": {"dev": proved.to_json()},
+            "blocked": {"test": blocked.to_json()},
+            "hold": None,
+            "revocation": None,
+        }],
+        "new": [],  # a ledger with nothing in it yet holds no release
+    }
+    assert result["release_failures"] == [
+        {"kind": "error", "where": uri, "detail": "JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)", "plan": "broken"},
+    ]
+    assert result["releases"]["demo"] == [standing_data(s) for s in ReleaseStore(store, "demo").standings()]
+
+
+def test_a_plan_read_for_the_page_names_the_stage_each_pinned_stage_waits_for(tmp_path):
+    (tmp_path / "demo.yaml").write_text((PROJECT_ROOT / "include" / "rollouts" / "demo.yaml").read_text())
+    plans, problems = gather.read_plans(tmp_path)
+    assert (problems, [plan["stages"] for plan in plans]) == ([], [[
+        {"name": "dev", "patch_group": "dev", "pin_to": None, "after_stage": None},
+        {"name": "test", "patch_group": "test", "pin_to": "dev", "after_stage": "dev"},
+        {"name": "prod", "patch_group": "prod", "pin_to": "dev", "after_stage": "test"},
+    ]])
+
+
 def test_report_html_is_the_runs_own_or_built_from_its_records(tmp_path):
     uri = f"file://{tmp_path}/ledger"
     store = open_store(uri)
     done = RunLedger(store, "rollout_demo", "manual__done")
-    done.append("run_started", plan="demo", stages=["dev"])
+    done.append("run_started", plan="demo", stages=["dev"], all_stages=["dev"], dry_run=False, change_ticket="", params={})
     done.put_artifact("report.html", "<html>the run's own report</html>", "text/html")
     running = RunLedger(store, "rollout_demo", "manual__running")
-    running.append("run_started", plan="demo", stages=["dev"])
+    running.append("run_started", plan="demo", stages=["dev"], all_stages=["dev"], dry_run=False, change_ticket="", params={})
     plans = [_plan(uri)]
     assert gather.read_report_html(plans, "rollout_demo", "manual__done") == ("<html>the run's own report</html>", None)
     body, failure = gather.read_report_html(plans, "rollout_demo", "manual__running")

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import pytest
 
+from patchflow.core.releases import release_id_for
 from patchflow.core.report_records import Report
 from patchflow.core.yamlfile import PROJECT_ROOT
 from tests.patchflow.ui.chromium import Chromium, chromium_binary
@@ -220,6 +221,11 @@ RUN_CARDS = """[...document.querySelectorAll('section.run')].map(card => ({
   path: [...card.querySelectorAll('svg g.stage')].map(g => [g.dataset.stage, g.dataset.state]),
 }))"""
 
+RELEASE_ROWS = """[...document.querySelectorAll("section.releases[data-plan='demo'] table.releases tbody tr")].map(tr => ({
+  id: tr.dataset.release, standing: tr.dataset.standing, visible: tr.getBoundingClientRect().height > 0,
+  cells: [...tr.querySelectorAll('td[data-stage]')].map(td => [td.dataset.stage, td.dataset.state]),
+}))"""
+
 
 def _fleet_truth(fleet) -> dict[str, dict[str, int]]:
     """What SSM itself says of each group, read independently of the page."""
@@ -267,6 +273,7 @@ def test_signed_in_person_reads_groups_counts_and_verdicts(person, server, demo,
     person.open(f"{base}/rollouts/")
     rows = person.evaluate(GROUP_ROWS)
     cards = person.evaluate(RUN_CARDS)
+    releases = person.evaluate(RELEASE_ROWS)
     text = person.text()
     person.screenshot(ARTIFACTS / "rollouts-page.png")
 
@@ -299,6 +306,8 @@ def test_signed_in_person_reads_groups_counts_and_verdicts(person, server, demo,
     manifest = report.stages[0].manifest
     assert f"{manifest.hash[:12]} ({manifest.size} patches)" in run["text"]
     assert run["dagRun"] == f"/dags/rollout_demo/runs/{quote(report.run_id, safe='')}"
+    # the demo's dev proved one release and test and prod passed it in the same run
+    assert releases == [{"id": release_id_for(manifest.hash), "standing": "done", "visible": True, "cells": [["dev", "proved"], ["test", "passed"], ["prod", "passed"]]}]
 
     person.open(base + run["report"])
     assert "Patch rollout report: demo" in person.text() and "PROMOTED" in person.text()

@@ -1,0 +1,279 @@
+"""What each kind of ledger record holds, declared once, and the check the ledger runs before it writes one.
+
+The rollout operators write these records (patchflow.aws.ledger.RunLedger.append), the report and
+the Patch rollouts page read them back. Each kind has one TypedDict: its required fields are the
+ones every writer of that kind writes, the NotRequired ones only some writers add. Appending a
+record with a field its kind does not declare, without a required one, or with a value of another
+JSON type is refused before anything is written, so a misspelt field is found where it is written
+rather than as an empty report. Nested values (wave rows, verdicts, releases) are declared for
+their readers but checked only at the top level.
+
+Reading stays lenient: ledgers written before a field existed lack it, and readers use .get().
+"""
+# No `from __future__ import annotations` in this module: Python 3.11 cannot see NotRequired[...]
+# in a TypedDict whose annotations are postponed, and every optional field would count as required.
+
+import types
+from typing import Any, Mapping, NotRequired, TypedDict, Union, get_args, get_origin, get_type_hints, is_typeddict
+
+from patchflow.core.errors import MISSING, Problem
+from patchflow.core.records import RecordKind
+from patchflow.core.validation import known_key_hint, one_of
+
+
+# --------------------------------------------------------------------------- nested values
+
+
+class Target(TypedDict):
+    """A preflight target: patchflow.aws.inventory.ManagedInstance.to_json() (older ledgers lack ping_status)."""
+
+    instance_id: str
+    operating_system: str | None
+    platform_name: str
+    ping_status: str
+    tag_key: str  # "Patch Group" or "PatchGroup": which tag put the node in the group
+
+
+class MovedOnJson(TypedDict):
+    """patchflow.core.manifest.VersionMovedOn.to_json()."""
+
+    id: str
+    pinned_title: str
+    offered_title: str
+
+
+class WaveRowJson(TypedDict):
+    """One instance of a wave: patchflow.core.records.WaveRow.to_json()."""
+
+    instance_id: str
+    operating_system: str | None
+    outcome: str  # a patchflow.core.gates.Outcome value
+    status_details: str
+    compliant: bool | None  # None: no patch state was reported
+    pending_reboot: bool
+    missing: int
+    failed_patches: int
+    command_id: str
+    # Only the rows of a pinned stage's install, judged against the manifest:
+    not_installed: NotRequired[list[str]]
+    drift: NotRequired[int]
+    moved_on: NotRequired[list[MovedOnJson]]
+
+
+class GateVerdictJson(TypedDict):
+    """patchflow.core.gates.GateVerdict.to_json()."""
+
+    passed: bool
+    reasons: list[str]
+    counts: dict[str, int]  # Outcome value -> instances
+    thresholds: dict[str, Any]
+
+
+class PinnedTo(TypedDict):
+    """What a pinned stage's wave installed: the source stage's manifest (older ledgers lack release)."""
+
+    stage: str
+    hash: str
+    release: str  # the release id; "" for a manifest made in this run before releases were recorded
+
+
+class ReleaseJson(TypedDict):
+    """patchflow.core.releases.Release.to_json()."""
+
+    id: str
+    plan: str
+    source_stage: str
+    source_dag_id: str
+    source_run_id: str
+    created_at: str  # ISO 8601
+    content_hash: str
+    size: int
+    manifest_location: str
+    override_lists: dict[str, str]  # operating system -> InstallOverrideList location
+    gate_summary: str
+
+
+# --------------------------------------------------------------------------- records
+
+
+class RecordCommon(TypedDict):
+    """The fields the ledger adds to every record itself; writers never pass them."""
+
+    kind: str  # a RecordKind value
+    at: str  # when the record was written: UTC, ISO 8601 with microseconds and a Z
+    dag_id: str
+    run_id: str
+
+
+class RunStartedRecord(RecordCommon):
+    plan: str
+    stages: list[str]  # the stages this run was triggered for
+    all_stages: list[str]  # every stage of the plan, in order
+    dry_run: bool
+    change_ticket: str
+    params: dict[str, Any]  # the trigger form as submitted
+
+
+class PreflightRecord(RecordCommon):
+    stage: str
+    patch_group: str
+    targets: list[Target]
+    offline: list[str]  # instance ids whose agent was not online
+    baselines: dict[str, str | None]  # operating system -> registered baseline id, None when the OS default applies
+    default_baselines: dict[str, str]  # operating system -> the default baseline its nodes get instead
+
+
+class CommandSentRecord(RecordCommon):
+    stage: str
+    wave: int
+    operation: str  # "Install" or "Scan"
+    command_ids: list[str]
+    instance_count: int
+    not_sent: list[str]  # instance ids left out because their agent was not online at preflight
+    reattached: list[str]  # command ids a retried task found already sent
+    comments: list[str]
+    install_override_lists: list[str]
+    pinned_to: PinnedTo | None  # None when the stage is not pinned (older ledgers lack the field)
+    nothing_new_for: list[str]  # operating systems the source stage installed nothing for: scanned only
+
+
+class WaveResultRecord(RecordCommon):
+    stage: str
+    wave: int
+    operation: str
+    command_ids: list[str]
+    instances: list[WaveRowJson]
+    verdict: GateVerdictJson
+    started_at: str
+    finished_at: str
+    polls: int | None
+
+
+class WaveCancelledRecord(RecordCommon):
+    stage: str
+    wave: int
+    command_ids: list[str]
+    reason: str
+    settled: dict[str, str]  # command id -> its status details once the cancel settled
+    instances: list[WaveRowJson]
+
+
+class StageVerdictRecord(RecordCommon):
+    stage: str
+    verdict: GateVerdictJson
+
+
+class StageFailedRecord(RecordCommon):
+    stage: str
+    reason: str
+    wave: NotRequired[int]  # a wave's wait that ended in an error
+    command_ids: NotRequired[list[str]]
+    outcome: NotRequired[str]  # written by rollout.base.block(kind=STAGE_FAILED)
+    blocking_stage: NotRequired[str]
+
+
+class ManifestRecord(RecordCommon):
+    stage: str
+    content_hash: str
+    size: int
+    location: str
+    override_lists: dict[str, str]  # operating system -> InstallOverrideList location
+    nothing_new_for: list[str]
+    without_scan_evidence: list[str]  # instance ids patched without a scan before: left out of the manifest
+    release_id: str
+
+
+class ReleaseChosenRecord(RecordCommon):
+    stage: str
+    release: ReleaseJson
+    reason: str
+    age_seconds: int
+    standing: str  # the release's standing as a release manager reads it
+
+
+class DriftRecord(RecordCommon):
+    stage: str
+    drift: dict[str, list[str]]  # operating system -> patch ids approved now but not in the manifest
+
+
+class RunFinishedRecord(RecordCommon):
+    outcome: str  # a patchflow.core.report_records.RunOutcome value other than "running"
+    blocking_stage: str | None
+    reason: str
+
+
+LedgerRecord = Union[
+    RunStartedRecord, PreflightRecord, CommandSentRecord, WaveResultRecord, WaveCancelledRecord, StageVerdictRecord,
+    StageFailedRecord, ManifestRecord, ReleaseChosenRecord, DriftRecord, RunFinishedRecord,
+]
+
+RECORD_FIELDS: dict[RecordKind, type] = {
+    RecordKind.RUN_STARTED: RunStartedRecord,
+    RecordKind.PREFLIGHT: PreflightRecord,
+    RecordKind.COMMAND_SENT: CommandSentRecord,
+    RecordKind.WAVE_RESULT: WaveResultRecord,
+    RecordKind.WAVE_CANCELLED: WaveCancelledRecord,
+    RecordKind.STAGE_VERDICT: StageVerdictRecord,
+    RecordKind.STAGE_FAILED: StageFailedRecord,
+    RecordKind.MANIFEST: ManifestRecord,
+    RecordKind.RELEASE_CHOSEN: ReleaseChosenRecord,
+    RecordKind.DRIFT: DriftRecord,
+    RecordKind.RUN_FINISHED: RunFinishedRecord,
+}
+
+COMMON_FIELDS = tuple(RecordCommon.__annotations__)
+
+
+# --------------------------------------------------------------------------- the check
+
+# The JSON type of a top-level field: what its annotation accepts, and how a message names it.
+JSON_TYPE_NAMES: dict[type, str] = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a mapping", type(None): "None"}
+
+
+def json_types(annotation: Any) -> tuple[type, ...]:
+    """The JSON types a field's annotation allows, in the order written: `PinnedTo | None` -> (dict, NoneType)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return tuple(kind for member in get_args(annotation) for kind in json_types(member))
+    base = dict if is_typeddict(annotation) else (get_origin(annotation) or annotation)
+    if base not in JSON_TYPE_NAMES:
+        raise TypeError(f"a ledger record field must be declared with JSON types ({', '.join(t.__name__ for t in JSON_TYPE_NAMES)}), got {annotation!r}")
+    return (base,)
+
+
+def is_json_of(kind: type, value: Any) -> bool:
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)  # True is an int to Python, not to JSON
+    if kind is list:
+        return isinstance(value, (list, tuple))  # both are written as a JSON array
+    if kind is dict:
+        return isinstance(value, Mapping)
+    return isinstance(value, kind)
+
+
+# Kind -> field -> the JSON types it allows; built on import, so a field declared with another type fails at once.
+FIELD_TYPES: dict[RecordKind, dict[str, tuple[type, ...]]] = {
+    kind: {name: json_types(annotation) for name, annotation in get_type_hints(declared).items() if name not in COMMON_FIELDS}
+    for kind, declared in RECORD_FIELDS.items()
+}
+
+
+def record_problems(kind: str, fields: Mapping[str, Any]) -> list[str]:
+    """One line per problem with the fields a writer passes for a record of `kind`; none when the ledger may write it."""
+    if kind not in RECORD_FIELDS:
+        return [str(Problem.expected("ledger record", "kind", one_of(list(RECORD_FIELDS)), kind))]
+    source, declared = f"ledger record {kind}", FIELD_TYPES[kind]
+    problems = []
+    for name, value in fields.items():
+        if name in COMMON_FIELDS:
+            problems.append(Problem.expected(source, "", f"a field the ledger does not add itself ({', '.join(COMMON_FIELDS)})", name))
+        elif name not in declared:
+            problems.append(Problem.expected(source, "", known_key_hint(name, list(declared), noun="field"), name))
+        elif not any(is_json_of(allowed, value) for allowed in declared[name]):
+            problems.append(Problem.expected(source, name, described(declared[name]), value))
+    required = RECORD_FIELDS[kind].__required_keys__
+    problems.extend(Problem.expected(source, name, described(allowed), MISSING) for name, allowed in declared.items() if name in required and name not in fields)
+    return [str(problem) for problem in problems]
+
+
+def described(allowed: tuple[type, ...]) -> str:
+    return " or ".join(JSON_TYPE_NAMES[kind] for kind in allowed)
