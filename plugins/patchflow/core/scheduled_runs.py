@@ -95,6 +95,13 @@ def next_scheduled_run(plan: RolloutPlan, after: datetime) -> tuple[datetime, tu
     return moment, scheduled_selection(plan, moment).stages
 
 
+def next_run_of_stage(plan: RolloutPlan, stage_name: str, after: datetime) -> datetime | None:
+    """When the calendar next patches the stage: its own cron, else the plan's; None for a stage only people trigger."""
+    stage = plan.stage(stage_name)
+    schedule = stage.schedule or (plan.schedule.schedule if plan.schedule is not None else None)
+    return schedule.next_fire(after) if schedule is not None else None
+
+
 def spoken_moment(moment: datetime, zone: str) -> str:
     """'Sun 29 Nov 02:00' on the wall clock of `zone`."""
     local = moment.astimezone(ZoneInfo(zone))

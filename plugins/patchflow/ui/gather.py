@@ -22,7 +22,7 @@ from patchflow.core.errors import InvalidInput
 from patchflow.core.ledger_records import LedgerRecord
 from patchflow.core.report import build_report, render_html
 from patchflow.core.report_records import Report
-from patchflow.ui.model import merge_failures, plan_view
+from patchflow.ui.model import merge_failures
 from patchflow.ui.releases_model import has_pinned_stage, standing_data
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,24 @@ def read_plans(directory: str | Path) -> tuple[list[dict], list[str]]:
         return [], [f"{directory}: expected a folder of rollout plans, got no such folder"]
     plans, broken = load_plans(directory)
     problems = [str(problem) for error in broken.values() for problem in getattr(error, "problems", [error])]
-    return [plan_view(p) for p in plans], problems
+    now = datetime.now(timezone.utc)
+    return [plan_view(p, now) for p in plans], problems
+
+
+def plan_view(plan, now: datetime) -> dict:
+    """The little of a RolloutPlan the page needs, as a plain dict; `next_run` is when the calendar next patches a stage."""
+    from patchflow.core.promotion import after_stage
+    from patchflow.core.scheduled_runs import next_run_of_stage
+
+    def stage_view(stage) -> dict:
+        next_run = next_run_of_stage(plan, stage.name, now)
+        return {
+            "name": stage.name, "patch_group": stage.patch_group, "pin_to": stage.pin_to,
+            "after_stage": after_stage(plan, stage) if stage.pin_to else None,
+            "next_run": next_run.astimezone(timezone.utc).isoformat() if next_run else None,
+        }
+
+    return {"name": plan.name, "dag_id": plan.dag_id, "ledger_uri": plan.ledger_uri, "stages": [stage_view(s) for s in plan.stages]}
 
 
 # --------------------------------------------------------------------------- the fleet

@@ -13,7 +13,6 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from patchflow.aws.inventory import is_compliant
 from patchflow.core.links import console_command_url, dag_run_url, report_url
-from patchflow.core.promotion import after_stage
 from patchflow.core.report_records import Report, RunOutcome, StageState, Wave
 
 STALE_AFTER_SECONDS = 24 * 3600
@@ -483,13 +482,3 @@ def build_page(
 
 def _promotion(run: Mapping) -> dict:
     return {key: run[key] for key in ("plan", "dag_id", "run_id", "dag_run_url", "outcome_text", "tone", "path", "when")}
-
-
-def plan_view(plan: Any) -> dict:
-    """The little of a RolloutPlan the page needs, as a plain dict."""
-    return {
-        "name": plan.name,
-        "dag_id": plan.dag_id,
-        "ledger_uri": plan.ledger_uri,
-        "stages": [{"name": s.name, "patch_group": s.patch_group, "pin_to": s.pin_to, "after_stage": after_stage(plan, s) if s.pin_to else None} for s in plan.stages],
-    }

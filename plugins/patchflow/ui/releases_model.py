@@ -68,7 +68,8 @@ def standing_cell(data: Mapping, plan: Mapping) -> dict:
         return {"state": "done", "text": "passed every stage", "tone": "ok"}
     after = upcoming.get("after_stage") or source
     if after in data["passed"]:
-        return {"state": "installable", "text": f"installable by {upcoming['name']}", "tone": "active"}
+        scheduled = f", scheduled {format_time(upcoming['next_run'])}" if upcoming.get("next_run") else ""
+        return {"state": "installable", "text": f"installable by {upcoming['name']}{scheduled}", "tone": "active"}
     return {"state": "not installable", "text": f"not installable by {upcoming['name']}: it has not passed {after}", "tone": "idle"}
 
 

@@ -8,17 +8,19 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from patchflow.core.aws_schedules import parse_schedule
-from patchflow.core.plan import parse_plan
+from patchflow.core.plan import load_plan, parse_plan
 from patchflow.core.plan_model import RolloutPlan
 from patchflow.core.scheduled_runs import (
     ScheduledSelection,
     calendar_conflicts,
+    next_run_of_stage,
     next_scheduled_run,
     parse_late_start_limit,
     refused_start,
     scheduled_selection,
     stages_due,
 )
+from patchflow.core.yamlfile import PROJECT_ROOT
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -221,3 +223,20 @@ def test_parse_late_start_limit_refuses(value, message):
 )
 def test_calendar_conflicts(plan, conflicts):
     assert [(c.stage, c.source, c.before, c.moment) for c in calendar_conflicts(plan)] == conflicts
+
+
+@pytest.mark.parametrize(
+    ("plan_file", "after", "expected"),
+    [
+        pytest.param("monthly.yaml", datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc),
+                     {"dev": datetime(2026, 12, 8, 21, 0, tzinfo=timezone.utc), "test": datetime(2026, 12, 15, 21, 0, tzinfo=timezone.utc),
+                      "prod": datetime(2026, 12, 22, 8, 0, tzinfo=timezone.utc)}, id="each-stage-on-its-own-cron"),
+        pytest.param("weekly.yaml", datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc),
+                     {name: datetime(2026, 12, 6, 0, 0, tzinfo=timezone.utc) for name in ("dev", "test", "prod")}, id="every-stage-on-the-plan-cron"),
+        pytest.param("demo.yaml", datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc), {"dev": None, "test": None, "prod": None}, id="manual-plan"),
+    ],
+)
+def test_next_run_of_stage(plan_file, after, expected):
+    plan = load_plan(PROJECT_ROOT / "include" / "rollouts" / plan_file)
+    found = {stage: next_run_of_stage(plan, stage, after) for stage in plan.stage_names}
+    assert {stage: moment.astimezone(timezone.utc) if moment else None for stage, moment in found.items()} == expected

@@ -189,10 +189,21 @@ def test_a_plan_read_for_the_page_names_the_stage_each_pinned_stage_waits_for(tm
     (tmp_path / "demo.yaml").write_text((PROJECT_ROOT / "include" / "rollouts" / "demo.yaml").read_text())
     plans, problems = gather.read_plans(tmp_path)
     assert (problems, [plan["stages"] for plan in plans]) == ([], [[
-        {"name": "dev", "patch_group": "dev", "pin_to": None, "after_stage": None},
-        {"name": "test", "patch_group": "test", "pin_to": "dev", "after_stage": "dev"},
-        {"name": "prod", "patch_group": "prod", "pin_to": "dev", "after_stage": "test"},
+        {"name": "dev", "patch_group": "dev", "pin_to": None, "after_stage": None, "next_run": None},
+        {"name": "test", "patch_group": "test", "pin_to": "dev", "after_stage": "dev", "next_run": None},
+        {"name": "prod", "patch_group": "prod", "pin_to": "dev", "after_stage": "test", "next_run": None},
     ]])
+
+
+def test_a_plan_on_a_calendar_says_when_each_stage_is_next_patched():
+    from patchflow.core.plan import load_plan
+
+    monthly = load_plan(PROJECT_ROOT / "include" / "rollouts" / "monthly.yaml")
+    # Tue 1 Dec 2026: Patch Tuesday is the 8th; dev runs that evening, test on the 15th, prod on the 22nd (Berlin time).
+    view = gather.plan_view(monthly, datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc))
+    assert [(s["name"], s["next_run"]) for s in view["stages"]] == [
+        ("dev", "2026-12-08T21:00:00+00:00"), ("test", "2026-12-15T21:00:00+00:00"), ("prod", "2026-12-22T08:00:00+00:00"),
+    ]
 
 
 def test_report_html_is_the_runs_own_or_built_from_its_records(tmp_path):

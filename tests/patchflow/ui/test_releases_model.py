@@ -79,6 +79,13 @@ AT_TEST, AT_PROD = ONE.created_at + DAY / 2, ONE.created_at + 2 * DAY + DAY / 2
             id="blocked at test",
         ),
         pytest.param(
+            {**PLAN, "stages": [PLAN["stages"][0], PLAN["stages"][1], {**PLAN["stages"][2], "next_run": "2026-12-22T08:00:00+00:00"}]},
+            [proved(ONE, event(ONE, ReleaseEventKind.PASSED, AT_TEST, "test"))],
+            {**NO_RELEASE_YET, "releases": [{**ROW, "cells": [ROW["cells"][0], TEST_PASSED, ROW["cells"][2]],
+                                             "standing": {"state": "installable", "text": "installable by prod, scheduled 2026-12-22 08:00:00 UTC", "tone": "active"}}]},
+            id="passed test, prod on a calendar",
+        ),
+        pytest.param(
             PLAN, [proved(ONE, event(ONE, ReleaseEventKind.PASSED, AT_TEST, "test"), event(ONE, ReleaseEventKind.PASSED, AT_PROD, "prod"))],
             {**NO_RELEASE_YET, "releases": [{**ROW, "cells": [ROW["cells"][0], TEST_PASSED, PROD_PASSED], "standing": {"state": "done", "text": "passed every stage", "tone": "ok"}}]},
             id="passed every stage",
