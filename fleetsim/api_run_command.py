@@ -14,6 +14,7 @@ from fleetsim import ratecontrol, rollup
 from fleetsim import targets as run_targets
 from fleetsim.api_conventions import INSTANCE_ID_PATTERN, FleetActions, constraint, elapsed, error, iso, page, parse_time, validation
 from fleetsim.command_records import PATCH_DOCUMENT, PLUGIN_OUTPUT_LIMIT, SHELL_DOCUMENTS, STDERR_LIMIT, STDOUT_LIMIT
+from fleetsim.shell_documents import plugin_output
 
 GUID_PATTERN = re.compile(r"^[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$")
 OVERRIDE_URL_PATTERN = re.compile(r"^(https://.+|s3://[^/]+/.+)$")
@@ -245,7 +246,7 @@ class RunCommandActions(FleetActions):
                     Status=status,
                     StatusDetails=invocation.detail,
                     ResponseCode=code,
-                    Output=(invocation.stdout + invocation.stderr)[:PLUGIN_OUTPUT_LIMIT],
+                    Output=self._plugin_output(command, invocation),
                     StandardOutputUrl=self._output_url(command, invocation, 0),
                     StandardErrorUrl=self._output_url(command, invocation, 1),
                 )
@@ -265,6 +266,12 @@ class RunCommandActions(FleetActions):
                 )
             views.append(view)
         return views
+
+    @staticmethod
+    def _plugin_output(command, invocation) -> str:
+        if command.document_name in SHELL_DOCUMENTS:
+            return plugin_output(invocation.stdout, invocation.stderr, PLUGIN_OUTPUT_LIMIT)
+        return (invocation.stdout + invocation.stderr)[:PLUGIN_OUTPUT_LIMIT]
 
     def _output_url(self, command, invocation, which: int) -> str:
         if not invocation.output_keys or not invocation.output_keys[which]:

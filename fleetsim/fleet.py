@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -66,6 +67,8 @@ class SimInstance:
     last_operation_record: dict[str, Any] | None = None  # the latest Scan or Install, reported or not yet
     patch_items: tuple = ()  # PatchOutcome items of the last operation
     installed_at: dict = field(default_factory=dict)
+    breaks_service_with: frozenset = frozenset()  # patch ids whose install by a command breaks this node's service
+    command_installs: dict = field(default_factory=dict)  # patch id -> simulated second a command installed it (first time)
     last_ping_wall: Any = None
     registered_wall: Any = None
 
@@ -124,6 +127,26 @@ def install_age_at_start(released_before_start: float, draw: float) -> float:
     return max(60.0, max(released_before_start, 0.0) * (0.95 - 0.9 * draw))
 
 
+def share_count(share: float, population: int) -> int:
+    """How many of `population` make up `share` of it: rounded up, so any share above 0 is at least one."""
+    # round() first: 0.28 * 25 is 7.000000000000001 in binary floating point, which must stay 7.
+    return min(population, math.ceil(round(share * population, 9)))
+
+
+def service_breakers(group: GroupSpec, indices: list[int], seed: int) -> dict[int, frozenset[str]]:
+    """For each instance index of one group, the patches whose install breaks its service.
+
+    Per patch, `share_count(share, group size)` instances break: those with the lowest seeded draw, each
+    instance drawing for itself, so the same spec and seed always pick the same nodes.
+    """
+    breakers: dict[int, set[str]] = {index: set() for index in indices}
+    for patch_id, share in sorted(group.breaks_service.items()):
+        ranked = sorted(indices, key=lambda index: stable_random(seed, "breaks-service", patch_id, index).random())
+        for index in ranked[:share_count(share, len(indices))]:
+            breakers[index].add(patch_id)
+    return {index: frozenset(patches) for index, patches in breakers.items()}
+
+
 def build_instances(spec: FleetSpec, seed: int, instance_ids: list[str]) -> list[SimInstance]:
     """Instances in spec order, one per id (the ids come from the EC2 launch)."""
     instances = []
@@ -150,4 +173,9 @@ def build_instances(spec: FleetSpec, seed: int, instance_ids: list[str]) -> list
                 )
             )
             index += 1
+        if group.breaks_service:
+            members = instances[-group.count:]
+            breakers = service_breakers(group, [member.index for member in members], seed)
+            for member in members:
+                member.breaks_service_with = breakers[member.index]
     return instances

@@ -25,6 +25,7 @@ from moto.ssm.models import SimpleSystemManagerBackend, ssm_backends
 from moto.ssm.responses import SimpleSystemManagerResponse
 
 from fleetsim import baselines as baseline_rules
+from fleetsim.alarms import launch_alarms
 from fleetsim.api_baselines import PatchBaselineActions
 from fleetsim.api_compliance import PatchComplianceActions
 from fleetsim.api_conventions import FleetActions, error
@@ -163,7 +164,7 @@ def install() -> None:
 
 
 def launch_fleet(spec: FleetSpec, seed: int, clock: SimClock, log: Callable[[str], None]) -> FleetSSMBackend:
-    """Create the spec's instances in moto EC2 and attach them to the SSM backend."""
+    """Create the spec's instances in moto EC2 and attach them to the SSM backend; create its CloudWatch alarms."""
     from moto.ec2.models import ec2_backends
     from moto.moto_api._internal import mock_random
 
@@ -186,6 +187,8 @@ def launch_fleet(spec: FleetSpec, seed: int, clock: SimClock, log: Callable[[str
         ids += [instance.id for instance in reservation.instances]
     backend = ssm_backends[DEFAULT_ACCOUNT_ID][FLEET_REGION]
     backend.attach_fleet(build_instances(spec, seed, ids), clock, seed, log, spec)
+    launch_alarms(spec.alarms, account_id=DEFAULT_ACCOUNT_ID, region=FLEET_REGION, seed=seed, clock=clock,
+                  run_command=backend.run_command, instances=backend.instances.values(), log=log)
     return backend
 
 

@@ -27,18 +27,21 @@ from fleetsim.patching import (
     offered_by_newer_repository,
     run_patch_operation,
 )
+from fleetsim.shell_documents import shell_run
 
 
 class RunPatchBaselineDocument:
     """The AWS-RunPatchBaseline part of fleetsim.runcommand.RunCommand, which it is mixed into.
 
-    Uses the RunCommand's world, clock, seed, compliance_lag_seconds, _snapshots, _decision_cache and _schedule.
+    Uses the RunCommand's world, clock, seed, compliance_lag_seconds, install_listeners, _snapshots, _decision_cache
+    and _schedule.
     """
 
     def _plan(self, command: Command, invocation: Invocation, at: float, rng) -> float:
         """Decide what the document will do on this instance; returns extra simulated seconds (reboots)."""
         if command.document_name != PATCH_DOCUMENT:
-            invocation.stdout = ""
+            run = shell_run(command.document_name, invocation.instance, at)
+            invocation.stdout, invocation.stderr = run.stdout, run.stderr
             return 0.0
         instance = invocation.instance
         parameters = command.parameters
@@ -149,6 +152,7 @@ class RunPatchBaselineDocument:
         result = invocation.result
         for patch_id in result.installed_ids:
             instance.have[patch_id] = HAVE_INSTALLED
+            instance.command_installs.setdefault(patch_id, at)
         instance.pending_reboot = result.pending_reboot_ids
         record = dict(invocation.operation_record)
         record = {k: v for k, v in record.items() if v is not None}
@@ -171,6 +175,9 @@ class RunPatchBaselineDocument:
         installed_now = self._installed_times(invocation, at)
         # The packages changed just now; the patch state the APIs answer with arrives compliance_lag_seconds later.
         self._schedule(at + self.compliance_lag_seconds, self._report_compliance, instance, record, result.outcomes, installed_now)
+        if result.installed_ids:
+            for listener in self.install_listeners:
+                listener(instance, result.installed_ids, at)
 
     def _installed_times(self, invocation: Invocation, at: float) -> dict[str, datetime]:
         """InstalledTime of each patch this run installed: spread over the run before any reboot, as the OS reports it."""

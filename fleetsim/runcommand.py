@@ -63,6 +63,8 @@ class RunCommand(RunPatchBaselineDocument):
         self._event_seq = 0
         self._decision_cache: dict = {}
         self._snapshots: dict[str, float] = {}
+        # (instance, installed patch ids, simulated second) of every Install, for what reacts to a patch: fleetsim.alarms.
+        self.install_listeners: list[Callable[[SimInstance, frozenset[str], float], None]] = []
 
     # ---- sending and cancelling -------------------------------------------------
 
@@ -152,6 +154,10 @@ class RunCommand(RunPatchBaselineDocument):
     def _schedule(self, at: float, handler, *args) -> None:
         self._event_seq += 1
         heapq.heappush(self._events, (at, self._event_seq, handler, args))
+
+    def schedule(self, at: float, handler, *args) -> None:
+        """Run `handler(at, *args)` once simulated second `at` has come, in order with the fleet's own events."""
+        self._schedule(at, handler, *args)
 
     def advance(self) -> None:
         now = self.clock.now()

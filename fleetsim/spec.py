@@ -33,6 +33,18 @@ A fleet spec is YAML (or the same shape as a dict)::
         superseded:               # Linux only: share of the instances missing a patch whose repositories
           kernel.x86_64: 0.5      #   offer a newer version instead of the catalog's (a title pinning the
                                   #   catalog's version in an InstallOverrideList then fails)
+        breaks_service:           # share of this group's instances (seeded per instance) whose service
+          openssh-server.x86_64: 0.3  # breaks once a command installs that patch on them: shell
+                                  #   documents (AWS-RunShellScript, AWS-RunPowerShellScript) then fail there
+    alarms:                       # optional: CloudWatch metric alarms in the fleet's account and Region
+      - name: storefront-dev-5xx  # required: 1-255 characters, unique
+        tags: {Application: storefront, Environment: dev}
+        state: OK                 # OK | ALARM | INSUFFICIENT_DATA at launch; default OK
+        fires:                    # optional: the alarm goes into ALARM (and stays there) ...
+          patch: openssh-server.x86_64  # ... once commands have installed this patch ...
+          patch_group: dev        # ... on at least `share` of this patch group's instances
+          share: 0.3              #   (0, 1]; default: any one instance
+          after_seconds: 600      # ... this many simulated seconds later; default 0
 
 Simulated seconds pass `--time-scale` times faster than real ones. The same
 spec and seed give the same instance ids, inventories and outcomes.
@@ -45,6 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from fleetsim.catalog import load_catalog
 from fleetsim.errors import MISSING, InvalidInput, Problem, join_path, read_yaml, unknown_keys
 
 PLATFORMS = {
@@ -75,9 +88,15 @@ GROUP_DEFAULTS: dict[str, Any] = {
     "reboot_seconds": 120,
     "offline_mid_run_share": 0.0,
     "superseded": {},
+    "breaks_service": {},
 }
 GROUP_KEYS = ("count", "platform", *GROUP_DEFAULTS)
-TOP_LEVEL_KEYS = ("seed", "throttling", "offline_delivery", "compliance_lag_seconds", "defaults", "groups")
+TOP_LEVEL_KEYS = ("seed", "throttling", "offline_delivery", "compliance_lag_seconds", "defaults", "groups", "alarms")
+ALARM_KEYS = ("name", "tags", "state", "fires")
+FIRES_KEYS = ("patch", "patch_group", "share", "after_seconds")
+ALARM_STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
+DEFAULT_ALARM_STATE = "OK"
+MAX_ALARM_NAME_LENGTH = 255  # CloudWatch's AlarmName: 1-255 characters
 # AWS allows both for an agent that is not Online; the default is the slower, harsher one a client must survive.
 OFFLINE_DELIVERY_TIMEOUT = "timeout"
 OFFLINE_DELIVERY_UNDELIVERABLE = "undeliverable"
@@ -104,6 +123,25 @@ class GroupSpec:
     reboot_seconds: float
     offline_mid_run_share: float
     superseded: Mapping[str, float] = field(default_factory=dict)
+    breaks_service: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlarmFires:
+    """When a spec alarm goes into ALARM: `after_seconds` after `patch` is installed on `share` of `patch_group`."""
+
+    patch: str
+    patch_group: str
+    share: float | None = None  # None: the first install on any one instance is enough
+    after_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    name: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    state: str = DEFAULT_ALARM_STATE
+    fires: AlarmFires | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +152,7 @@ class FleetSpec:
     throttling: Mapping[str, float] = field(default_factory=dict)
     offline_delivery: str = OFFLINE_DELIVERY_TIMEOUT
     compliance_lag_seconds: float = DEFAULT_COMPLIANCE_LAG_SECONDS
+    alarms: tuple[AlarmSpec, ...] = ()
 
     @property
     def instance_count(self) -> int:
@@ -188,10 +227,13 @@ def parse_fleet(document: Any, source: str) -> FleetSpec:
     total = sum(g.count for g in groups)
     if total > MAX_INSTANCES:
         problems.append(Problem.expected(source, "groups", f"at most {MAX_INSTANCES} instances in all", total))
+    # Patch groups are known only when every group was read; a bad group may be the one carrying the tag.
+    every_group = groups if isinstance(groups_raw, list) and len(groups) == len(groups_raw) else None
+    alarms = parse_alarms(document.get("alarms"), every_group, source, problems)
     if problems:
         raise InvalidInput(dict.fromkeys(problems))  # a bad default is found once per group, reported once
     return FleetSpec(source=source, groups=tuple(groups), seed=seed, throttling=throttling,
-                     offline_delivery=offline_delivery, compliance_lag_seconds=float(compliance_lag))
+                     offline_delivery=offline_delivery, compliance_lag_seconds=float(compliance_lag), alarms=alarms)
 
 
 def _share(value: object, where: str, source: str, problems: list[Problem], what: str = "a number from 0 to 1") -> float:
@@ -199,6 +241,119 @@ def _share(value: object, where: str, source: str, problems: list[Problem], what
         problems.append(Problem.expected(source, where, what, value))
         return 0.0
     return float(value)
+
+
+def parse_tags(raw: Any, at_tag, source: str, problems: list[Problem]) -> dict[str, str]:
+    """Tags as EC2 and CloudWatch take them; `at_tag(*more)` is where the mapping (or one of its keys) is written."""
+    tags: dict[str, str] = {}
+    if raw is None:
+        return tags
+    if not isinstance(raw, Mapping):
+        problems.append(Problem.expected(source, at_tag(), "a mapping of tag key to value", raw))
+        return tags
+    for key, value in raw.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+            problems.append(Problem.expected(source, at_tag(str(key)), "a tag key of 1-128 characters not starting with 'aws:'", key))
+        elif not isinstance(value, (str, int, float)) or isinstance(value, bool) or len(str(value)) > 256:
+            problems.append(Problem.expected(source, at_tag(key), "a tag value of at most 256 characters", value))
+        else:
+            tags[key] = str(value)
+    return tags
+
+
+def catalog_ids(platforms: tuple[str, ...]) -> frozenset[str]:
+    """The patch ids fleetsim's catalog has for any of these platforms."""
+    return frozenset(patch.id for platform in platforms for patch in load_catalog(platform))
+
+
+def _catalog_words(platforms: tuple[str, ...]) -> str:
+    listed = platforms[0] if len(platforms) == 1 else f"{', '.join(platforms[:-1])} or {platforms[-1]}"
+    return f"a patch id of the {listed} catalog (include/catalog/)"
+
+
+def _patch_shares(raw: Any, at_patch, platforms: tuple[str, ...], source: str, problems: list[Problem]) -> dict[str, float]:
+    """A mapping of catalog patch id to a share from 0 to 1; `at_patch(*more)` is where it is written."""
+    shares: dict[str, float] = {}
+    if raw is None:
+        return shares
+    if not isinstance(raw, Mapping):
+        problems.append(Problem.expected(source, at_patch(), "a mapping of patch id to a number from 0 to 1", raw))
+        return shares
+    known = catalog_ids(platforms)
+    for patch_id, share in raw.items():
+        if str(patch_id) not in known:
+            # A misspelt id would never be installed, and the scenario would silently stay healthy.
+            problems.append(Problem.expected(source, at_patch(str(patch_id)), _catalog_words(platforms), patch_id))
+        shares[str(patch_id)] = _share(share, at_patch(str(patch_id)), source, problems)
+    return shares
+
+
+def parse_alarms(raw: Any, groups: list[GroupSpec] | None, source: str, problems: list[Problem]) -> tuple[AlarmSpec, ...]:
+    """The `alarms` list; `groups` (None when some group could not be read) gives the patch groups `fires` may name."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.append(Problem.expected(source, "alarms", "a list of CloudWatch alarms", raw))
+        return ()
+    alarms: list[AlarmSpec] = []
+    first_index: dict[str, int] = {}
+    for index, item in enumerate(raw):
+        path = join_path("alarms", index)
+        if not isinstance(item, Mapping):
+            problems.append(Problem.expected(source, path, "a mapping with a name", item))
+            continue
+        before = len(problems)
+        problems += unknown_keys(source, path, item, ALARM_KEYS)
+        name = item.get("name", MISSING)
+        if not isinstance(name, str) or not 1 <= len(name) <= MAX_ALARM_NAME_LENGTH:
+            problems.append(Problem.expected(source, join_path(path, "name"), f"an alarm name of 1-{MAX_ALARM_NAME_LENGTH} characters", name))
+        elif name in first_index:
+            problems.append(Problem.expected(source, join_path(path, "name"), f"a name no other alarm has (alarms[{first_index[name]}] has it)", name))
+        else:
+            first_index[name] = index
+        tags = parse_tags(item.get("tags"), lambda *more: join_path(path, "tags", *more), source, problems)
+        state = item.get("state", DEFAULT_ALARM_STATE)
+        if state not in ALARM_STATES:
+            problems.append(Problem.expected(source, join_path(path, "state"), "one of " + ", ".join(ALARM_STATES), state))
+        fires = _parse_fires(item.get("fires"), groups, source, join_path(path, "fires"), problems)
+        if len(problems) == before:
+            alarms.append(AlarmSpec(name=name, tags=tags, state=state, fires=fires))
+    return tuple(alarms)
+
+
+def _parse_fires(raw: Any, groups: list[GroupSpec] | None, source: str, path: str, problems: list[Problem]) -> AlarmFires | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        problems.append(Problem.expected(source, path, "a mapping with patch and patch_group", raw))
+        return None
+    problems += unknown_keys(source, path, raw, FIRES_KEYS)
+    patch = raw.get("patch", MISSING)
+    if not isinstance(patch, str) or not patch:
+        problems.append(Problem.expected(source, join_path(path, "patch"), "a patch id", patch))
+    patch_group = raw.get("patch_group", MISSING)
+    if not isinstance(patch_group, str) or not patch_group:
+        problems.append(Problem.expected(source, join_path(path, "patch_group"), "a patch group name", patch_group))
+    elif groups is not None:
+        members = [g for g in groups if patch_group_of(g.tags) == patch_group]
+        named = sorted({patch_group_of(g.tags) for g in groups} - {""})
+        if not members:
+            carried = f"one of {', '.join(named)}" if named else "none: no group has a 'Patch Group' or 'PatchGroup' tag"
+            problems.append(Problem.expected(
+                source, join_path(path, "patch_group"), f"a patch group some group's 'Patch Group' or 'PatchGroup' tag names ({carried})", patch_group))
+        elif isinstance(patch, str) and patch:
+            platforms = tuple(dict.fromkeys(g.platform for g in members))
+            if patch not in catalog_ids(platforms):
+                problems.append(Problem.expected(source, join_path(path, "patch"), _catalog_words(platforms), patch))
+    share = raw.get("share")
+    if share is not None and (not _is_number(share) or not 0 < share <= 1):
+        problems.append(Problem.expected(source, join_path(path, "share"), "a number greater than 0 and at most 1", share))
+    after_seconds = raw.get("after_seconds", 0)
+    if not _is_number(after_seconds) or after_seconds < 0:
+        problems.append(Problem.expected(source, join_path(path, "after_seconds"), "a number of simulated seconds >= 0", after_seconds))
+        after_seconds = 0
+    return AlarmFires(patch=patch if isinstance(patch, str) else "", patch_group=patch_group if isinstance(patch_group, str) else "",
+                      share=None if share is None or not _is_number(share) else float(share), after_seconds=float(after_seconds))
 
 
 def _parse_group(raw: Any, defaults: Mapping, source: str, path: str, problems: list[Problem]) -> GroupSpec | None:
@@ -228,18 +383,7 @@ def _parse_group(raw: Any, defaults: Mapping, source: str, path: str, problems: 
         problems.append(Problem.expected(source, at("name"), "a string", name))
         name = ""
 
-    tags_raw = values["tags"] or {}
-    tags: dict[str, str] = {}
-    if not isinstance(tags_raw, Mapping):
-        problems.append(Problem.expected(source, at("tags"), "a mapping of tag key to value", tags_raw))
-    else:
-        for key, value in tags_raw.items():
-            if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
-                problems.append(Problem.expected(source, at("tags", str(key)), "a tag key of 1-128 characters not starting with 'aws:'", key))
-            elif not isinstance(value, (str, int, float)) or isinstance(value, bool) or len(str(value)) > 256:
-                problems.append(Problem.expected(source, at("tags", key), "a tag value of at most 256 characters", value))
-            else:
-                tags[key] = str(value)
+    tags = parse_tags(values["tags"], lambda *more: at("tags", *more), source, problems)
 
     ping = values["ping_status"]
     if ping not in PING_STATUSES:
@@ -289,6 +433,10 @@ def _parse_group(raw: Any, defaults: Mapping, source: str, path: str, problems: 
         for patch_id, share in superseded_raw.items():
             superseded[str(patch_id)] = _share(share, at("superseded", str(patch_id)), source, problems)
 
+    # Written on the group, a patch id must be one its platform has; from `defaults`, one any platform has.
+    breaks_platforms = (platform,) if "breaks_service" in raw and platform is not None else tuple(dict.fromkeys(PLATFORMS.values()))
+    breaks_service = _patch_shares(values["breaks_service"], lambda *more: at("breaks_service", *more), breaks_platforms, source, problems)
+
     if len(problems) > before:
         return None
     return GroupSpec(
@@ -306,6 +454,7 @@ def _parse_group(raw: Any, defaults: Mapping, source: str, path: str, problems: 
         reboot_seconds=float(reboot_seconds),
         offline_mid_run_share=shares["offline_mid_run_share"],
         superseded=superseded,
+        breaks_service=breaks_service,
     )
 
 

@@ -31,6 +31,8 @@ DEMO_FLEET = PROJECT_ROOT / "include" / "fleets" / "demo.yaml"
 ROLLOUTS = PROJECT_ROOT / "include" / "rollouts"
 BASELINES = PROJECT_ROOT / "include" / "baselines"
 
+# The IAM service prefix of a service whose endpoint prefix differs (CloudWatch's API is `monitoring`).
+IAM_SERVICE_FOR = {"monitoring": "cloudwatch"}
 # API operation -> the IAM action that authorizes it, where the names differ
 # (Service Authorization Reference: ListObjectsV2 needs s3:ListBucket, HeadObject s3:GetObject).
 IAM_ACTION_FOR = {
@@ -62,8 +64,14 @@ def statements_granting(policy: dict, action: str) -> list[dict]:
     return [s for s in policy["Statement"] if s["Effect"] == "Allow" and action in as_list(s["Action"])]
 
 
+def iam_action(call: str) -> str:
+    service, _, name = call.partition(":")
+    call = f"{IAM_SERVICE_FOR.get(service, service)}:{name}"
+    return IAM_ACTION_FOR.get(call, call)
+
+
 def iam_actions(api_calls: dict[str, int]) -> set[str]:
-    return {IAM_ACTION_FOR.get(call, call) for call in api_calls} - NO_PERMISSION_NEEDED
+    return {iam_action(call) for call in api_calls} - NO_PERMISSION_NEEDED
 
 
 def shipped_plans() -> list[dict]:
@@ -84,26 +92,30 @@ def test_policy_is_well_formed_and_wildcard_free(path):
         assert set(statement) <= {"Sid", "Effect", "Action", "Resource", "Condition"}
         for action in as_list(statement["Action"]):
             service, _, name = action.partition(":")
-            assert service in ("ssm", "s3", "sns", "ec2") and name.isalnum() and name[0].isupper(), action
+            assert service in ("ssm", "s3", "sns", "ec2", "cloudwatch") and name.isalnum() and name[0].isupper(), action
     assert allowed_actions(policy) and not any(set(a) & {"*", "?"} for a in allowed_actions(policy))
 
 
 def test_only_read_and_track_actions_have_no_resource_scope():
-    # The listed actions either have no resource-level permissions or act on commands and nodes found at
-    # run time; everything that changes something names its resources.
+    # The listed actions either have no resource-level permissions or act on commands, nodes and alarms found at
+    # run time (DescribeAlarms answers about composite alarms only when allowed on *); everything that changes
+    # something names its resources.
     unscoped = {a for s in load_policy()["Statement"] if s["Effect"] == "Allow" and "*" in as_list(s["Resource"]) for a in as_list(s["Action"])}
     assert unscoped == {
-        "ec2:DescribeTags", "ssm:CancelCommand", "ssm:DescribeInstanceInformation", "ssm:DescribeInstancePatchStates", "ssm:DescribeInstancePatches",
+        "cloudwatch:DescribeAlarms", "ec2:DescribeTags", "ssm:CancelCommand", "ssm:DescribeInstanceInformation", "ssm:DescribeInstancePatchStates", "ssm:DescribeInstancePatches",
         "ssm:DescribePatchBaselines", "ssm:DescribePatchGroups", "ssm:GetDefaultPatchBaseline", "ssm:GetPatchBaselineForPatchGroup",
         "ssm:ListCommandInvocations", "ssm:ListCommands",
     }
 
 
 PATCH_GROUP_TAG_KEYS = ("Patch Group", "PatchGroup")
+# The patch itself, and the health check's verification commands (Linux, Windows).
+SEND_DOCUMENTS = [f"arn:aws:ssm:us-east-1::document/{name}" for name in ("AWS-RunPatchBaseline", "AWS-RunPowerShellScript", "AWS-RunShellScript")]
 
 
 def send_command_scope_problems(policy: dict, managed_groups: list[str]) -> list[str]:
-    """What is wrong with how the policy scopes SendCommand: the patch document only, and instances of managed groups only.
+    """What is wrong with how the policy scopes SendCommand: the patch and health check documents only, and instances of
+    managed groups only.
 
     A node joins a patch group through either tag key and carries one of them, so each key needs its own
     statement: two keys in one condition block must both match, which no such node does.
@@ -114,8 +126,8 @@ def send_command_scope_problems(policy: dict, managed_groups: list[str]) -> list
     instances = [s for s in grants if all(":instance/" in r for r in as_list(s["Resource"]))]
     if len(documents) + len(instances) != len(grants):
         problems.append("expected every SendCommand statement to name documents or instances only")
-    if [as_list(s["Resource"]) for s in documents] != [["arn:aws:ssm:us-east-1::document/AWS-RunPatchBaseline"]]:
-        problems.append(f"expected one statement for the document AWS-RunPatchBaseline, got {[as_list(s['Resource']) for s in documents]}")
+    if [as_list(s["Resource"]) for s in documents] != [SEND_DOCUMENTS]:
+        problems.append(f"expected one statement for the documents {', '.join(SEND_DOCUMENTS)}, got {[as_list(s['Resource']) for s in documents]}")
     conditions = [s.get("Condition") for s in instances]
     expected = [{"StringEquals": {f"ssm:resourceTag/{key}": managed_groups}} for key in PATCH_GROUP_TAG_KEYS]
     for wanted in expected:
@@ -131,7 +143,7 @@ def managed_patch_groups() -> list[str]:
     return sorted({stage["patch_group"] for plan in shipped_plans() for stage in plan["stages"]})
 
 
-def test_send_command_only_runs_the_patch_document_on_managed_patch_groups():
+def test_send_command_only_runs_the_patch_and_health_check_documents_on_managed_patch_groups():
     assert send_command_scope_problems(load_policy(), managed_patch_groups()) == []
     assert managed_patch_groups() == ["dev", "prod", "test"]
 
@@ -146,6 +158,13 @@ def with_both_tag_keys_in_one_condition() -> dict:
     policy = without_statement("SendOnlyToManagedPatchGroupsTaggedPatchGroup")
     (statement,) = [s for s in policy["Statement"] if s["Sid"] == "SendOnlyToManagedPatchGroups"]
     statement["Condition"]["StringEquals"]["ssm:resourceTag/PatchGroup"] = ["dev", "prod", "test"]
+    return policy
+
+
+def with_send_documents(resources: list[str]) -> dict:
+    policy = load_policy()
+    (statement,) = [s for s in policy["Statement"] if s["Sid"] == "SendOnlyThePatchAndHealthCheckDocuments"]
+    statement["Resource"] = resources
     return policy
 
 
@@ -165,10 +184,23 @@ MISSING_PATCH_GROUP_TAG = f"expected a SendCommand statement for instances with 
                       MISSING_PATCH_GROUP_TAG + str([BOTH_KEYS_ANDED]),
                       f"expected only the managed patch group conditions on instances, got {BOTH_KEYS_ANDED}"],
                      id="both-keys-in-one-condition-require-both-tags"),
+        pytest.param(with_send_documents(["arn:aws:ssm:us-east-1::document/*"]),
+                     ["expected one statement for the documents " + ", ".join(SEND_DOCUMENTS) + ", got [['arn:aws:ssm:us-east-1::document/*']]"],
+                     id="any-document"),
+        pytest.param(with_send_documents(SEND_DOCUMENTS[:1]),
+                     ["expected one statement for the documents " + ", ".join(SEND_DOCUMENTS) + f", got [{SEND_DOCUMENTS[:1]}]"],
+                     id="health-check-documents-missing"),
     ],
 )
-def test_a_policy_that_misses_a_patch_group_tag_key_is_caught(policy, expected):
+def test_a_policy_that_misses_a_patch_group_tag_key_or_widens_the_documents_is_caught(policy, expected):
     assert send_command_scope_problems(policy, GROUPS) == expected
+
+
+def test_alarm_tags_are_read_from_the_accounts_alarms_only():
+    (grant,) = statements_granting(load_policy(), "cloudwatch:ListTagsForResource")
+    assert (as_list(grant["Action"]), as_list(grant["Resource"])) == (
+        ["cloudwatch:ListTagsForResource"], ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:*"],
+    )
 
 
 def test_ledger_access_is_the_plans_bucket_and_prefixes_only_and_writes_must_be_encrypted():
@@ -206,7 +238,8 @@ def test_iam_readme_documents_every_statement():
     text = IAM_README.read_text(encoding="utf-8")
     for statement in load_policy()["Statement"] + load_policy(ASSIGN_POLICY_PATH)["Statement"]:
         assert statement["Sid"] in text
-    for phrase in ("ssm:resourceTag/Patch Group", "ssm:resourceTag/PatchGroup", "AWS-RunPatchBaseline", "patchflow-ledger", "patch-rollouts"):
+    for phrase in ("ssm:resourceTag/Patch Group", "ssm:resourceTag/PatchGroup", "AWS-RunPatchBaseline", "AWS-RunShellScript", "AWS-RunPowerShellScript",
+                   "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "patchflow-ledger", "patch-rollouts"):
         assert phrase in text
 
 

@@ -14,9 +14,14 @@ from jsonschema import Draft202012Validator
 
 from fleetsim.errors import InvalidInput
 from fleetsim.spec import (
+    ALARM_KEYS,
+    ALARM_STATES,
+    DEFAULT_ALARM_STATE,
     DEFAULT_COMPLIANCE_LAG_SECONDS,
+    FIRES_KEYS,
     GROUP_DEFAULTS,
     GROUP_KEYS,
+    MAX_ALARM_NAME_LENGTH,
     MAX_INSTANCES,
     OFFLINE_DELIVERY_CHOICES,
     OFFLINE_DELIVERY_TIMEOUT,
@@ -24,6 +29,7 @@ from fleetsim.spec import (
     PLATFORMS,
     SUPERSEDED_PLATFORMS,
     TOP_LEVEL_KEYS,
+    AlarmFires,
     load_fleet,
 )
 
@@ -39,6 +45,8 @@ SCHEMA = read_schema("fleet")
 VALIDATOR = validator_for(SCHEMA)
 TOP = SCHEMA["properties"]
 GROUP = TOP["groups"]["items"]
+ALARM = TOP["alarms"]["items"]
+FIRES = ALARM["properties"]["fires"]
 
 
 def refused_at(document) -> list[str]:
@@ -96,6 +104,8 @@ def test_the_readme_example_passes_the_schema():
         pytest.param(SCHEMA, TOP_LEVEL_KEYS, id="top-level"),
         pytest.param(GROUP, GROUP_KEYS, id="group"),
         pytest.param(TOP["defaults"], tuple(GROUP_DEFAULTS), id="defaults"),
+        pytest.param(ALARM, ALARM_KEYS, id="alarm"),
+        pytest.param(FIRES, FIRES_KEYS, id="alarm-fires"),
     ],
 )
 def test_the_schema_has_exactly_the_loaders_keys(mapping, expected):
@@ -115,6 +125,7 @@ def at(*keys: str):
 
 
 GROUP_AT = ("properties", "groups", "items")
+ALARM_AT = ("properties", "alarms", "items")
 
 
 @pytest.mark.parametrize(
@@ -126,6 +137,8 @@ GROUP_AT = ("properties", "groups", "items")
         pytest.param((*GROUP_AT, "properties", "count", "maximum"), MAX_INSTANCES, id="count-maximum"),
         pytest.param((*GROUP_AT, "if", "properties", "platform", "enum"),
                      [alias for alias, platform in PLATFORMS.items() if platform not in SUPERSEDED_PLATFORMS], id="platforms-without-superseded"),
+        pytest.param((*ALARM_AT, "properties", "state", "enum"), list(ALARM_STATES), id="alarm-state"),
+        pytest.param((*ALARM_AT, "properties", "name", "maxLength"), MAX_ALARM_NAME_LENGTH, id="alarm-name-maximum"),
     ],
 )
 def test_the_schema_offers_exactly_the_loaders_choices(keys, expected):
@@ -138,6 +151,9 @@ def test_the_schema_offers_exactly_the_loaders_choices(keys, expected):
         *(pytest.param((*GROUP_AT, "properties", key, "default"), value, id=f"group.{key}") for key, value in GROUP_DEFAULTS.items()),
         pytest.param(("properties", "offline_delivery", "default"), OFFLINE_DELIVERY_TIMEOUT, id="offline_delivery"),
         pytest.param(("properties", "compliance_lag_seconds", "default"), DEFAULT_COMPLIANCE_LAG_SECONDS, id="compliance_lag_seconds"),
+        pytest.param((*ALARM_AT, "properties", "state", "default"), DEFAULT_ALARM_STATE, id="alarm-state"),
+        pytest.param((*ALARM_AT, "properties", "fires", "properties", "after_seconds", "default"), AlarmFires("p", "g").after_seconds,
+                     id="alarm-fires-after-seconds"),
     ],
 )
 def test_the_schema_documents_the_loaders_defaults(keys, expected):
@@ -191,6 +207,22 @@ def test_writing_out_a_default_changes_nothing(place, key, default):
         pytest.param("group", "reboot_seconds", 0, True, id="reboot-zero"),
         pytest.param("group", "patch_failure_probability", None, True, id="patch-failures-null"),
         pytest.param("group", "superseded", {"openssl.x86_64": 0.5}, True, id="superseded-on-linux"),
+        pytest.param("group", "breaks_service", {"openssh-server.x86_64": 1}, True, id="breaks-service-all"),
+        pytest.param("group", "breaks_service", {"openssh-server.x86_64": True}, False, id="breaks-service-bool"),
+        pytest.param("group", "breaks_service", None, True, id="breaks-service-null"),
+        pytest.param("fleet", "alarms", None, True, id="alarms-null"),
+        pytest.param("fleet", "alarms", [{"name": "x" * MAX_ALARM_NAME_LENGTH}], True, id="alarm-name-longest"),
+        pytest.param("fleet", "alarms", [{"name": "x" * (MAX_ALARM_NAME_LENGTH + 1)}], False, id="alarm-name-too-long"),
+        pytest.param("fleet", "alarms", [{"name": "a", "tags": {"Environment": "dev"}, "state": "INSUFFICIENT_DATA", "fires": None}], True,
+                     id="alarm-without-fires"),
+        pytest.param("fleet", "alarms", [{"name": "a", "state": "ok"}], False, id="alarm-state-lower-case"),
+        pytest.param("fleet", "alarms", [{"name": "a", "fires": {"patch": "openssh-server.x86_64", "patch_group": "dev", "share": 1,
+                                                                 "after_seconds": 0}}], True, id="fires-whole-group-at-once"),
+        pytest.param("fleet", "alarms", [{"name": "a", "fires": {"patch": "openssh-server.x86_64", "patch_group": "dev", "share": None}}], True,
+                     id="fires-share-null"),
+        pytest.param("fleet", "alarms", [{"name": "a", "fires": {"patch": "openssh-server.x86_64", "patch_group": "dev", "share": 0}}], False,
+                     id="fires-share-zero"),
+        pytest.param("fleet", "alarms", [{"name": "a", "fires": {"patch": "openssh-server.x86_64"}}], False, id="fires-without-patch-group"),
     ],
 )
 def test_the_schema_and_the_loader_agree_on(place, key, value, verdict):
@@ -235,9 +267,17 @@ STRUCTURAL = {
     "throttling-bad": ["$.throttling.ListCommandInvocations", "$.throttling.SendCommand", "$.throttling['*']"],
     "throttling-not-mapping": ["$.throttling"],
     "unknown-keys": ["$", "$.groups[0]"],
+    "alarms-not-list": ["$.alarms"],
+    "alarms-bad": ["$.alarms[0]", "$.alarms[1].name", "$.alarms[2].name", "$.alarms[3]", "$.alarms[3].state", "$.alarms[4].tags", "$.alarms[5]",
+                   "$.alarms[6].fires", "$.alarms[7].name"],
+    "alarm-fires-bad": ["$.alarms[0].fires.after_seconds", "$.alarms[0].fires.share", "$.alarms[1].fires.after_seconds", "$.alarms[1].fires.share",
+                        "$.alarms[2].fires", "$.alarms[3].fires.patch", "$.alarms[3].fires.patch_group"],
+    # the catalog ids are the loader's
+    "breaks-service-bad": ["$.groups[0].breaks_service", "$.groups[1].breaks_service.openssl", "$.groups[2].breaks_service.KB5044224"],
 }
-# min <= max and the fleet's total size are the loader's; a schema's number takes infinity too.
-LOADER_ONLY = ["execution-seconds-infinite", "too-many-instances"]
+# min <= max, the fleet's total size, unique alarm names, patch groups and catalog ids are the loader's; a schema's
+# number takes infinity too.
+LOADER_ONLY = ["execution-seconds-infinite", "too-many-instances", "alarm-fires-not-in-fleet", "alarm-names-duplicate"]
 # Not YAML an editor can read either.
 UNREADABLE = ["deep-nesting", "yaml-syntax-error"]
 

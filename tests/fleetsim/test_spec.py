@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from fleetsim.errors import InvalidInput
-from fleetsim.spec import load_fleet
+from fleetsim.spec import AlarmFires, AlarmSpec, load_fleet
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,7 @@ def test_failing_dev_fails_only_dev():
             [
                 "include/fleets/x.yaml: groups[0].colour: unknown key; expected one of count, platform, name, tags, ping_status, missing_share, "
                 "not_applicable_share, install_failure_probability, patch_failure_probability, execution_seconds, reboot_share, "
-                "reboot_seconds, offline_mid_run_share, superseded",
+                "reboot_seconds, offline_mid_run_share, superseded, breaks_service",
                 "include/fleets/x.yaml: groups[0].count: expected an integer >= 1, got 0",
                 "include/fleets/x.yaml: groups[0].platform: expected one of AMAZON_LINUX_2023, UBUNTU, WINDOWS, got 'RHEL'",
                 "include/fleets/x.yaml: groups[0].ping_status: expected one of Online, ConnectionLost, Inactive, got 'Up'",
@@ -50,7 +50,8 @@ def test_failing_dev_fails_only_dev():
         ),
         ({"groups": []}, ["include/fleets/x.yaml: groups: expected a non-empty list of instance groups, got a list"]),
         ({"fleet": 3}, [
-            "include/fleets/x.yaml: fleet: unknown key; expected one of seed, throttling, offline_delivery, compliance_lag_seconds, defaults, groups",
+            "include/fleets/x.yaml: fleet: unknown key; expected one of seed, throttling, offline_delivery, compliance_lag_seconds, defaults, groups, "
+            "alarms",
             "include/fleets/x.yaml: groups: expected a non-empty list of instance groups, got nothing",
         ]),
         ({"seed": "x", "throttling": {"ListCommands": 0}, "groups": [{"count": 1, "platform": "WINDOWS", "tags": {"aws:x": "y"}}]}, [
@@ -87,7 +88,10 @@ def test_readme_example_is_a_valid_spec():
     text = (PROJECT / "fleetsim" / "README.md").read_text()
     example = text.split("## Fleet spec", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
     spec = load_fleet(yaml.safe_load(example), "README.md")
-    assert (spec.instance_count, spec.throttling, spec.groups[0].patch_failure_probability) == (4, {"ListCommandInvocations": 20.0, "*": 200.0}, {"KB5044281": 0.5})
+    assert (spec.instance_count, spec.throttling, spec.groups[0].patch_failure_probability, spec.groups[0].breaks_service, spec.alarms) == (
+        4, {"ListCommandInvocations": 20.0, "*": 200.0}, {"KB5044281": 0.5}, {"openssh-server.x86_64": 0.3},
+        (AlarmSpec("storefront-dev-5xx", {"Application": "storefront", "Environment": "dev"}, "OK",
+                   AlarmFires("openssh-server.x86_64", "dev", 0.3, 600.0)),))
 
 
 @pytest.mark.parametrize(

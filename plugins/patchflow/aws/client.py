@@ -9,7 +9,7 @@ from botocore.config import Config
 RETRY_CONFIG = Config(retries={"max_attempts": 12, "mode": "adaptive"}, connect_timeout=10, read_timeout=30)
 # SendCommand is not idempotent: a retry after a lost answer (a read time-out, a 5xx after
 # SSM accepted the call) is a second command patching the same nodes again. Its client
-# never retries; commands.send_patch_command_at_most_once looks for the first one before resending.
+# never retries; commands.send_command_at_most_once looks for the first one before resending.
 SEND_CONFIG = RETRY_CONFIG.merge(Config(retries={"total_max_attempts": 1, "mode": "standard"}))
 
 

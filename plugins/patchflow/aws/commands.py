@@ -1,4 +1,4 @@
-"""Send, find, watch, read and cancel AWS-RunPatchBaseline commands.
+"""Send, find, watch, read and cancel Run Command commands: AWS-RunPatchBaseline, and the health check's shell scripts.
 
 Every function takes a boto3 SSM client so the same code runs against
 fleetsim, moto or AWS, inside or outside Airflow.
@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Collection, Iterable, Iterator, Mapping, Protocol, Sequence
 
 PATCH_DOCUMENT = "AWS-RunPatchBaseline"
 MAX_INSTANCE_IDS_PER_COMMAND = 50
@@ -141,7 +141,13 @@ def wave_requests(
     return requests
 
 
-def send_patch_command(ssm, request: PatchCommandRequest) -> str:
+class SendsCommand(Protocol):
+    """A request for one SendCommand: PatchCommandRequest, patchflow.aws.verification.VerificationRequest."""
+
+    def send_kwargs(self) -> dict: ...
+
+
+def send_patch_command(ssm, request: SendsCommand) -> str:
     return ssm.send_command(**request.send_kwargs())["Command"]["CommandId"]
 
 
@@ -172,10 +178,10 @@ def worth_sending_again(error: BaseException) -> bool:
     return False
 
 
-def send_patch_command_at_most_once(
+def send_command_at_most_once(
     send_ssm,
     ssm,
-    request: PatchCommandRequest,
+    request: SendsCommand,
     invoked_after: datetime,
     *,
     attempts: int = SEND_ATTEMPTS,
@@ -188,7 +194,8 @@ def send_patch_command_at_most_once(
     failed but may have been accepted, SSM is asked for a command carrying the request's
     run-scoped comment; only when none shows up is the request sent again.
     """
-    comment = request.send_kwargs()["Comment"]
+    kwargs = request.send_kwargs()
+    comment, document = kwargs["Comment"], kwargs["DocumentName"]
     last_error: BaseException | None = None
     for _ in range(attempts):
         try:
@@ -199,7 +206,7 @@ def send_patch_command_at_most_once(
             last_error = error
         for wait in looks:
             sleep(wait)
-            found = find_commands_by_comment(ssm, comment, invoked_after)
+            found = find_commands_by_comment(ssm, comment, invoked_after, document)
             if comment in found:
                 return found[comment].command_id, True
     raise CommandNotSent(
@@ -207,11 +214,11 @@ def send_patch_command_at_most_once(
     )
 
 
-def find_commands_by_comment(ssm, comment_prefix: str, invoked_after: datetime) -> dict[str, CommandProgress]:
-    """Commands already sent for this run step, keyed by comment: how a retried task re-attaches."""
+def find_commands_by_comment(ssm, comment_prefix: str, invoked_after: datetime, document_name: str = PATCH_DOCUMENT) -> dict[str, CommandProgress]:
+    """Commands of `document_name` already sent for this run step, keyed by comment: how a retried task re-attaches."""
     found: dict[str, CommandProgress] = {}
     filters = [
-        {"key": "DocumentName", "value": PATCH_DOCUMENT},
+        {"key": "DocumentName", "value": document_name},
         {"key": "InvokedAfter", "value": _iso(invoked_after - timedelta(minutes=5))},
     ]
     for command in _paginate(ssm.list_commands, "Commands", Filters=filters, MaxResults=50):
@@ -221,24 +228,28 @@ def find_commands_by_comment(ssm, comment_prefix: str, invoked_after: datetime) 
     return found
 
 
-def command_progress(ssm, command_ids: Sequence[str], invoked_after: datetime | None = None) -> dict[str, CommandProgress]:
-    """Counters for the given commands, at a cost that does not grow with the fleet.
+def command_progress(
+    ssm, command_ids: Sequence[str], invoked_after: datetime | None = None, document_names: Sequence[str] = (PATCH_DOCUMENT,)
+) -> dict[str, CommandProgress]:
+    """Counters for the given commands (all of them of `document_names`), at a cost that does not grow with the fleet.
 
-    One command: one ListCommands call. Several: ListCommands pages filtered
-    by invocation time (50 commands a page), never per-invocation reads.
+    One command: one ListCommands call. Several: ListCommands pages filtered by document
+    and invocation time (50 commands a page), never per-invocation reads.
     """
     wanted = set(command_ids)
     if len(wanted) == 1:
         (command_id,) = wanted
         commands = ssm.list_commands(CommandId=command_id)["Commands"]
         return {c["CommandId"]: CommandProgress.from_api(c) for c in commands}
-    filters = [{"key": "DocumentName", "value": PATCH_DOCUMENT}]
-    if invoked_after:
-        filters.append({"key": "InvokedAfter", "value": _iso(invoked_after - timedelta(minutes=5))})
     progress = {}
-    for command in _paginate(ssm.list_commands, "Commands", Filters=filters, MaxResults=50):
-        if command["CommandId"] in wanted:
-            progress[command["CommandId"]] = CommandProgress.from_api(command)
+    # ListCommands filters on one DocumentName at a time.
+    for document_name in document_names:
+        filters = [{"key": "DocumentName", "value": document_name}]
+        if invoked_after:
+            filters.append({"key": "InvokedAfter", "value": _iso(invoked_after - timedelta(minutes=5))})
+        for command in _paginate(ssm.list_commands, "Commands", Filters=filters, MaxResults=50):
+            if command["CommandId"] in wanted:
+                progress[command["CommandId"]] = CommandProgress.from_api(command)
     return progress
 
 
@@ -263,6 +274,7 @@ def cancel_and_settle(
     ssm,
     command_ids: Sequence[str],
     *,
+    document_names: Sequence[str] = (PATCH_DOCUMENT,),
     timeout_seconds: float = 120.0,
     poll_seconds: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
@@ -277,7 +289,7 @@ def cancel_and_settle(
     cancel_commands(ssm, command_ids)
     deadline = monotonic() + timeout_seconds
     while True:
-        progress = command_progress(ssm, command_ids)
+        progress = command_progress(ssm, command_ids, document_names=document_names)
         if all(c in progress and progress[c].finished for c in command_ids) or monotonic() >= deadline:
             return progress
         sleep(poll_seconds)

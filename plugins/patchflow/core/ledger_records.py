@@ -42,6 +42,15 @@ class MovedOnJson(TypedDict):
     offered_title: str
 
 
+class RowVerificationJson(TypedDict):
+    """How a wave's health check ended on one node: patchflow.core.health.VerifiedNode.row_verification()."""
+
+    passed: bool
+    status_details: str
+    response_code: int
+    output_tail: str
+
+
 class WaveRowJson(TypedDict):
     """One instance of a wave: patchflow.core.records.WaveRow.to_json()."""
 
@@ -58,6 +67,8 @@ class WaveRowJson(TypedDict):
     not_installed: NotRequired[list[str]]
     drift: NotRequired[int]
     moved_on: NotRequired[list[MovedOnJson]]
+    # Only the rows of a wave whose stage has a health check, for the nodes it verified:
+    verification: NotRequired[RowVerificationJson]
 
 
 class GateVerdictJson(TypedDict):
@@ -196,6 +207,48 @@ class DriftRecord(RecordCommon):
     drift: dict[str, list[str]]  # operating system -> patch ids approved now but not in the manifest
 
 
+class AlarmStateJson(TypedDict):
+    """One alarm as a health check saw it: patchflow.core.health.AlarmState."""
+
+    name: str
+    state: str  # OK | ALARM | INSUFFICIENT_DATA
+    reason: str
+    updated_at: str
+
+
+class VerifiedNodeJson(TypedDict):
+    """patchflow.core.health.VerifiedNode.to_json()."""
+
+    instance_id: str
+    passed: bool
+    status_details: str
+    response_code: int
+    output_tail: str
+
+
+class VerificationJson(TypedDict):
+    """patchflow.core.health.VerificationRun.to_json()."""
+
+    documents: list[str]
+    command_ids: list[str]
+    counts: dict[str, int]  # targets, passed, failed
+    nodes: list[VerifiedNodeJson]
+
+
+class HealthCheckRecord(RecordCommon):
+    """patchflow.core.health.HealthCheck.to_json()."""
+
+    stage: str
+    phase: str  # preflight | wave | soak
+    wave: int | None
+    passed: bool
+    reasons: list[str]
+    alarms: list[AlarmStateJson]
+    verification: VerificationJson | None
+    polls: int | None
+    checked_at: str
+
+
 class RunFinishedRecord(RecordCommon):
     outcome: str  # a patchflow.core.report_records.RunOutcome value other than "running"
     blocking_stage: str | None
@@ -204,7 +257,7 @@ class RunFinishedRecord(RecordCommon):
 
 LedgerRecord = Union[
     RunStartedRecord, PreflightRecord, CommandSentRecord, WaveResultRecord, WaveCancelledRecord, StageVerdictRecord,
-    StageFailedRecord, ManifestRecord, ReleaseChosenRecord, DriftRecord, RunFinishedRecord,
+    StageFailedRecord, ManifestRecord, ReleaseChosenRecord, DriftRecord, HealthCheckRecord, RunFinishedRecord,
 ]
 
 RECORD_FIELDS: dict[RecordKind, type] = {
@@ -218,6 +271,7 @@ RECORD_FIELDS: dict[RecordKind, type] = {
     RecordKind.MANIFEST: ManifestRecord,
     RecordKind.RELEASE_CHOSEN: ReleaseChosenRecord,
     RecordKind.DRIFT: DriftRecord,
+    RecordKind.HEALTH_CHECK: HealthCheckRecord,
     RecordKind.RUN_FINISHED: RunFinishedRecord,
 }
 

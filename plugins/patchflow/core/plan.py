@@ -3,7 +3,9 @@
 The same validation runs when Airflow parses the DAG, in `patchflow lint`, and
 in tests, and it reports every problem of a file in one pass. Keys are
 snake_case; `defaults` is merged under every stage (mappings such as `gate`
-merge key by key, anything else is replaced by the stage's own value).
+merge key by key, anything else is replaced by the stage's own value; `health`
+merges the same way, its `alarms` and `verify` each taken whole, see
+patchflow.core.health_plan).
 
 The model and the keys live in patchflow.core.plan_model and are importable
 from here as well; each stage is read by patchflow.core.plan_stage, the

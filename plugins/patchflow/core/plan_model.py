@@ -1,6 +1,7 @@
 """A rollout plan as plain frozen data, and the keys its YAML and the trigger form may use.
 
-A stage's `gate` takes the thresholds patchflow.core.gates lists as GATE_KEYS.
+A stage's `gate` takes the thresholds patchflow.core.gates lists as GATE_KEYS, its
+`health` the keys patchflow.core.health lists as HEALTH_KEYS.
 
 patchflow.core.plan reads a plan file into this model (patchflow.core.plan_stage
 reads each stage); patchflow.core.run_params reads the trigger form.
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 from patchflow.core.aws_schedules import Schedule
 from patchflow.core.gates import GateThresholds
+from patchflow.core.health import HealthSpec
 from patchflow.core.maintenance_windows import MaintenanceWindow
 
 PLAN_KEYS = ("name", "description", "owner", "tags", "schedule", "ledger", "notifications", "defaults", "stages")
@@ -36,6 +38,7 @@ STAGE_KEYS = (
     "min_bake",
     "max_age",
     "schedule",
+    "health",
 )
 PER_STAGE_ONLY = ("name", "patch_group", "schedule")
 APPROVAL_KEYS = ("required", "timeout")
@@ -97,6 +100,8 @@ class Stage:
     max_age_seconds: int | None = None
     # The runs that patch this stage (stages sharing a cron run together); in the plan's time zone.
     schedule: Schedule | None = None
+    # Alarms that must stay quiet and a verification command for each wave (None: no health gate).
+    health: HealthSpec | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from patchflow.core.aws_schedules import Schedule, parse_schedule, zone_named
 from patchflow.core.durations import parse_duration_seconds
 from patchflow.core.errors import MISSING, join_path
 from patchflow.core.gates import GATE_KEYS, MOST_TARGETS, GateThresholds, read_thresholds
+from patchflow.core.health import HEALTH_KEYS, HealthSpec
+from patchflow.core.health_plan import HEALTH_WHAT, read_health_items
 from patchflow.core.maintenance_windows import MaintenanceWindow, cutoff_problem, parse_window_hours
 from patchflow.core.plan_model import APPROVAL_KEYS, NOTIFY_EVENTS, REBOOT_OPTIONS, STAGE_KEYS, STAGE_SCHEDULE_KEYS, WINDOW_KEYS, Approval
 from patchflow.core.ratecontrol import parse_max_concurrency, parse_max_errors, parse_waves
@@ -21,6 +23,7 @@ from patchflow.core.validation import (
     Entry,
     Findings,
     entries_of,
+    is_absent,
     read_bool,
     read_choice,
     read_int,
@@ -60,10 +63,6 @@ def checked_zone_name(value: Any) -> str:
     return value
 
 
-def is_absent(value: object) -> bool:
-    return value is None or (isinstance(value, str) and value.strip().lower() == "none")
-
-
 # --------------------------------------------------------------------------- stage parts
 
 
@@ -75,6 +74,16 @@ def read_gate(found: Findings, entry: Entry | None) -> tuple[GateThresholds, boo
     if items is None:
         return GateThresholds.permissive(), False
     return GateThresholds(**read_thresholds(found, items)), True
+
+
+def read_health(found: Findings, entry: Entry | None) -> HealthSpec | None:
+    """Alarms and a verification command (patchflow.core.health_plan); absent or `health: none` is no health gate."""
+    if entry is None or is_absent(entry[0]):
+        return None
+    items = read_stage_mapping(found, entry, HEALTH_KEYS, HEALTH_WHAT)
+    if items is None:
+        return None
+    return read_health_items(found, items, entry[1])
 
 
 def read_approval(found: Findings, entry: Entry | None) -> Approval | None:
@@ -236,6 +245,7 @@ def read_stage(found: Findings, merged: Mapping[Any, Entry], path: str, earlier:
     fields["min_bake_seconds"] = read_release_age(found, items.get("min_bake"), fields["pin_to"], "min_bake") or 0
     fields["max_age_seconds"] = read_release_age(found, items.get("max_age"), fields["pin_to"], "max_age")
     fields["schedule"] = read_stage_schedule(found, items.get("schedule"), zone)
+    fields["health"] = read_health(found, items.get("health"))
     return fields
 
 

@@ -30,6 +30,7 @@ class RecordKind(StrEnum):
     MANIFEST = "manifest"
     RELEASE_CHOSEN = "release_chosen"  # a pinned stage's release from an earlier run, chosen at the run's start
     DRIFT = "drift"
+    HEALTH_CHECK = "health_check"  # alarms and the verification command after a wave, at preflight, or during the soak
     RUN_FINISHED = "run_finished"
 
 
@@ -62,6 +63,9 @@ class WaveRow:
     not_installed: tuple[str, ...] | None = None
     drift: int | None = None
     moved_on: tuple[Mapping[str, str], ...] | None = None
+    # Only a wave whose stage has a health check: how it ended on this node (patchflow.core.health.VerifiedNode
+    # without the instance id: passed, status_details, response_code, output_tail); left out of the JSON otherwise.
+    verification: Mapping[str, Any] | None = None
 
     @classmethod
     def from_invocation(cls, target: Mapping, invocation: Mapping | None, not_sent: str | None) -> "WaveRow":
@@ -109,6 +113,8 @@ class WaveRow:
         }
         if self.not_installed is not None:
             data.update(not_installed=list(self.not_installed), drift=self.drift, moved_on=[dict(m) for m in self.moved_on or ()])
+        if self.verification is not None:
+            data["verification"] = dict(self.verification)
         return data
 
     @classmethod
@@ -128,6 +134,7 @@ class WaveRow:
             not_installed=None if not_installed is None else tuple(not_installed),
             drift=data.get("drift"),
             moved_on=None if not_installed is None else tuple(dict(m) for m in data.get("moved_on") or ()),
+            verification=None if data.get("verification") is None else dict(data["verification"]),
         )
 
 

@@ -122,7 +122,7 @@ class Standing:
     """Where one release stands: the stages it passed or was blocked at, and whether it is held or revoked."""
 
     release: Release
-    passed: Mapping[str, ReleaseEvent] = field(default_factory=dict)  # stage -> the first pass
+    passed: Mapping[str, ReleaseEvent] = field(default_factory=dict)  # stage -> the first pass not voided by a later block
     blocked: Mapping[str, ReleaseEvent] = field(default_factory=dict)  # stage -> the latest block
     hold: ReleaseEvent | None = None
     revocation: ReleaseEvent | None = None
@@ -157,6 +157,12 @@ def _when(moment: datetime) -> str:
 
 
 def standing_of(release: Release, events: Iterable[ReleaseEvent]) -> Standing:
+    """Where `release` stands after its events, in time order.
+
+    A block at a stage after it passed there voids that pass: a health check or a soak
+    can find the service broken after the gate let the release through. A later pass
+    at that stage counts again, from its own time (for baking).
+    """
     passed: dict[str, ReleaseEvent] = {}
     blocked: dict[str, ReleaseEvent] = {}
     hold = revocation = None
@@ -165,6 +171,7 @@ def standing_of(release: Release, events: Iterable[ReleaseEvent]) -> Standing:
             passed.setdefault(event.stage, event)
         elif event.kind == ReleaseEventKind.BLOCKED:
             blocked[event.stage] = event
+            passed.pop(event.stage, None)
         elif event.kind == ReleaseEventKind.HELD:
             hold = event
         elif event.kind == ReleaseEventKind.RELEASED:

@@ -6,6 +6,7 @@ report.html say the same for people. The summary table is what `make demo` print
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
@@ -15,6 +16,7 @@ from patchflow.core.html_templates import render_template
 from patchflow.core.ledger_records import CommandSentRecord, LedgerRecord, PinnedTo, ReleaseChosenRecord, RunFinishedRecord, WaveResultRecord
 from patchflow.core.records import RecordKind
 from patchflow.core.releases import format_duration
+from patchflow.core.report_health import check_line, failed_first, health_checks, health_verdict, latest_alarms, latest_verifications
 from patchflow.core.report_records import (
     ChosenRelease,
     InstanceRow,
@@ -79,7 +81,13 @@ def _stage(name: str, records: Sequence[LedgerRecord]) -> Stage:
                                   RecordKind.RELEASE_CHOSEN)
     )
     state = next((STATE_AFTER[r["kind"]](r) for r in reversed(records) if r["kind"] in STATE_AFTER), StageState.NOT_STARTED)
-    waves = tuple(_wave(r) for r in wave_records)
+    health = health_checks(records)
+    if state in (StageState.RUNNING, StageState.PROMOTED) and any(not check.passed for check in health):
+        # A failed health check ends the run, yet it may come before the stage's preflight record (an alarm
+        # already firing) or after its passing verdict (an alarm firing during the soak).
+        state = StageState.BLOCKED
+    verifications = latest_verifications(records)
+    waves = tuple(_wave(r, verifications) for r in wave_records)
     gate = verdict.get("verdict", {}) if verdict else None
     counts = dict(gate.get("counts", {})) if gate is not None else {}
     if waves and not counts:
@@ -106,6 +114,7 @@ def _stage(name: str, records: Sequence[LedgerRecord]) -> Stage:
         moved_on=_moved_on(wave_records),
         error=failure.get("reason", "") if failure else None,
         release=_chosen_release(chosen) if chosen else None,
+        health=health,
     )
 
 
@@ -116,8 +125,11 @@ def _chosen_release(record: ReleaseChosenRecord) -> ChosenRelease:
     )
 
 
-def _wave(record: WaveResultRecord) -> Wave:
+def _wave(record: WaveResultRecord, verifications: Mapping[str, dict]) -> Wave:
+    """One wave_result record; an install wave's rows carry their node's latest verification from the stage's health checks."""
     verdict = record.get("verdict", {})
+    # A scan is no install: the health check after the install wave verified what that install did.
+    checked = {} if record.get("operation") == "Scan" else verifications
     return Wave(
         wave=record.get("wave"),
         operation=record.get("operation", "Install"),
@@ -125,7 +137,10 @@ def _wave(record: WaveResultRecord) -> Wave:
         targets=len(record.get("instances", [])),
         counts=dict(verdict.get("counts", {})),
         verdict=Verdict(verdict.get("passed"), _reasons(verdict.get("reasons"))),
-        instances=tuple(InstanceRow(dict(row)) for row in record.get("instances", [])),
+        instances=tuple(
+            InstanceRow({**row, "verification": checked[row.get("instance_id")]} if row.get("instance_id") in checked else dict(row))
+            for row in record.get("instances", [])
+        ),
         started_at=record.get("started_at"),
         finished_at=record.get("finished_at"),
     )
@@ -160,10 +175,21 @@ def _reasons(reasons: Sequence[str] | None) -> tuple[str, ...] | None:
 
 
 SUMMARY_HEADER = ("stage", "group", "targets", "succeeded", "failed", "unreachable", "gate", "commands")
+# The health column stands right after the gate; a run without health checks keeps the table it always had.
+SUMMARY_HEADER_WITH_HEALTH = (*SUMMARY_HEADER[:7], "health", SUMMARY_HEADER[7])
+
+
+def has_health_checks(report: Report) -> bool:
+    return any(stage.health for stage in report.stages)
+
+
+def summary_header(report: Report) -> tuple[str, ...]:
+    return SUMMARY_HEADER_WITH_HEALTH if has_health_checks(report) else SUMMARY_HEADER
 
 
 def summary_rows(report: Report) -> list[tuple[str, ...]]:
     rows = []
+    with_health = has_health_checks(report)
     for stage in report.stages:
         counts = stage.counts
         gate = "-" if stage.verdict is None else ("PASS" if stage.verdict.passed else "BLOCK")
@@ -178,6 +204,7 @@ def summary_rows(report: Report) -> list[tuple[str, ...]]:
                 str(counts.get("failed", 0) + counts.get("timed_out", 0)),
                 str(counts.get("unreachable", 0) + counts.get("not_dispatched", 0)),
                 gate,
+                *([_health_cell(stage)] if with_health else []),
                 # The first eight characters are enough to find a command in the console; the
                 # per-wave sections carry the full ids.
                 " ".join(c[:8] for c in stage.command_ids) or "-",
@@ -186,9 +213,15 @@ def summary_rows(report: Report) -> list[tuple[str, ...]]:
     return rows
 
 
+def _health_cell(stage: Stage) -> str:
+    verdict = health_verdict(stage.health)
+    return "-" if verdict is None else ("PASS" if verdict.passed else "BLOCK")
+
+
 def summary_table(report: Report) -> str:
-    rows = [SUMMARY_HEADER, *summary_rows(report)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(SUMMARY_HEADER))]
+    header = summary_header(report)
+    rows = [header, *summary_rows(report)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -211,7 +244,8 @@ def render_markdown(report: Report) -> str:
     ]
     if report.change_ticket:
         out.append(f"- Change ticket: {report.change_ticket}")
-    out += ["", "## Summary", "", "| " + " | ".join(SUMMARY_HEADER) + " |", "|" + "---|" * len(SUMMARY_HEADER)]
+    header = summary_header(report)
+    out += ["", "## Summary", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(row) + " |" for row in summary_rows(report)]
     for stage in report.stages:
         out += ["", f"## Stage {stage.name} (patch group `{stage.patch_group or '-'}`): {stage.state.value}", ""]
@@ -220,19 +254,58 @@ def render_markdown(report: Report) -> str:
         if stage.verdict:
             out.append("Gate: " + ("PASS" if stage.verdict.passed else "BLOCK"))
             out += [f"- {reason}" for reason in stage.verdict.reasons or ()]
+        out += _health_markdown(stage)
         out += stage_facts(stage)
         for wave in stage.waves:
             verdict = "PASS" if wave.verdict.passed else "BLOCK"
             out += ["", f"### {wave.operation} wave {wave.wave}: {wave.targets} instances, {verdict}", ""]
             out += [f"- {reason}" for reason in wave.verdict.reasons or ()]
             out.append(f"- Commands: {', '.join(wave.command_ids) or '-'}; {wave.started_at} to {wave.finished_at}")
-            out += ["", "| instance | os | outcome | status | compliant | pending reboot | command |", "|---|---|---|---|---|---|---|"]
-            for row in wave.instances:
+            verified = wave_verified(wave)
+            out += ["", "| instance | os | outcome | status | compliant | pending reboot | command |" + (" health check |" if verified else ""),
+                    "|---|---|---|---|---|---|---|" + ("---|" if verified else "")]
+            for row in wave_rows(wave):
                 out.append(
                     f"| {row.instance_id} | {row.operating_system or '-'} | {row.outcome} | {row.status_details} "
                     f"| {_yes_no(row.compliant)} | {_yes_no(row.pending_reboot)} | {row.command_id} |"
+                    + (f" {row.verification.shown() if row.verification else '-'} |" if verified else "")
                 )
+            out += _output_tails_markdown(wave)
     return "\n".join(out) + "\n"
+
+
+def _health_markdown(stage: Stage) -> list[str]:
+    """The stage's health verdict beside its gate's, then each check and each alarm's latest state."""
+    verdict = health_verdict(stage.health)
+    if verdict is None:
+        return []
+    return [
+        f"Health: {verdict.text}",
+        *(f"- {check_line(check)}" for check in stage.health),
+        *(f"- alarm {alarm.describe()}" for alarm in latest_alarms(stage.health)),
+    ]
+
+
+def wave_verified(wave: Wave) -> bool:
+    """Whether the wave's table needs a health check column: a health check verified any of its nodes."""
+    return any(row.verification is not None for row in wave.instances)
+
+
+def wave_rows(wave: Wave) -> list[InstanceRow]:
+    """The wave's rows as its table lists them: nodes whose health check failed first."""
+    return failed_first(wave.instances) if wave_verified(wave) else list(wave.instances)
+
+
+def _output_tails_markdown(wave: Wave) -> list[str]:
+    """Each verified node's output tail in a code block its own text cannot close."""
+    out = []
+    for row in wave_rows(wave):
+        if row.verification is None or not row.verification.output_tail:
+            continue
+        tail = row.verification.output_tail
+        fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", tail)), default=0))
+        out += ["", f"Health check output of {row.instance_id}, {row.verification.shown()}:", "", fence, tail.rstrip("\n"), fence]
+    return out
 
 
 def stage_facts(stage: Stage) -> list[str]:
@@ -284,8 +357,13 @@ def render_html(report: Report) -> str:
         "report.html",
         report=report,
         headline=headline(report),
-        summary_header=SUMMARY_HEADER,
+        summary_header=summary_header(report),
         summary_rows=summary_rows(report),
         stage_facts=stage_facts,
         yes_no=_yes_no,
+        health_verdict=health_verdict,
+        check_line=check_line,
+        latest_alarms=latest_alarms,
+        wave_verified=wave_verified,
+        wave_rows=wave_rows,
     )

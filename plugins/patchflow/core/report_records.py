@@ -14,9 +14,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from patchflow.core.errors import MISSING, join_path, raise_if_any
+from patchflow.core.report_fields import (
+    COUNT,
+    COUNT_OR_NULL,
+    COUNTS,
+    FLAG,
+    FLAG_OR_NULL,
+    LIST,
+    MAPPING,
+    MAPPING_OR_NULL,
+    TEXT,
+    TEXT_BY_TEXT,
+    TEXT_OR_NULL,
+    TEXT_OR_NULL_BY_TEXT,
+    TEXTS,
+    TEXTS_BY_TEXT,
+    TEXTS_OR_NULL,
+    FieldReader,
+    Kind,
+    one_of,
+)
+from patchflow.core.report_health import HealthCheck, NodeVerification, check_row_verification, read_health_checks
 from patchflow.core.validation import Findings
 
 
@@ -108,7 +129,9 @@ class InstanceRow:
 
     The report passes the row through untouched, so report.json keeps every field
     the wave wrote, and rows written before a field existed keep its absence; the
-    properties read what the report shows, with the defaults such rows need.
+    properties read what the report shows, with the defaults such rows need. The one
+    field the report may add is `verification`: the node's latest health check answer
+    from the stage's health_check records (patchflow.core.report_health).
     """
 
     recorded: Mapping[str, Any]
@@ -140,6 +163,11 @@ class InstanceRow:
     @property
     def command_id(self) -> str:
         return self.recorded.get("command_id", "")
+
+    @property
+    def verification(self) -> NodeVerification | None:
+        found = self.recorded.get("verification")
+        return None if found is None else NodeVerification.from_row(found)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.recorded)
@@ -197,6 +225,7 @@ class Stage:
     moved_on: Mapping[str, MovedOn] = field(default_factory=dict)  # patch id -> what moved on
     error: str | None = None  # why the stage failed; report.json has the field only when it did
     release: ChosenRelease | None = None  # a release from an earlier run; report.json has the field only then
+    health: tuple[HealthCheck, ...] = ()  # the stage's health checks in time order; report.json has the field only when there are any
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -223,6 +252,8 @@ class Stage:
             data["error"] = self.error
         if self.release is not None:
             data["release"] = self.release.to_json()
+        if self.health:
+            data["health"] = [check.to_json() for check in self.health]
         return data
 
 
@@ -271,56 +302,15 @@ class Report:
 
 # --------------------------------------------------------------------------- reading report.json
 
-# What a field may hold: (accepts the value, how a message names it).
-Kind = tuple[Callable[[Any], bool], str]
-TEXT: Kind = (lambda v: isinstance(v, str), "text")
-TEXT_OR_NULL: Kind = (lambda v: v is None or isinstance(v, str), "text or null")
-FLAG: Kind = (lambda v: isinstance(v, bool), "true or false")
-FLAG_OR_NULL: Kind = (lambda v: v is None or isinstance(v, bool), "true, false or null")
-COUNT: Kind = (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
-COUNT_OR_NULL: Kind = (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)), "an integer or null")
-TEXTS: Kind = (lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v), "a list of text")
-TEXTS_OR_NULL: Kind = (lambda v: v is None or TEXTS[0](v), "a list of text or null")
-LIST: Kind = (lambda v: isinstance(v, list), "a list")
-MAPPING: Kind = (lambda v: isinstance(v, Mapping), "a mapping")
-MAPPING_OR_NULL: Kind = (lambda v: v is None or isinstance(v, Mapping), "a mapping or null")
-COUNTS: Kind = (lambda v: isinstance(v, Mapping) and all(COUNT[0](n) for n in v.values()), "a mapping of integers")
-TEXT_BY_TEXT: Kind = (lambda v: isinstance(v, Mapping) and all(isinstance(i, str) for i in v.values()), "a mapping of text")
-TEXT_OR_NULL_BY_TEXT: Kind = (lambda v: isinstance(v, Mapping) and all(TEXT_OR_NULL[0](i) for i in v.values()), "a mapping of text or null")
-TEXTS_BY_TEXT: Kind = (lambda v: isinstance(v, Mapping) and all(TEXTS[0](i) for i in v.values()), "a mapping of lists of text")
 
-
-def _one_of(enum: type[StrEnum]) -> Kind:
-    return (lambda v: v in {member.value for member in enum}), "one of " + ", ".join(repr(m.value) for m in enum)
-
-
-class _ReportFileReader:
+class _ReportFileReader(FieldReader):
     """Reads one report.json into a Report, every problem into `found`, so all of them are named at once.
 
     Fields read with a default came after the report's first version (pins_recorded; a stage's
     default_baselines, install_override_lists, pinned_to, nothing_new_for, not_sent, moved_on;
-    error, written only for a failed stage): an older report.json lacks them, and is still read.
+    error, written only for a failed stage; health, only for a stage with health checks): an older
+    report.json lacks them, and is still read.
     """
-
-    def __init__(self, found: Findings):
-        self.found = found
-
-    def take(self, data: Mapping, path: str, key: str, kind: Kind, default: Any = MISSING) -> Any:
-        """data[key] when it is of `kind`; otherwise a problem and `default` (None when the field is required)."""
-        accepts, what = kind
-        value = data.get(key, MISSING)
-        if value is MISSING and default is not MISSING:
-            return default
-        if value is MISSING or not accepts(value):
-            self.found.expected(join_path(path, key), what, value)
-            return None if default is MISSING else default
-        return value
-
-    def mapping(self, value: Any, path: str) -> Mapping | None:
-        if isinstance(value, Mapping):
-            return value
-        self.found.expected(path, "a mapping", value)
-        return None
 
     # Each reader takes the fields in report.json's order, so the problems come in the file's order.
 
@@ -335,7 +325,7 @@ class _ReportFileReader:
         plan, dag_id, run_id = take("plan", TEXT), take("dag_id", TEXT), take("run_id", TEXT)
         dry_run, change_ticket = take("dry_run", FLAG), take("change_ticket", TEXT)
         started_at, finished_at = take("started_at", TEXT_OR_NULL), take("finished_at", TEXT_OR_NULL)
-        outcome, blocking_stage, reason = take("outcome", _one_of(RunOutcome)), take("blocking_stage", TEXT_OR_NULL), take("reason", TEXT)
+        outcome, blocking_stage, reason = take("outcome", one_of(RunOutcome)), take("blocking_stage", TEXT_OR_NULL), take("reason", TEXT)
         pins_recorded = take("pins_recorded", FLAG, default=False)
         stages = tuple(self.stage(stage, join_path("stages", index)) for index, stage in enumerate(take("stages", LIST) or []))
         return Report(
@@ -351,7 +341,7 @@ class _ReportFileReader:
         def take(key: str, kind: Kind, default: Any = MISSING) -> Any:
             return self.take(data, path, key, kind, default)
 
-        name, patch_group, state, targets = take("name", TEXT), take("patch_group", TEXT), take("state", _one_of(StageState)), take("targets", COUNT)
+        name, patch_group, state, targets = take("name", TEXT), take("patch_group", TEXT), take("state", one_of(StageState)), take("targets", COUNT)
         offline = tuple(take("offline", TEXTS) or ())
         baselines = dict(take("baselines", TEXT_OR_NULL_BY_TEXT) or {})
         default_baselines = dict(take("default_baselines", TEXT_BY_TEXT, default={}))
@@ -372,9 +362,11 @@ class _ReportFileReader:
         error = take("error", TEXT, default=None)
         release = take("release", MAPPING_OR_NULL, default=None)
         release = None if release is None else self.chosen_release(release, join_path(path, "release"))
+        health = read_health_checks(self, take("health", LIST, default=[]), join_path(path, "health"))
         return Stage(
             name, patch_group, StageState(state) if state is not None else StageState.NOT_STARTED, targets, offline, baselines, default_baselines,
             command_ids, waves, counts, verdict, manifest, drift, install_override_lists, pinned_to, nothing_new_for, not_sent, moved_on, error, release,
+            health,
         )
 
     def wave(self, value: Any, path: str) -> Wave:
@@ -429,4 +421,5 @@ class _ReportFileReader:
                  "compliant": FLAG_OR_NULL, "pending_reboot": FLAG_OR_NULL, "command_id": TEXT}
         for key, kind in shown.items():
             self.take(data, path, key, kind, default=None)
+        check_row_verification(self, data, path)
         return InstanceRow(dict(data))

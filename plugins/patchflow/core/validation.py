@@ -101,6 +101,11 @@ def read_mapping(found: Findings, entry: Entry, known: Sequence[str] | Mapping[s
 # --------------------------------------------------------------------------- values
 
 
+def is_absent(value: object) -> bool:
+    """Null, or the word none in any case: how a plan switches a part off (`gate: none`, `health: None`)."""
+    return value is None or (isinstance(value, str) and value.strip().lower() == "none")
+
+
 def one_of(values: Sequence[str]) -> str:
     return "one of " + ", ".join(values)
 

@@ -24,7 +24,8 @@ from patchflow.core.records import RecordKind
 from patchflow.core.releases import Release
 from patchflow.core.run_params import RunParams, validate_run_params
 from patchflow.core.scheduled_runs import scheduled_selection
-from patchflow.rollout.triggers import aws_client_for, ssm_client_for, ssm_send_client_for
+from patchflow.aws import commands as ssm_commands
+from patchflow.rollout.triggers import CommandCompletionTrigger, aws_client_for, ssm_client_for, ssm_send_client_for
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,56 @@ class RolloutOperator(BaseOperator):
 
     def group_task(self, name: str) -> str:
         return f"{self.stage.name}.{name}"
+
+
+class CommandSendingOperator(RolloutOperator):
+    """A task that sends SSM commands, then waits on them deferred (the patch waves, the health checks).
+
+    Each request goes out at most once per run: a retry re-attaches to the command SSM already lists
+    under the request's run-scoped comment. A kill between sending and deferring cancels what was sent.
+    """
+
+    poll_interval: float = 5.0
+
+    def send_or_reattach(self, context, rollout: Rollout, requests, already) -> list[str]:
+        """The command id of every request, in order: found in `already` (comment -> progress) or sent now."""
+        ssm, sender, since_run_start = rollout.ssm(), rollout.ssm_for_send(), run_start(context)
+        command_ids: list[str] = []
+        for request in requests:
+            if request.comment in already:
+                command_ids.append(already[request.comment].command_id)
+                self.log.info("re-attached to %s sent earlier for %r", already[request.comment].command_id, request.comment)
+                continue
+            command_id, found = ssm_commands.send_command_at_most_once(sender, ssm, request, since_run_start)
+            if found:
+                self.log.warning("SendCommand for %r failed, but SSM had accepted it as %s; not sent again", request.comment, command_id)
+            command_ids.append(command_id)
+            self._in_flight = list(command_ids)
+        return command_ids
+
+    def wait_for(self, context, command_ids: list[str], started: datetime, deadline: datetime, echo: dict, document_names: list[str] | None = None) -> None:
+        """Defers until every command is terminal or the deadline passes; resumes in execute_complete."""
+        context["ti"].xcom_push(key="command_ids", value=command_ids)
+        self.defer(
+            trigger=CommandCompletionTrigger(
+                command_ids=command_ids,
+                invoked_after=started.isoformat(),
+                deadline=deadline.isoformat(),
+                poll_interval=self.poll_interval,
+                aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
+                echo=echo,
+                document_names=document_names,
+            ),
+            method_name="execute_complete",
+        )
+
+    def on_kill(self) -> None:
+        # Killed on a worker between sending and deferring: what was sent must not keep running on the nodes.
+        sent = getattr(self, "_in_flight", [])
+        if sent:
+            ssm_commands.cancel_commands(ssm_client_for(self.aws_conn_id, self.region_name), sent)
+            self.log.warning("task killed; cancelled %s", ", ".join(sent))
 
 
 def block(rollout: Rollout, stage: Stage, reason: str, *, kind: RecordKind = RecordKind.RUN_FINISHED) -> None:

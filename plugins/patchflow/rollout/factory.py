@@ -13,6 +13,7 @@ from airflow.sdk import DAG, Param, TaskGroup, TriggerRule
 from patchflow.core.durations import spoken_duration
 from patchflow.core.plan import RolloutPlan, Stage, load_plan
 from patchflow.rollout.approval import StageApprovalOperator
+from patchflow.rollout.health import HealthCheckOperator
 from patchflow.rollout.notifiers import ApprovalRequestNotifier
 from patchflow.rollout.stage import (
     DriftReportOperator,
@@ -75,11 +76,18 @@ def build_stage_group(plan: RolloutPlan, stage: Stage, *, pinned_by_later_stage:
             PatchWaveOperator(task_id=f"wave_{n}", wave_index=n, operation="Install", poll_interval=poll_interval(), **common)
             for n in range(1, len(stage.waves) + 1)
         ]
-        chain.extend(waves)
-        chain.append(StageGateOperator(task_id="gate", wave_task_ids=[w.task_id for w in waves], **common))
+        # With a health gate each wave is checked before the next one starts; its rows (verification
+        # failures marked) come after the wave's own in the gate, so they replace them there.
+        checked = []
+        for n, wave in enumerate(waves, start=1):
+            checked.append(wave)
+            if stage.health is not None:
+                checked.append(HealthCheckOperator(task_id=f"health_{n}", wave_index=n, poll_interval=poll_interval(), **common))
+        chain.extend(checked)
+        chain.append(StageGateOperator(task_id="gate", wave_task_ids=[t.task_id for t in checked], **common))
         if pinned_by_later_stage:
             chain.append(ManifestOperator(task_id="manifest", wave_task_ids=[w.task_id for w in waves], **common))
-        chain.append(SoakOperator(task_id="soak", **common))
+        chain.append(SoakOperator(task_id="soak", poll_interval=poll_interval(), **common))
         for upstream, downstream in zip(chain, chain[1:]):
             upstream >> downstream
     return group

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta, timezone
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from patchflow.rollout import notify
+from patchflow.rollout import health, notify
 from patchflow.core.gates import InstanceResult, Outcome, evaluate_gate
+from patchflow.core.health import nodes_without_commands
 from patchflow.core.maintenance_windows import window_state
 from patchflow.core.manifest import (
     InstanceEvidence,
@@ -56,6 +57,10 @@ class StartRunOperator(RolloutOperator):
         )
         if rollout.scheduled_at is not None:
             self._refuse_a_surprise_run(rollout)
+        # Fail closed before anything is sent: a health gate whose selector matches no alarm would watch nothing.
+        unmatched = health.first_unmatched_selector(rollout, [s for s in self.plan.stages if rollout.selected(s)])
+        if unmatched is not None:
+            block(rollout, unmatched[0], unmatched[1])
         releases = self._choose_releases(rollout)
         return {"stages": list(rollout.params.stages), "dry_run": rollout.params.dry_run, "releases": releases}
 
@@ -159,11 +164,15 @@ class PreflightOperator(RolloutOperator):
             problems.append(unregistered)
         if offline:
             self.log.warning("offline agents in %s: %s", self.stage.patch_group, ", ".join(offline))
+        verify = self.stage.health.verify if self.stage.health is not None else None
+        if verify is not None:
+            problems.extend(nodes_without_commands(verify, {m.instance_id: m.operating_system for m in members}))
         if problems:
             reason = "; ".join(problems)
             rollout.ledger.append(RecordKind.STAGE_FAILED, stage=self.stage.name, reason=reason)
             block(rollout, self.stage, f"preflight: {reason}")
-        return {"selected": True, "targets": [m.to_json() for m in members], "offline": offline, "baselines": baselines}
+        alarm_names = health.check_alarms_at_preflight(rollout, self.stage)
+        return {"selected": True, "targets": [m.to_json() for m in members], "offline": offline, "baselines": baselines, "alarm_names": alarm_names}
 
 
 class StageGateOperator(RolloutOperator):
@@ -291,16 +300,25 @@ class DriftReportOperator(RolloutOperator):
 
 
 class SoakOperator(RolloutOperator):
-    """Holds promotion for the stage's soak time without holding a worker."""
+    """Holds promotion for the stage's soak time without holding a worker; with a health gate, watching its alarms."""
+
+    def __init__(self, *, poll_interval: float = 15.0, **kwargs):
+        super().__init__(**kwargs)
+        self.poll_interval = poll_interval
 
     def execute(self, context, event=None):
         rollout = self.rollout(context)
         if not rollout.selected(self.stage) or self.stage.soak_seconds <= 0 or rollout.params.dry_run:
             return None
+        if self.stage.health is not None and self.stage.health.alarms:
+            health.watch_alarms(self, context, rollout, self.poll_interval)
         if event is None:
             until = datetime.now(timezone.utc) + timedelta(seconds=self.stage.soak_seconds)
             self.defer(trigger=DateTimeTrigger(moment=until), method_name="execute", kwargs={"event": {"soaked_until": until.isoformat()}})
         return None
+
+    def soak_watched(self, context, event=None):
+        health.soak_watched(self, context, self.rollout(context), event or {})
 
 
 class FinishRunOperator(RolloutOperator):

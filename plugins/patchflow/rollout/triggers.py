@@ -1,7 +1,8 @@
-"""Waiting on SSM commands without holding a worker slot.
+"""Waiting on SSM commands, and watching CloudWatch alarms through a soak, without holding a worker slot.
 
 Each poll costs the same whatever the fleet size: it reads command counters
-(ListCommands), never the invocations. Reading every invocation happens once,
+(ListCommands), never the invocations, or the watched alarms' states
+(DescribeAlarms, one call per 100 alarms). Reading every invocation happens once,
 after the commands finish, back on a worker.
 """
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any, AsyncIterator
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from patchflow.aws.commands import command_progress
+from patchflow.aws.alarms import alarm_states
+from patchflow.aws.commands import PATCH_DOCUMENT, command_progress
+from patchflow.core.health import alarm_reasons
 
 
 def aws_client_for(service: str, aws_conn_id: str | None, region_name: str | None, config=None):
@@ -52,9 +55,12 @@ class CommandCompletionTrigger(BaseTrigger):
         region_name: str | None = None,
         max_consecutive_errors: int = 5,
         echo: dict[str, Any] | None = None,
+        document_names: list[str] | None = None,
     ):
         super().__init__()
         self.command_ids = list(command_ids)
+        # What the commands run: polling several commands filters ListCommands by document.
+        self.document_names = list(document_names or [PATCH_DOCUMENT])
         self.invoked_after = invoked_after
         self.deadline = deadline
         self.poll_interval = poll_interval
@@ -77,6 +83,7 @@ class CommandCompletionTrigger(BaseTrigger):
                 "region_name": self.region_name,
                 "max_consecutive_errors": self.max_consecutive_errors,
                 "echo": self.echo,
+                "document_names": self.document_names,
             },
         )
 
@@ -93,7 +100,7 @@ class CommandCompletionTrigger(BaseTrigger):
         while True:
             polls += 1
             try:
-                progress = await asyncio.to_thread(command_progress, client, self.command_ids, invoked_after)
+                progress = await asyncio.to_thread(command_progress, client, self.command_ids, invoked_after, self.document_names)
                 errors = 0
             except Exception as exc:  # the event carries the reason; the worker decides
                 errors += 1
@@ -142,3 +149,82 @@ class CommandCompletionTrigger(BaseTrigger):
 
         client = await asyncio.to_thread(ssm_client_for, self.aws_conn_id, self.region_name)
         await asyncio.to_thread(cancel_commands, client, self.command_ids)
+
+
+class AlarmWatchTrigger(BaseTrigger):
+    """Watches a stage's alarms until its soak ends: fires `quiet` then, or `alarm` the first poll one fires.
+
+    An alarm fires when it is in ALARM, or in INSUFFICIENT_DATA unless the plan allows that. Polls
+    that fail `max_consecutive_errors` times in a row end the watch with `error`: a soak nobody
+    can see is not a quiet one.
+    """
+
+    def __init__(
+        self,
+        alarm_names: list[str],
+        until: str,
+        poll_interval: float = 15.0,
+        insufficient_data_allowed: bool = False,
+        aws_conn_id: str | None = None,
+        region_name: str | None = None,
+        max_consecutive_errors: int = 5,
+        echo: dict[str, Any] | None = None,
+    ):
+        super().__init__()
+        self.alarm_names = list(alarm_names)
+        self.until = until
+        self.poll_interval = poll_interval
+        self.insufficient_data_allowed = insufficient_data_allowed
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.max_consecutive_errors = max_consecutive_errors
+        self.echo = dict(echo or {})  # handed back in every event, as CommandCompletionTrigger does
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "alarm_names": self.alarm_names,
+                "until": self.until,
+                "poll_interval": self.poll_interval,
+                "insufficient_data_allowed": self.insufficient_data_allowed,
+                "aws_conn_id": self.aws_conn_id,
+                "region_name": self.region_name,
+                "max_consecutive_errors": self.max_consecutive_errors,
+                "echo": self.echo,
+            },
+        )
+
+    def _event(self, payload: dict[str, Any]) -> TriggerEvent:
+        return TriggerEvent({**payload, "alarm_names": self.alarm_names, "echo": self.echo})
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        client = await asyncio.to_thread(aws_client_for, "cloudwatch", self.aws_conn_id, self.region_name)
+        until = datetime.fromisoformat(self.until)
+        errors = 0
+        polls = 0
+        while True:
+            polls += 1
+            try:
+                states = await asyncio.to_thread(alarm_states, client, self.alarm_names)
+                errors = 0
+            except Exception as exc:  # the event carries the reason; the worker decides
+                errors += 1
+                self.log.warning("alarm poll %d failed (%d in a row): %s", polls, errors, exc)
+                if errors >= self.max_consecutive_errors:
+                    yield self._event(
+                        {"status": "error", "polls": polls, "message": f"CloudWatch stopped answering while watching {', '.join(self.alarm_names)}: {exc}"}
+                    )
+                    return
+                await asyncio.sleep(self.poll_interval)
+                continue
+            alarms = [state.to_json() for state in states]
+            if alarm_reasons(states, self.insufficient_data_allowed):
+                yield self._event({"status": "alarm", "polls": polls, "alarms": alarms})
+                return
+            left = (until - datetime.now(timezone.utc)).total_seconds()
+            if left <= 0:
+                yield self._event({"status": "quiet", "polls": polls, "alarms": alarms})
+                return
+            self.log.info("alarm poll %d: %s; %.0f s of soak left", polls, ", ".join(f"{s.name} {s.state}" for s in states), left)
+            await asyncio.sleep(min(self.poll_interval, left))

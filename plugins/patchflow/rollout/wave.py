@@ -16,14 +16,14 @@ from patchflow.core.manifest import NOT_YET_INSTALLED_STATES, judge_against_mani
 from patchflow.core.patch_states import NOT_INSTALLED_STATES
 from patchflow.core.ratecontrol import wave_batches
 from patchflow.core.records import RecordKind, WaveRow, not_sent_reason, online
-from patchflow.rollout.base import Rollout, RolloutOperator, block, pinned_release, run_start
+from patchflow.rollout.base import CommandSendingOperator, Rollout, block, pinned_release, run_start
 from patchflow.rollout.links import SsmCommandConsoleLink
-from patchflow.rollout.triggers import CommandCompletionTrigger, ssm_client_for
+from patchflow.rollout.triggers import ssm_client_for
 from patchflow.aws import commands as ssm_commands
 from patchflow.aws.compliance import fresh_patch_states, reported_patches
 
 
-class PatchWaveOperator(RolloutOperator):
+class PatchWaveOperator(CommandSendingOperator):
     """Sends AWS-RunPatchBaseline to one wave, waits deferred, then reads every invocation and gates the wave."""
 
     template_fields = ()
@@ -91,20 +91,8 @@ class PatchWaveOperator(RolloutOperator):
             overrides = {os_name: location for os_name, location in override_lists.items() if manifest.ids(os_name)}
             nothing_new = sorted({t.get("operating_system") for t in reachable if not manifest.ids(t.get("operating_system") or "")})
         requests = self._requests(context, reachable, operation, prefix, overrides, split_by_os=pinned, scan_only=nothing_new) if reachable else []
-        since_run_start = run_start(context)
-        already = ssm_commands.find_commands_by_comment(ssm, prefix, since_run_start) if requests else {}
-        sender = rollout.ssm_for_send() if requests else None
-        command_ids = []
-        for request in requests:
-            if request.comment in already:
-                command_ids.append(already[request.comment].command_id)
-                self.log.info("re-attached to %s sent earlier for %r", already[request.comment].command_id, request.comment)
-                continue
-            command_id, found = ssm_commands.send_patch_command_at_most_once(sender, ssm, request, since_run_start)
-            if found:
-                self.log.warning("SendCommand for %r failed, but SSM had accepted it as %s; not sent again", request.comment, command_id)
-            command_ids.append(command_id)
-            self._in_flight = list(command_ids)
+        already = ssm_commands.find_commands_by_comment(ssm, prefix, run_start(context)) if requests else {}
+        command_ids = self.send_or_reattach(context, rollout, requests, already)
         rollout.ledger.append(
             RecordKind.COMMAND_SENT,
             stage=self.stage.name,
@@ -123,27 +111,8 @@ class PatchWaveOperator(RolloutOperator):
         if not command_ids:
             self.log.warning("wave %d of %s: no node is reachable (%s); nothing was sent", self.wave_index, self.stage.name, ", ".join(not_sent))
             return self.execute_complete(context, {"status": "finished", "command_ids": [], "echo": echo, "polls": 0})
-        context["ti"].xcom_push(key="command_ids", value=command_ids)
         deadline = started + timedelta(seconds=self.stage.timeout_seconds + self.stage.execution_timeout_seconds)
-        self.defer(
-            trigger=CommandCompletionTrigger(
-                command_ids=command_ids,
-                invoked_after=started.isoformat(),
-                deadline=deadline.isoformat(),
-                poll_interval=self.poll_interval,
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
-                echo=echo,
-            ),
-            method_name="execute_complete",
-        )
-
-    def on_kill(self) -> None:
-        # Killed on a worker between sending and deferring: what was sent must not keep patching.
-        sent = getattr(self, "_in_flight", [])
-        if sent:
-            ssm_commands.cancel_commands(ssm_client_for(self.aws_conn_id, self.region_name), sent)
-            self.log.warning("task killed; cancelled %s", ", ".join(sent))
+        self.wait_for(context, command_ids, started, deadline, echo)
 
     def resume_execution(self, next_method: str, next_kwargs, context):
         # Airflow's own execution_timeout ends a deferred task without calling execute_complete;

@@ -12,8 +12,9 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 from patchflow.aws.inventory import is_compliant
-from patchflow.core.links import console_command_url, dag_run_url, report_url
-from patchflow.core.report_records import Report, RunOutcome, StageState, Wave
+from patchflow.core.links import dag_run_url, report_url
+from patchflow.core.report_records import Report, RunOutcome
+from patchflow.ui.stage_model import short_id, stage_row
 
 STALE_AFTER_SECONDS = 24 * 3600
 DEFAULT_RUN_LIMIT = 10
@@ -92,10 +93,6 @@ def humanize_duration(start: Any, end: Any) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
-
-
-def short_id(value: str | None, length: int = 8) -> str:
-    return (value or "")[:length]
 
 
 def percent(part: int, whole: int) -> float:
@@ -228,35 +225,9 @@ def run_summary(report: Report, plan: Mapping | None, *, base_url: str | None, r
     stages = []
     manifests = []
     for stage in report.stages:
-        verdict = stage.verdict
-        if stage.state is StageState.FAILED:
-            gate = "ERROR"
-        elif verdict is None:
-            gate = "-"
-        else:
-            gate = "PASS" if verdict.passed else "BLOCK"
-        reasons = list(verdict.reasons or ()) if verdict else []
-        if stage.error:
-            reasons.append(stage.error)
         if stage.manifest and stage.manifest.hash:
             manifests.append({"stage": stage.name, "hash": stage.manifest.hash, "short": short_id(stage.manifest.hash, 12), "size": stage.manifest.size})
-        counts = stage.counts
-        stages.append(
-            {
-                "name": stage.name,
-                "patch_group": stage.patch_group or planned_groups.get(stage.name, ""),
-                "state": stage.state.value,
-                "gate": gate,
-                "reasons": reasons,
-                "targets": counts.get("targets", stage.targets),
-                "succeeded": counts.get("succeeded", 0),
-                "failed": counts.get("failed", 0) + counts.get("timed_out", 0),
-                "unreachable": counts.get("unreachable", 0) + counts.get("not_dispatched", 0),
-                "offline": list(stage.offline),
-                "pinned_to": pins.get(stage.name),
-                "waves": [_wave(w, region) for w in stage.waves],
-            }
-        )
+        stages.append(stage_row(stage, patch_group=stage.patch_group or planned_groups.get(stage.name, ""), pinned_to=pins.get(stage.name), region=region))
     return {
         "plan": report.plan or (plan or {}).get("name", ""),
         "dag_id": report.dag_id,
@@ -286,19 +257,6 @@ def _headline(report: Report) -> str:
         return "in progress"
     reason = report.reason or "no reason recorded"
     return f"stopped at {report.blocking_stage}: {reason}" if report.blocking_stage else reason
-
-
-def _wave(wave: Wave, region: str | None) -> dict:
-    passed = wave.verdict.passed
-    return {
-        "label": "Scan" if wave.operation == "Scan" else f"{wave.operation or 'Install'} wave {wave.wave}",
-        "targets": wave.targets,
-        "verdict": "-" if passed is None else ("PASS" if passed else "BLOCK"),
-        "reasons": list(wave.verdict.reasons or []),
-        "commands": [
-            {"id": c, "short": short_id(c), "url": console_command_url(region or "", c)} for c in wave.command_ids
-        ],
-    }
 
 
 def promotion_path(report: Report, plan: Mapping | None) -> list[dict]:

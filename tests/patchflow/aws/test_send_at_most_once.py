@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
-from patchflow.aws.commands import CommandNotSent, PatchCommandRequest, send_patch_command_at_most_once, worth_sending_again
+from patchflow.aws.commands import CommandNotSent, PatchCommandRequest, send_command_at_most_once, worth_sending_again
 
 REQUEST = PatchCommandRequest(operation="Install", reboot_option="RebootIfNeeded", max_concurrency="50%", max_errors="0",
                               timeout_seconds=600, comment="patchflow 0123456789ab dev I1 all c1", instance_ids=("i-0123456789abcdef0",))
@@ -76,7 +76,7 @@ LONGER = [("c-other", REQUEST.comment + "0")]
 def test_send_at_most_once(sends, listed, expected, calls):
     ssm = FakeSsm(sends, listed)
     waits = []
-    assert send_patch_command_at_most_once(ssm, ssm, REQUEST, SINCE, sleep=waits.append) == expected
+    assert send_command_at_most_once(ssm, ssm, REQUEST, SINCE, sleep=waits.append) == expected
     assert ssm.calls == calls
     assert len(waits) == calls.count("ListCommands")
 
@@ -84,7 +84,7 @@ def test_send_at_most_once(sends, listed, expected, calls):
 def test_a_send_that_keeps_failing_stops_after_the_bound_and_says_why():
     ssm = FakeSsm([LOST, LOST, LOST])
     with pytest.raises(CommandNotSent) as raised:
-        send_patch_command_at_most_once(ssm, ssm, REQUEST, SINCE, sleep=lambda _: None)
+        send_command_at_most_once(ssm, ssm, REQUEST, SINCE, sleep=lambda _: None)
     assert str(raised.value) == (
         f"SendCommand for {REQUEST.comment!r} failed 3 times and SSM lists no command with that comment; "
         "last error: An error occurred (ServiceUnavailable) when calling the SendCommand operation: m"
@@ -96,6 +96,6 @@ def test_a_refused_send_is_raised_at_once_without_looking_or_resending():
     refused = client_error(400, "InvalidInstanceId")
     ssm = FakeSsm([refused])
     with pytest.raises(ClientError) as raised:
-        send_patch_command_at_most_once(ssm, ssm, REQUEST, SINCE, sleep=lambda _: None)
+        send_command_at_most_once(ssm, ssm, REQUEST, SINCE, sleep=lambda _: None)
     assert raised.value is refused
     assert ssm.calls == ["SendCommand"]

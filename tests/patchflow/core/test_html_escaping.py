@@ -1,9 +1,10 @@
 """Every string that reaches report.html or the Patch rollouts page arrives as text, never as markup.
 
 Plan and stage names, patch groups (an instance tag), instance ids, baseline names, reasons,
-change tickets, drift ids and who held or revoked a release and why all come from files, the
-fleet and the ledger; the page is served on Airflow's own origin, so one of them rendered
-as markup would be script injection there.
+change tickets, drift ids, alarm names and state reasons (CloudWatch), a health check's output
+and who held or revoked a release and why all come from files, the fleet and the ledger; the
+page is served on Airflow's own origin, so one of them rendered as markup would be script
+injection there.
 Each case puts one hostile value into one field and checks the whole rendering.
 """
 from __future__ import annotations
@@ -35,8 +36,14 @@ ESCAPED = {
 RAW_MARKUP = re.compile(r"<\s*(script|img)\b", re.IGNORECASE)
 
 
+def _health_check(run: dict, at: str, stage: str, passed: bool, reasons: list[str], alarm: dict, nodes: list[dict]) -> dict:
+    counts = {"targets": len(nodes), "passed": sum(n["passed"] for n in nodes), "failed": sum(not n["passed"] for n in nodes)}
+    return {**run, "kind": "health_check", "at": at, "stage": stage, "phase": "wave", "wave": 1, "passed": passed, "reasons": reasons, "alarms": [alarm],
+            "verification": {"documents": ["AWS-RunShellScript"], "command_ids": [f"cmd-{stage}-v1"], "counts": counts, "nodes": nodes}, "polls": None, "checked_at": at}
+
+
 def _records() -> list[dict]:
-    """One run that touches every part of the report: baselines, offline agents, a pinned manifest, drift, a failed stage."""
+    """One run that touches every part of the report: baselines, offline agents, a pinned manifest, drift, health checks, a failed stage."""
     run = {"dag_id": "rollout_demo", "run_id": "manual__1"}
     passed = {"passed": True, "reasons": ["2 of 2 instances succeeded"], "counts": {"targets": 2, "succeeded": 2}}
     blocked = {"passed": False, "reasons": ["1 of 1 instances failed (limit 0)"], "counts": {"targets": 1, "failed": 1}}
@@ -51,6 +58,10 @@ def _records() -> list[dict]:
              {"instance_id": "i-1", "operating_system": "UBUNTU", "outcome": "SUCCEEDED", "status_details": "Success", "compliant": True, "pending_reboot": False, "command_id": "cmd-dev-1"},
              {"instance_id": "i-2", "operating_system": "UBUNTU", "outcome": "SUCCEEDED", "status_details": "Success", "compliant": True, "pending_reboot": False, "command_id": "cmd-dev-1"},
          ]},
+        _health_check(run, "2026-11-29T10:01:00.5Z", "dev", True, ["healthy: 1 alarm(s) OK, 2 of 2 instances verified"],
+                      {"name": "storefront-dev-5xx", "state": "OK", "reason": "Threshold Crossed: no datapoint was greater than the threshold", "updated_at": "2026-11-29T09:00:00+00:00"},
+                      [{"instance_id": "i-1", "passed": True, "status_details": "Success", "response_code": 0, "output_tail": "running"},
+                       {"instance_id": "i-2", "passed": True, "status_details": "Success", "response_code": 0, "output_tail": "running"}]),
         {**run, "kind": "stage_verdict", "at": "2026-11-29T10:01:01Z", "stage": "dev", "verdict": passed},
         {**run, "kind": "manifest", "at": "2026-11-29T10:01:02Z", "stage": "dev", "content_hash": "0123456789abcdef", "size": 3},
         {**run, "kind": "command_sent", "at": "2026-11-29T10:02:00Z", "stage": "test", "command_ids": ["cmd-test-1"], "pinned_to": {"stage": "dev", "hash": "0123456789abcdef"}, "nothing_new_for": ["WINDOWS"]},
@@ -59,6 +70,9 @@ def _records() -> list[dict]:
          "started_at": "2026-11-29T10:02:00Z", "finished_at": "2026-11-29T10:03:00Z", "verdict": blocked,
          "instances": [{"instance_id": "i-3", "operating_system": "UBUNTU", "outcome": "FAILED", "status_details": "Failed", "compliant": False, "pending_reboot": False, "command_id": "cmd-test-1",
                         "moved_on": [{"id": "curl", "pinned_title": "curl 8.5.0-2ubuntu10.1", "offered_title": "curl 8.5.0-2ubuntu10.2"}]}]},
+        _health_check(run, "2026-11-29T10:03:00.5Z", "test", False, ["verification failed on 1 of 1 instances (100%): i-3 (exit 1: down)"],
+                      {"name": "storefront-test-5xx", "state": "ALARM", "reason": "Threshold Crossed: 1 datapoint was greater than the threshold", "updated_at": "2026-11-29T10:02:30+00:00"},
+                      [{"instance_id": "i-3", "passed": False, "status_details": "Failed", "response_code": 1, "output_tail": "down"}]),
         {**run, "kind": "stage_verdict", "at": "2026-11-29T10:03:01Z", "stage": "test", "verdict": blocked},
         {**run, "kind": "stage_failed", "at": "2026-11-29T10:03:02Z", "stage": "prod", "reason": "preflight: no instance carries the patch group"},
         {**run, "kind": "run_finished", "at": "2026-11-29T10:03:03Z", "outcome": "blocked", "blocking_stage": "test", "reason": "install wave 1: 1 of 1 instances failed"},
@@ -113,6 +127,13 @@ REPORT_FIELDS = [
     pytest.param(lambda rs, v: _record(rs, "wave_result", "test")["instances"][0]["moved_on"][0].update(offered_title=v), id="moved on offered title"),
     pytest.param(lambda rs, v: _record(rs, "stage_failed").update(reason=v), id="stage error"),
     pytest.param(lambda rs, v: _record(rs, "run_finished").update(reason=v), id="run reason"),
+    pytest.param(lambda rs, v: _record(rs, "health_check", "dev")["alarms"][0].update(name=v), id="alarm name"),
+    pytest.param(lambda rs, v: _record(rs, "health_check", "dev")["alarms"][0].update(reason=v), id="alarm reason"),
+    pytest.param(lambda rs, v: _record(rs, "health_check", "test")["alarms"][0].update(updated_at=v), id="alarm fired at"),
+    pytest.param(lambda rs, v: _record(rs, "health_check", "dev").update(reasons=[v]), id="passed health check reason"),
+    pytest.param(lambda rs, v: _record(rs, "health_check", "test").update(reasons=[v]), id="health block reason"),
+    pytest.param(lambda rs, v: _record(rs, "health_check", "dev")["verification"]["nodes"][0].update(output_tail=v), id="verification output tail"),
+    pytest.param(lambda rs, v: _record(rs, "health_check", "test")["verification"]["nodes"][0].update(status_details=v), id="verification status"),
 ]
 
 
@@ -217,6 +238,7 @@ PAGE_FIELDS = [
     pytest.param(lambda i, v: _record(i["records"], "stage_verdict", "test").update(verdict={**_record(i["records"], "stage_verdict", "test")["verdict"], "reasons": [v]}), id="gate reason"),
     pytest.param(lambda i, v: _record(i["records"], "stage_failed").update(reason=v), id="stage error"),
     pytest.param(lambda i, v: _record(i["records"], "run_finished").update(reason=v), id="run reason"),
+    pytest.param(lambda i, v: _record(i["records"], "health_check", "test").update(reasons=[v]), id="health block reason"),
     pytest.param(lambda i, v: i["fleet"].update(region=v), id="region"),
     pytest.param(lambda i, v: i.update(user=v), id="user"),
     pytest.param(lambda i, v: i.update(plan_problems=[v]), id="plan problem"),

@@ -6,12 +6,18 @@ from datetime import datetime, timezone
 import pytest
 
 from patchflow.core.gates import GateVerdict, Outcome
+from patchflow.core.health import AlarmState, HealthCheck, HealthPhase, VerificationRun, VerifiedNode
 from patchflow.core.ledger_records import (
     COMMON_FIELDS,
     RECORD_FIELDS,
+    AlarmStateJson,
     GateVerdictJson,
+    HealthCheckRecord,
     MovedOnJson,
     ReleaseJson,
+    RowVerificationJson,
+    VerificationJson,
+    VerifiedNodeJson,
     WaveRowJson,
     json_types,
     record_problems,
@@ -99,7 +105,7 @@ WAVE_RESULT = {
             {},
             [
                 "ledger record: kind: expected one of run_started, preflight, command_sent, wave_result, wave_cancelled, stage_verdict, stage_failed,"
-                " manifest, release_chosen, drift, run_finished, got 'run_stopped'"
+                " manifest, release_chosen, drift, health_check, run_finished, got 'run_stopped'"
             ],
             id="unknown-kind",
         ),
@@ -132,6 +138,7 @@ def test_every_record_kind_declares_its_fields():
         ),
         pytest.param(RecordKind.RELEASE_CHOSEN, "stage release reason age_seconds standing", id="release_chosen"),
         pytest.param(RecordKind.DRIFT, "stage drift", id="drift"),
+        pytest.param(RecordKind.HEALTH_CHECK, "stage phase wave passed reasons alarms verification polls checked_at", id="health_check"),
         pytest.param(RecordKind.RUN_FINISHED, "outcome blocking_stage reason", id="run_finished"),
     ],
 )
@@ -153,13 +160,29 @@ def _keys(declared) -> tuple[list[str], list[str]]:
 
 
 def test_nested_shapes_are_the_json_their_types_write():
-    judged = WaveRow("i-1", "UBUNTU", Outcome.SUCCEEDED, "Success").judged(PinnedCompliance(True, (), (), (), ()))
+    node = VerifiedNode("i-1", True, "Success", 0, "ok")
+    judged = WaveRow("i-1", "UBUNTU", Outcome.SUCCEEDED, "Success", verification=node.row_verification()).judged(PinnedCompliance(True, (), (), (), ()))
     unpinned = WaveRow("i-1", "UBUNTU", Outcome.SUCCEEDED, "Success")
+    verification = VerificationRun(("AWS-RunShellScript",), ("c-1",), (node,))
+    assert _keys(RowVerificationJson) == (sorted(node.row_verification()),) * 2
+    assert _keys(VerifiedNodeJson) == (sorted(node.to_json()),) * 2
+    assert _keys(VerificationJson) == (sorted(verification.to_json()),) * 2
+    assert _keys(AlarmStateJson) == (sorted(AlarmState("storefront-dev-5xx", "OK").to_json()),) * 2
     release = Release("r-1", "demo", "dev", "rollout_demo", "manual__1", datetime(2026, 12, 1, tzinfo=timezone.utc), "9f2c", 3, "file:///m.json", {})
     assert _keys(WaveRowJson) == (sorted(judged.to_json()), sorted(unpinned.to_json()))
     assert _keys(GateVerdictJson) == (sorted(GateVerdict(True, (), {}).to_json()),) * 2
     assert _keys(ReleaseJson) == (sorted(release.to_json()),) * 2
     assert _keys(MovedOnJson) == (sorted(VersionMovedOn("curl", "curl:8.5", "curl:8.6").to_json()),) * 2
+
+
+def test_a_health_check_writes_exactly_the_fields_its_record_declares():
+    check = HealthCheck(
+        "dev", HealthPhase.WAVE, False, ("alarm storefront-dev-5xx is in ALARM since 2026-12-02T10:41:07Z: Threshold Crossed",),
+        "2026-12-02T10:41:09+00:00", wave=1, alarms=(AlarmState("storefront-dev-5xx", "ALARM", "Threshold Crossed", "2026-12-02T10:41:07+00:00"),),
+        verification=VerificationRun(("AWS-RunShellScript",), ("c-1",), (VerifiedNode("i-1", False, "Failed", 1, "down"),)),
+    )
+    assert (record_problems(RecordKind.HEALTH_CHECK, check.to_json()), sorted(check.to_json())) == (
+        [], sorted(set(HealthCheckRecord.__annotations__) - set(COMMON_FIELDS)))
 
 
 def test_a_field_declared_with_a_type_json_does_not_have_is_refused():

@@ -11,6 +11,7 @@ from patchflow.core.records import RecordKind, WaveRow, not_sent_reason, patched
 
 AL = "AMAZON_LINUX_2023"
 TARGET = {"instance_id": "i-1", "operating_system": AL, "ping_status": "Online"}
+VERIFICATION = {"passed": False, "status_details": "Failed", "response_code": 1, "output_tail": "curl: (7) Failed to connect"}
 
 
 def invocation(status: str, details: str) -> dict:
@@ -66,10 +67,18 @@ def test_a_pinned_row_takes_compliance_from_the_manifest_and_carries_the_extras(
         pytest.param(WaveRow("i-1", AL, Outcome.FAILED, "Failed", False, True, 2, 1, "cmd-1"), id="unpinned"),
         pytest.param(WaveRow("i-1", AL, Outcome.SUCCEEDED, "Success", True, command_id="cmd-1", not_installed=(), drift=0, moved_on=()), id="pinned"),
         pytest.param(WaveRow("i-2", None, Outcome.NOT_DISPATCHED, "NoInvocation"), id="unknown-os"),
+        pytest.param(WaveRow("i-1", AL, Outcome.FAILED, "Success", True, command_id="cmd-1", verification=VERIFICATION), id="verified"),
     ],
 )
 def test_json_round_trip(row):
     assert WaveRow.from_json(json.loads(json.dumps(row.to_json()))) == row
+
+
+def test_a_verified_row_carries_the_health_check_after_the_keys_older_ledgers_hold():
+    assert WaveRow("i-1", AL, Outcome.FAILED, "Success", True, command_id="cmd-1", verification=VERIFICATION).to_json() == {
+        "instance_id": "i-1", "operating_system": AL, "outcome": "failed", "status_details": "Success", "compliant": True,
+        "pending_reboot": False, "missing": 0, "failed_patches": 0, "command_id": "cmd-1", "verification": VERIFICATION,
+    }
 
 
 def test_an_unpinned_row_writes_exactly_the_keys_older_ledgers_hold():
@@ -103,6 +112,6 @@ def test_patched_instances_are_the_successes_of_known_operating_system():
 def test_record_kinds_are_stored_as_their_plain_names():
     assert [json.loads(json.dumps({"kind": kind}))["kind"] for kind in RecordKind] == [
         "run_started", "preflight", "command_sent", "wave_result", "wave_cancelled", "stage_verdict", "stage_failed", "manifest", "release_chosen", "drift",
-        "run_finished",
+        "health_check", "run_finished",
     ]
     assert f"{RecordKind.COMMAND_SENT}" == "command_sent"

@@ -131,3 +131,36 @@ def test_the_standing_summary_reads_as_a_promotion_path():
 ], ids=["days", "hours", "seconds", "negative"])
 def test_format_duration(delta, spoken):
     assert format_duration(delta) == spoken
+
+
+def blocked(rel, stage, at, run_id="run-x"):
+    return event(rel, ReleaseEventKind.BLOCKED, at, stage, run_id=run_id)
+
+
+@pytest.mark.parametrize(
+    ("events", "passed_at", "blocked_at"),
+    [
+        pytest.param([passed(NEW, "dev", NOW - 2 * DAY)], {"dev": NOW - 2 * DAY}, {}, id="passed"),
+        pytest.param([passed(NEW, "dev", NOW - 2 * DAY), blocked(NEW, "dev", NOW - DAY)], {}, {"dev": NOW - DAY},
+                     id="a-later-block-voids-the-pass"),
+        pytest.param([blocked(NEW, "dev", NOW - 2 * DAY), passed(NEW, "dev", NOW - DAY)], {"dev": NOW - DAY}, {"dev": NOW - 2 * DAY},
+                     id="a-pass-after-a-block-stands"),
+        pytest.param([passed(NEW, "dev", NOW - 3 * DAY), blocked(NEW, "dev", NOW - 2 * DAY), passed(NEW, "dev", NOW - DAY)],
+                     {"dev": NOW - DAY}, {"dev": NOW - 2 * DAY}, id="a-later-pass-restores-it-from-its-own-time"),
+        pytest.param([passed(NEW, "dev", NOW - 2 * DAY), passed(NEW, "test", NOW - 2 * DAY), blocked(NEW, "test", NOW - DAY)],
+                     {"dev": NOW - 2 * DAY}, {"test": NOW - DAY}, id="a-block-voids-only-its-own-stage"),
+        pytest.param([passed(NEW, "dev", NOW - 3 * DAY), passed(NEW, "dev", NOW - 2 * DAY)], {"dev": NOW - 3 * DAY}, {},
+                     id="the-first-of-two-passes-counts"),
+    ],
+)
+def test_a_block_after_a_pass_at_the_same_stage_voids_it(events, passed_at, blocked_at):
+    standing = standing_of(NEW, events)
+    assert ({s: e.at for s, e in standing.passed.items()}, {s: e.at for s, e in standing.blocked.items()}) == (passed_at, blocked_at)
+
+
+def test_a_release_blocked_by_its_soak_after_passing_is_not_installable_there():
+    standing = standing_of(NEW, [passed(NEW, "dev", NEW.created_at), blocked(NEW, "dev", NEW.created_at + timedelta(minutes=5))])
+    choice = choose_release([standing], TEST_RULE, NOW)
+    assert (choice.release, choice.reason) == (
+        None, "no release test may install: release r-bbbbbbbbbbbbbbbb has not passed dev; it was blocked at dev Sun 13 Dec 02:05 UTC",
+    )

@@ -35,6 +35,7 @@ from patchflow.core.baselines import (
 )
 from patchflow.core.errors import InvalidInput
 from patchflow.core.groups import ASSIGNMENT_KEYS, MEMBERSHIP_KEYS, PATCH_GROUP_TAG_KEYS, parse_membership
+from patchflow.core.health import ALARM_SELECTOR_KEYS, HEALTH_KEYS, INSUFFICIENT_DATA_CHOICES, VERIFY_KEYS
 from patchflow.core.plan import (
     APPROVAL_KEYS,
     GATE_KEYS,
@@ -172,6 +173,10 @@ SHARED_STAGE_KEYS = tuple(key for key in STAGE_KEYS if key not in PER_STAGE_ONLY
         pytest.param(("notifications",), NOTIFICATION_KEYS, id="notifications"),
         pytest.param(("schedule",), SCHEDULE_KEYS, id="schedule"),
         pytest.param(("stages", "schedule"), STAGE_SCHEDULE_KEYS, id="stage.schedule"),
+        pytest.param(("stages", "health"), HEALTH_KEYS, id="stage.health"),
+        pytest.param(("defaults", "health"), HEALTH_KEYS, id="defaults.health"),
+        pytest.param(("stages", "health", "alarms"), ALARM_SELECTOR_KEYS, id="stage.health.alarms"),
+        pytest.param(("stages", "health", "verify"), VERIFY_KEYS, id="stage.health.verify"),
     ],
 )
 def test_the_plan_schema_has_exactly_the_loaders_keys(keys, expected):
@@ -189,6 +194,7 @@ def test_defaults_take_a_stages_shared_keys_exactly_as_a_stage_does():
     [
         pytest.param(("stages",), "reboot_option", REBOOT_OPTIONS, id="reboot_option"),
         pytest.param(("stages",), "notify", NOTIFY_EVENTS, id="notify"),
+        pytest.param(("stages", "health"), "insufficient_data", INSUFFICIENT_DATA_CHOICES, id="health.insufficient_data"),
     ],
 )
 def test_the_plan_schema_offers_exactly_the_loaders_choices(keys, key, expected):
@@ -292,6 +298,9 @@ PLAN_PLACES = {
     "window": (("stages", "window"), lambda plan: plan["stages"][0].setdefault("window", {"schedule": FIRST_CRON, "duration": 4})),
     "schedule": (("schedule",), lambda plan: plan.setdefault("schedule", {"cron": FIRST_CRON})),
     "notifications": (("notifications",), lambda plan: plan.setdefault("notifications", {})),
+    "health": (("stages", "health"), lambda plan: plan["stages"][0].setdefault("health", {"alarms": [{"name": "storefront-dev-5xx"}]})),
+    "verify": (("stages", "health", "verify"), lambda plan: plan["stages"][0].setdefault("health", {}).setdefault("verify", {"commands": ["true"]})),
+    "selector": (("stages", "health", "alarms"), lambda plan: plan["stages"][0].setdefault("health", {}).setdefault("alarms", [{}])[0]),
 }
 PLAN_DEFAULTS = [
     pytest.param(place, key, schema["default"], id=f"{place}.{key}")
@@ -440,6 +449,47 @@ def test_writing_out_a_baseline_default_changes_nothing(place, key, default):
         pytest.param("schedule", "late_start_limit", 3600, True, id="late-start-limit-seconds"),
         pytest.param("schedule", "late_start_limit", "later", False, id="late-start-limit-word"),
         pytest.param("schedule", "late_start_limit", 604_801, False, id="late-start-limit-over-7-days"),
+        pytest.param("stage", "health", " NONE ", True, id="health-none-word"),
+        pytest.param("stage", "health", "on", False, id="health-word"),
+        pytest.param("stage", "health", {"verify": {"windows_commands": ["Get-Service W3SVC"]}}, True, id="health-verify-only"),
+        pytest.param("stage", "health", {"alarms": None, "verify": {"commands": ["true"]}}, True, id="alarms-null-besides-verify"),
+        pytest.param("health", "alarms", "storefront-prod-5xx", False, id="alarms-not-a-list"),
+        pytest.param("health", "alarms", [{"name": "x"}] * 100, True, id="alarms-most"),
+        pytest.param("health", "alarms", [{"name": "x"}] * 101, False, id="alarms-too-many"),
+        pytest.param("health", "alarms", ["storefront-prod-5xx"], False, id="selector-not-a-mapping"),
+        pytest.param("health", "alarms", [{}], False, id="selector-empty"),
+        pytest.param("health", "alarms", [{"name": "a", "prefix": "b"}], False, id="selector-two-keys"),
+        pytest.param("health", "insufficient_data", "allow", True, id="insufficient-data-allow"),
+        pytest.param("health", "insufficient_data", "Allow", False, id="insufficient-data-capitalised"),
+        pytest.param("health", "verify", "none", True, id="verify-none-word"),
+        pytest.param("health", "verify", {"max_errors": "0"}, False, id="verify-without-commands"),
+        pytest.param("selector", "name", "x" * 255, True, id="alarm-name-255"),
+        pytest.param("selector", "name", "x" * 256, False, id="alarm-name-256"),
+        pytest.param("selector", "name", "", False, id="alarm-name-empty"),
+        pytest.param("selector", "name", "web\n", False, id="alarm-name-trailing-newline"),
+        pytest.param("selector", "name", "Storefront Prod – 5xx ✓", True, id="alarm-name-spaces-and-unicode"),
+        pytest.param("selector", "prefix", "storefront-", True, id="alarm-prefix"),
+        pytest.param("selector", "prefix", 5, False, id="alarm-prefix-number"),
+        pytest.param("selector", "tags", {"Application": "storefront", "Owner": ""}, True, id="tags-empty-value"),
+        pytest.param("selector", "tags", {}, False, id="tags-empty"),
+        pytest.param("selector", "tags", {"Tier": 1}, False, id="tag-value-number"),
+        pytest.param("selector", "tags", {"k" * 128: "v"}, True, id="tag-key-128"),
+        pytest.param("selector", "tags", {"k" * 129: "v"}, False, id="tag-key-129"),
+        pytest.param("selector", "tags", {"Owner": "v" * 257}, False, id="tag-value-257"),
+        pytest.param("selector", "tags", {f"k{n}": "v" for n in range(51)}, False, id="tags-51"),
+        pytest.param("verify", "commands", [], False, id="commands-empty"),
+        pytest.param("verify", "commands", ["  "], False, id="command-blank"),
+        pytest.param("verify", "commands", None, False, id="commands-null"),
+        pytest.param("verify", "windows_commands", ["Get-Service W3SVC"], True, id="windows-commands"),
+        pytest.param("verify", "max_concurrency", "0%", False, id="verify-concurrency-zero-percent"),
+        pytest.param("verify", "max_concurrency", 5, True, id="verify-concurrency-count"),
+        pytest.param("verify", "max_errors", "-1", False, id="verify-errors-negative"),
+        pytest.param("verify", "max_errors", 0, True, id="verify-errors-zero"),
+        pytest.param("verify", "timeout_seconds", 30, True, id="verify-timeout-30"),
+        pytest.param("verify", "timeout_seconds", 29, False, id="verify-timeout-29"),
+        pytest.param("verify", "timeout_seconds", 3600, True, id="verify-timeout-3600"),
+        pytest.param("verify", "timeout_seconds", 3601, False, id="verify-timeout-3601"),
+        pytest.param("verify", "timeout_seconds", "300", False, id="verify-timeout-text"),
     ],
 )
 def test_the_plan_schema_and_the_loader_agree_on(place, key, value, verdict):
@@ -602,6 +652,14 @@ STRUCTURAL_PLANS = {
     "allow-ungated-not-bool": ["$.stages[1].allow_ungated"],
     "empty-file": ["$"],
     "gate-values-bad": ["$.stages[0].gate"],
+    "health-alarms-not-a-list": ["$.stages[2].health"],
+    "health-insufficient-data-bad": ["$.stages[2].health"],
+    "health-selector-two-keys": ["$.stages[2].health"],
+    "health-tags-empty": ["$.stages[2].health"],
+    "health-verify-max-errors-bad": ["$.stages[2].health"],
+    "health-verify-no-commands": ["$.stages[2].health"],
+    "health-verify-timeout-out-of-range": ["$.stages[2].health"],
+    "health-verify-unknown-key": ["$.stages[2].health"],
     "ledger-bad-bucket": ["$.ledger"],
     "many-problems-at-once": ["$", "$.name", "$.stages[0]", "$.stages[0].reboot_option", "$.stages[0].timeout_seconds", "$.stages[1].soak", "$.tags"],
     "min-bake-not-a-duration": ["$.stages[1].min_bake"],

@@ -19,6 +19,11 @@ SMALL_FLEET = {
         for stage in ("dev", "test", "prod")
         for platform in ("AMAZON_LINUX_2023", "UBUNTU")
     ],
+    # The demo plan's health gates name these; a selector matching no alarm would stop the run at its start.
+    "alarms": [
+        {"name": name, "tags": {"Application": "storefront", "Environment": stage}}
+        for name, stage in (("storefront-dev-5xx", "dev"), ("storefront-test-5xx", "test"), ("storefront-prod-5xx", "prod"), ("storefront-prod-latency", "prod"))
+    ],
 }
 
 

@@ -16,6 +16,8 @@ def _group(stage: str, platform: str, count: int, missing_share: float) -> dict:
     return {"name": f"{stage}-{platform.lower()}", "count": count, "platform": platform, "tags": {"Patch Group": stage}, "missing_share": missing_share}
 
 
+# The alarms the demo plan's health gates name, as include/fleets/demo.yaml has them (all OK).
+DEMO_ALARMS = yaml.safe_load((PROJECT_ROOT / "include/fleets/demo.yaml").read_text())["alarms"]
 # dev starts nearly up to date, test and prod far behind: their baselines approve much that dev
 # never installs, so pinning has something to hold back.
 PINNING_FLEET = {
@@ -25,9 +27,12 @@ PINNING_FLEET = {
         *(_group("test", p, 2, 0.9) for p in ("AMAZON_LINUX_2023", "UBUNTU", "WINDOWS")),
         _group("prod", "AMAZON_LINUX_2023", 4, 0.9), _group("prod", "UBUNTU", 3, 0.9), _group("prod", "WINDOWS", 3, 0.9),
     ],
+    "alarms": DEMO_ALARMS,
 }
 demo_fleet = fleetsim_fixture(PINNING_FLEET, seed=7, time_scale=600, scope="function")
-failing_fleet = fleetsim_fixture(PROJECT_ROOT / "include/fleets/failing-dev.yaml", seed=7, time_scale=600, scope="function")
+failing_fleet = fleetsim_fixture(
+    yaml.safe_load((PROJECT_ROOT / "include/fleets/failing-dev.yaml").read_text()), seed=7, time_scale=600, scope="function",
+)
 
 
 def test_the_demo_plan_promotes_dev_then_test_then_prod_with_waves_and_a_pinned_set(demo_fleet, run_rollout, demo_plan):
@@ -39,8 +44,15 @@ def test_the_demo_plan_promotes_dev_then_test_then_prod_with_waves_and_a_pinned_
     assert [(s.name, s.state) for s in run.report.stages] == [("dev", "promoted"), ("test", "promoted"), ("prod", "promoted")]
     assert run.report.change_ticket == "CHG-1"
 
+    # Every stage's health gate watched its alarms; dev and test checked each patched node with a script.
+    checks = [(r["stage"], r["phase"], r["passed"]) for r in run.kinds("health_check")]
+    assert all(passed for _, _, passed in checks) and {(stage, phase) for stage, phase, _ in checks} == {
+        (stage, phase) for stage in ("dev", "test", "prod") for phase in ("preflight", "wave", "soak")
+    }
     sent = commands_by_group(demo_fleet)
-    installs = {group: [c for c in commands if c["Parameters"]["Operation"] == ["Install"]] for group, commands in sent.items()}
+    verified = {group: sorted({c["DocumentName"] for c in commands if c["DocumentName"] != "AWS-RunPatchBaseline"}) for group, commands in sent.items()}
+    assert verified == {"dev": ["AWS-RunPowerShellScript", "AWS-RunShellScript"], "test": ["AWS-RunPowerShellScript", "AWS-RunShellScript"], "prod": []}
+    installs = {group: [c for c in commands if c["Parameters"].get("Operation") == ["Install"]] for group, commands in sent.items()}
     # prod's waves [1, "50%", "100%"] over 10 instances: 1, then up to 5, then the rest, each wave split by OS.
     prod_wave_sizes = [sum(len(c["InstanceIds"]) for c in run_commands) for run_commands in _by_wave(installs["prod"])]
     assert prod_wave_sizes == [1, 4, 5]
@@ -90,7 +102,7 @@ def test_a_dev_stage_failing_above_its_threshold_blocks_and_nothing_reaches_test
     sent = commands_by_group(failing_fleet)
     assert sorted(sent) == ["dev"], f"commands reached {sorted(sent)}"
     # MaxErrors 10% of 10 is 1: SSM stopped dispatching after the second error; the rest never started.
-    install = [c for c in sent["dev"] if c["Parameters"]["Operation"] == ["Install"]]
+    install = [c for c in sent["dev"] if c["Parameters"].get("Operation") == ["Install"]]
     assert [(c["MaxErrors"], c["Status"], c["ErrorCount"] >= 2) for c in install] == [("10%", "Failed", True)]
     assert failing_fleet.stats().get("Publish", 0) >= 1, "the block was not notified"
 

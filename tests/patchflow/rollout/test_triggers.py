@@ -162,3 +162,17 @@ def test_airflow_ending_a_deferred_wave_on_its_timeout_cancels_the_commands_and_
     assert (record["settled"], record["reason"]) == ({command_id: "Cancelled"}, "Airflow ended the wait: Trigger timeout")
     assert len(slow) == 3
     assert [(i["instance_id"], i["outcome"], i["status_details"]) for i in record["instances"]] == [(i, "cancelled", "Cancelled") for i in slow]
+
+
+@pytest.mark.parametrize(
+    ("documents", "polled"),
+    [
+        pytest.param(None, ["AWS-RunPatchBaseline"], id="the-patch-document-by-default"),
+        pytest.param(["AWS-RunPowerShellScript", "AWS-RunShellScript"], ["AWS-RunPowerShellScript", "AWS-RunShellScript"], id="a-health-checks-documents"),
+    ],
+)
+def test_the_completion_trigger_round_trips_with_the_documents_it_polls(documents, polled):
+    trigger = CommandCompletionTrigger(command_ids=["c-1", "c-2"], invoked_after="2026-12-02T10:00:00+00:00", document_names=documents)
+    path, kwargs = trigger.serialize()
+    again = CommandCompletionTrigger(**kwargs)
+    assert (path, kwargs["document_names"], again.serialize()) == ("patchflow.rollout.triggers.CommandCompletionTrigger", polled, (path, kwargs))

@@ -233,13 +233,13 @@ def test_run_summary_of_a_blocked_run():
         "stages": [
             {
                 "name": "dev", "patch_group": "dev", "state": "promoted", "gate": "PASS",
-                "reasons": ["passed: 2 of 2 instances succeeded, 0 counted as failed (limit 10%)"],
+                "reasons": ["passed: 2 of 2 instances succeeded, 0 counted as failed (limit 10%)"], "health": None,
                 "targets": 2, "succeeded": 2, "failed": 0, "unreachable": 0, "offline": [], "pinned_to": None,
                 "waves": [{"label": "Install wave 1", "targets": 2, "verdict": "PASS", "reasons": ["passed: 2 of 2 instances succeeded, 0 counted as failed (limit 10%)"], "commands": [{"id": "cmd-dev-1", "short": "cmd-dev-", "url": console.format("cmd-dev-1")}]}],
             },
             {
                 "name": "test", "patch_group": "test", "state": "blocked", "gate": "BLOCK",
-                "reasons": ["1 of 2 instances failed (limit 0)"],
+                "reasons": ["1 of 2 instances failed (limit 0)"], "health": None,
                 "targets": 2, "succeeded": 1, "failed": 1, "unreachable": 0, "offline": ["i-9"], "pinned_to": "dev",
                 "waves": [{"label": "Install wave 1", "targets": 2, "verdict": "BLOCK", "reasons": ["1 of 2 instances failed (limit 0)"], "commands": [
                     {"id": "cmd-test-1", "short": "cmd-test", "url": console.format("cmd-test-1")},
@@ -247,7 +247,7 @@ def test_run_summary_of_a_blocked_run():
                 ]}],
             },
             {
-                "name": "prod", "patch_group": "prod", "state": "not started", "gate": "-", "reasons": [],
+                "name": "prod", "patch_group": "prod", "state": "not started", "gate": "-", "reasons": [], "health": None,
                 "targets": 0, "succeeded": 0, "failed": 0, "unreachable": 0, "offline": [], "pinned_to": "dev", "waves": [],
             },
         ],
