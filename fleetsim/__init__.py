@@ -51,6 +51,11 @@ class Running:
         """Environment variables that point AWS SDKs and the AWS CLI at this fleet."""
         return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "fleetsim", "AWS_SECRET_ACCESS_KEY": "fleetsim", "AWS_DEFAULT_REGION": "us-east-1"}
 
+    def aws_cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """The AWS CLI (`python -m awscli ARGS --output json`) run against this fleet, as a person would run it."""
+        return subprocess.run([sys.executable, "-m", "awscli", *args, "--output", "json"], env={**os.environ, **self.env()},
+                              capture_output=True, text=True, timeout=timeout)
+
     def _call(self, method: str, path: str, payload: dict | None = None) -> dict:
         data = json.dumps(payload).encode() if payload is not None else None
         request = urllib.request.Request(f"{self.endpoint}{path}", data=data, method=method, headers={"Content-Type": "application/json"})

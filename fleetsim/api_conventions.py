@@ -1,7 +1,8 @@
 """What every SSM action fleetsim answers shares: SSM's error answers, paging tokens, timestamps, request readers.
 
 Each area of the API is a mixin built on `FleetActions` (fleetsim.api_run_command,
-fleetsim.api_instances, fleetsim.api_baselines, fleetsim.api_compliance);
+fleetsim.api_instances, fleetsim.api_baselines, fleetsim.api_compliance,
+fleetsim.api_maintenance_windows);
 fleetsim.models composes them into the response class moto dispatches to.
 """
 from __future__ import annotations

@@ -6,9 +6,9 @@ this module's sibling `urls.py` (it derives the URL module from the backend's
 module name), which routes SSM requests to `FleetSSMResponse`. Everything
 moto already does for SSM keeps working; what Patch Manager and Run Command
 need is answered by FleetSSMResponse's mixins, one module per area of the API
-(fleetsim.api_run_command, api_instances, api_baselines, api_compliance, on
-the shared conventions of fleetsim.api_conventions), from the simulation in
-fleetsim.runcommand.
+(fleetsim.api_run_command, api_instances, api_baselines, api_compliance,
+api_maintenance_windows, on the shared conventions of fleetsim.api_conventions),
+from the simulation in fleetsim.runcommand.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from fleetsim.api_baselines import PatchBaselineActions
 from fleetsim.api_compliance import PatchComplianceActions
 from fleetsim.api_conventions import FleetActions, error
 from fleetsim.api_instances import InstanceInformationActions
+from fleetsim.api_maintenance_windows import MaintenanceWindowActions, WindowRecord
 from fleetsim.api_run_command import RunCommandActions
 from fleetsim.clock import SimClock
 from fleetsim.fleet import SimInstance, build_instances
@@ -48,6 +49,8 @@ class FleetSSMBackend(SimpleSystemManagerBackend):
         self.baseline_times: dict[str, tuple[datetime, datetime]] = {}
         self.default_baseline_ids: dict[str, str] = {b["OperatingSystem"]: arn for arn, b in self.fleet_baselines.items()}
         self.group_baselines: dict[tuple[str, str], str] = {}
+        # What SSM keeps about a maintenance window and moto's FakeMaintenanceWindow does not, by window id.
+        self.window_records: dict[str, WindowRecord] = {}
         self.instances: dict[str, SimInstance] = {}
         self.run_command: RunCommand | None = None
         self.clock = SimClock(1.0)
@@ -203,7 +206,7 @@ def _json_ready(value: Any) -> Any:
 
 
 class FleetSSMResponse(RunCommandActions, InstanceInformationActions, PatchBaselineActions, PatchComplianceActions,
-                       SimpleSystemManagerResponse):
+                       MaintenanceWindowActions, SimpleSystemManagerResponse):
     """SSM actions answered from the simulation, one mixin per area of the API; the rest are moto's.
 
     moto calls the method named after the action in snake_case, looked up on this class and its bases,

@@ -3,10 +3,12 @@
 The recording test runs, against one fleetsim serving include/fleets/demo.yaml,
 everything the Airflow role does: `patchflow sync` (first run, then a run that
 updates, tags, re-registers, sets a default and deletes), the whole demo
-rollout through Airflow (`patchflow demo --endpoint`), and the cancel call the
+rollout through Airflow (`patchflow demo --endpoint`), the cancel call the
 operators make when a task is killed or times out (a healthy demo never
-reaches it). fleetsim counts every request as `service:Action`; the test maps
-API operations to IAM actions and compares the sets both ways. The static
+reaches it), and the reads of a stage whose window stays in SSM (the demo
+plan writes no such window). fleetsim counts every request as
+`service:Action`; the test maps API operations to IAM actions and compares
+the sets both ways. The static
 tests keep the policy wildcard-free and its resource scoping in step with the
 shipped plans (patch groups, ledger bucket and prefixes, SNS topics).
 """
@@ -26,6 +28,7 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 POLICY_PATH = PROJECT_ROOT / "include" / "iam" / "patchflow-airflow-policy.json"
 ASSIGN_POLICY_PATH = PROJECT_ROOT / "include" / "iam" / "patchflow-groups-assign-policy.json"
+IMPORT_POLICY_PATH = PROJECT_ROOT / "include" / "iam" / "patchflow-import-policy.json"
 IAM_README = PROJECT_ROOT / "include" / "iam" / "README.md"
 DEMO_FLEET = PROJECT_ROOT / "include" / "fleets" / "demo.yaml"
 ROLLOUTS = PROJECT_ROOT / "include" / "rollouts"
@@ -46,6 +49,8 @@ NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
 # What `patchflow demo` creates because a fresh fleetsim lacks it and a real account already has it
 # (demo.prepare_aws: the ledger bucket and the notification topic). Never called by the Airflow role.
 DEMO_SETUP_ONLY = {"s3:CreateBucket", "sns:CreateTopic"}
+# What the test itself creates so a stage has an SSM window with a patch task to read; a release manager made it.
+WINDOW_SETUP_ONLY = {"ssm:CreateMaintenanceWindow", "ssm:RegisterTaskWithMaintenanceWindow"}
 
 
 def load_policy(path: Path = POLICY_PATH) -> dict:
@@ -81,7 +86,7 @@ def shipped_plans() -> list[dict]:
 # --------------------------------------------------------------------------- the policy itself
 
 
-@pytest.mark.parametrize("path", [POLICY_PATH, ASSIGN_POLICY_PATH], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [POLICY_PATH, ASSIGN_POLICY_PATH, IMPORT_POLICY_PATH], ids=lambda p: p.name)
 def test_policy_is_well_formed_and_wildcard_free(path):
     policy = load_policy(path)
     assert policy["Version"] == "2012-10-17"
@@ -103,7 +108,7 @@ def test_only_read_and_track_actions_have_no_resource_scope():
     unscoped = {a for s in load_policy()["Statement"] if s["Effect"] == "Allow" and "*" in as_list(s["Resource"]) for a in as_list(s["Action"])}
     assert unscoped == {
         "cloudwatch:DescribeAlarms", "ec2:DescribeTags", "ssm:CancelCommand", "ssm:DescribeInstanceInformation", "ssm:DescribeInstancePatchStates", "ssm:DescribeInstancePatches",
-        "ssm:DescribePatchBaselines", "ssm:DescribePatchGroups", "ssm:GetDefaultPatchBaseline", "ssm:GetPatchBaselineForPatchGroup",
+        "ssm:DescribeMaintenanceWindows", "ssm:DescribePatchBaselines", "ssm:DescribePatchGroups", "ssm:GetDefaultPatchBaseline", "ssm:GetPatchBaselineForPatchGroup",
         "ssm:ListCommandInvocations", "ssm:ListCommands",
     }
 
@@ -203,6 +208,14 @@ def test_alarm_tags_are_read_from_the_accounts_alarms_only():
     )
 
 
+def test_maintenance_windows_are_only_read_and_only_the_accounts():
+    window_actions = {a for a in allowed_actions(load_policy()) if "MaintenanceWindow" in a}
+    assert window_actions == {"ssm:DescribeMaintenanceWindows", "ssm:DescribeMaintenanceWindowTasks", "ssm:GetMaintenanceWindow", "ssm:GetMaintenanceWindowTask"}
+    scoped = [s for s in load_policy()["Statement"] if set(as_list(s["Action"])) & (window_actions - {"ssm:DescribeMaintenanceWindows"})]
+    assert [(s["Sid"], as_list(s["Resource"])) for s in scoped] == [
+        ("ReadStageMaintenanceWindows", ["arn:aws:ssm:us-east-1:123456789012:maintenancewindow/*"])]
+
+
 def test_ledger_access_is_the_plans_bucket_and_prefixes_only_and_writes_must_be_encrypted():
     ledgers = {urlparse(plan["ledger"]) for plan in shipped_plans() if plan.get("ledger", "").startswith("s3://")}
     buckets = sorted({u.netloc for u in ledgers})
@@ -236,7 +249,7 @@ def test_notifications_publish_only_to_the_plans_topics():
 
 def test_iam_readme_documents_every_statement():
     text = IAM_README.read_text(encoding="utf-8")
-    for statement in load_policy()["Statement"] + load_policy(ASSIGN_POLICY_PATH)["Statement"]:
+    for statement in load_policy()["Statement"] + load_policy(ASSIGN_POLICY_PATH)["Statement"] + load_policy(IMPORT_POLICY_PATH)["Statement"]:
         assert statement["Sid"] in text
     for phrase in ("ssm:resourceTag/Patch Group", "ssm:resourceTag/PatchGroup", "AWS-RunPatchBaseline", "AWS-RunShellScript", "AWS-RunPowerShellScript",
                    "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "patchflow-ledger", "patch-rollouts"):
@@ -277,6 +290,24 @@ assignments:
 """
 
 
+def read_a_stage_window(ssm) -> None:
+    """What the rollout reads of a stage's SSM window: at the run's start (find_window), at preflight (window_tasks)."""
+    from patchflow.aws.maintenance_windows import find_window, window_tasks
+    from patchflow.core.maintenance_windows import SsmWindowRef
+
+    window_id = ssm.create_maintenance_window(Name="Weekly-Patch-Window", Schedule="cron(0 2 ? * SUN *)", ScheduleTimezone="Europe/Berlin",
+                                              Duration=4, Cutoff=1, AllowUnassociatedTargets=True)["WindowId"]
+    ssm.register_task_with_maintenance_window(
+        WindowId=window_id, TaskArn="AWS-RunPatchBaseline", TaskType="RUN_COMMAND", MaxConcurrency="1", MaxErrors="1",
+        Targets=[{"Key": "InstanceIds", "Values": ["i-0123456789abcdef0"]}],
+        TaskInvocationParameters={"RunCommand": {"Parameters": {"Operation": ["Install"]}}},
+    )
+    found = find_window(ssm, SsmWindowRef("Weekly-Patch-Window"))
+    assert found["WindowId"] == window_id, found
+    (task,) = window_tasks(ssm, window_id)
+    assert task["TaskInvocationParameters"]["RunCommand"]["Parameters"] == {"Operation": ["Install"]}
+
+
 def run_groups_report(env: dict[str, str]) -> None:
     """`patchflow groups` exits 1 when it finds membership problems; either way it must have read the fleet."""
     finished = subprocess.run([sys.executable, "-m", "patchflow", "groups"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
@@ -305,6 +336,7 @@ def test_policies_grant_exactly_the_actions_the_project_calls(tmp_path):
             assert any(line.startswith(verb + " ") for line in lifecycle.stdout.splitlines()), (verb, lifecycle.stdout)
         # The cancel the operators and the trigger make on kill or time-out (patchflow.aws.commands.cancel_commands).
         cancel_commands(sim.client("ssm"), ["00000000-0000-0000-0000-000000000000"])
+        read_a_stage_window(sim.client("ssm"))
         run_groups_report(env)
         airflow_calls = sim.api_calls()
         # --- whoever assigns patch groups
@@ -317,8 +349,51 @@ def test_policies_grant_exactly_the_actions_the_project_calls(tmp_path):
     assert first_sync <= {"ssm:CreatePatchBaseline", "ssm:DescribePatchBaselines", "ssm:DescribePatchGroups",
                           "ssm:GetDefaultPatchBaseline", "ssm:RegisterPatchBaselineForPatchGroup"}
     assert DEMO_SETUP_ONLY <= set(airflow_calls), "the demo no longer creates the bucket and topic: update DEMO_SETUP_ONLY"
-    used = iam_actions({call: n for call, n in airflow_calls.items() if call not in DEMO_SETUP_ONLY})
+    assert WINDOW_SETUP_ONLY <= set(airflow_calls)
+    used = iam_actions({call: n for call, n in airflow_calls.items() if call not in DEMO_SETUP_ONLY | WINDOW_SETUP_ONLY})
     granted = allowed_actions(load_policy())
     assert sorted(used - granted) == [], "the project calls actions the Airflow policy does not grant"
     assert sorted(granted - used) == [], "the Airflow policy grants actions the project never calls"
     assert sorted(iam_actions(assign_calls)) == sorted(allowed_actions(load_policy(ASSIGN_POLICY_PATH)))
+
+
+def test_the_import_policy_writes_only_tags_on_the_accounts_patch_baselines():
+    policy = load_policy(IMPORT_POLICY_PATH)
+    writes = {a for a in allowed_actions(policy) if not a.split(":")[1].startswith(("Describe", "Get"))}
+    (grant,) = statements_granting(policy, "ssm:AddTagsToResource")
+    assert (writes, as_list(grant["Resource"])) == ({"ssm:AddTagsToResource"}, ["arn:aws:ssm:us-east-1:123456789012:patchbaseline/*"])
+
+
+@pytest.mark.fleetsim
+def test_the_import_policy_grants_exactly_the_actions_an_import_calls(tmp_path):
+    """`patchflow import` is run by a person, never the Airflow role: its calls against an account with a custom
+    baseline and a patch window, recorded and compared with patchflow-import-policy.json both ways."""
+    from fleetsim import running
+
+    fleet = {"groups": [{"name": "production", "count": 1, "platform": "WINDOWS", "tags": {"Patch Group": "Production"}}]}
+    with running(fleet, seed=3, time_scale=120) as sim:
+        env = {**os.environ, **sim.env(), "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)])}
+        ssm = sim.client("ssm")
+        baseline_id = ssm.create_patch_baseline(Name="MyCustomPatchBaseline", OperatingSystem="WINDOWS", ApprovedPatches=["KB5044735"])["BaselineId"]
+        ssm.register_patch_baseline_for_patch_group(BaselineId=baseline_id, PatchGroup="Production")
+        window_id = ssm.create_maintenance_window(Name="Weekly-Patch-Window", Schedule="cron(0 2 ? * SUN *)", Duration=4, Cutoff=1,
+                                                  AllowUnassociatedTargets=True)["WindowId"]
+        target_id = ssm.register_target_with_maintenance_window(
+            WindowId=window_id, ResourceType="INSTANCE", Targets=[{"Key": "tag:Patch Group", "Values": ["Production"]}])["WindowTargetId"]
+        ssm.register_task_with_maintenance_window(
+            WindowId=window_id, Targets=[{"Key": "WindowTargetIds", "Values": [target_id]}], TaskArn="AWS-RunPatchBaseline", TaskType="RUN_COMMAND",
+            MaxConcurrency="1", MaxErrors="0", TaskInvocationParameters={"RunCommand": {"Parameters": {"Operation": ["Install"]}}})
+        folders = []
+        for name in ("baselines", "rollouts", "dags"):
+            (tmp_path / name).mkdir()
+            folders += [f"--{name}", str(tmp_path / name)]
+        sim.reset_stats()
+        run([sys.executable, "-m", "patchflow", "import", "--dry-run", *folders], env, timeout=120)
+        dry_run_calls = sim.api_calls()
+        sim.reset_stats()
+        run([sys.executable, "-m", "patchflow", "import", *folders], env, timeout=120)
+        import_calls = sim.api_calls()
+
+    assert sorted(p.name for p in tmp_path.rglob("*.*")) == ["MyCustomPatchBaseline.yaml", "imported.yaml", "rollout_imported.py"]
+    assert sorted(iam_actions(dry_run_calls)) == sorted(iam_actions(import_calls) - {"ssm:AddTagsToResource"})
+    assert sorted(iam_actions(import_calls)) == sorted(allowed_actions(load_policy(IMPORT_POLICY_PATH)))

@@ -109,6 +109,7 @@ def example_outputs(action: str) -> list[Any]:
         text = "\n".join(row for row in text.splitlines() if row.strip() not in ("...", "...,"))
         text = re.sub(r"\}(\s*)\{", r"},\1{", text)
         text = re.sub(r",(\s*[\]}])", r"\1", text)
+        text = re.sub(r'(:\s*)(\d{4}-\d\d-\d\dT[\d:.]+Z)(\s*[,}])', r'\1"\2"\3', text)  # get-maintenance-window's bare timestamp
         try:
             outputs.append(json.loads(text))
         except ValueError as exc:
@@ -272,6 +273,54 @@ def register_a_group(w) -> dict:
     return w["answer"]("register_patch_baseline_for_patch_group", BaselineId=windows_baseline(w["ssm"], "DevPatching"), PatchGroup="Development")
 
 
+def a_window(w, name: str, schedule: str = "rate(3 days)") -> str:
+    return w["ssm"].create_maintenance_window(Name=name, Schedule=schedule, Duration=6, Cutoff=1, AllowUnassociatedTargets=True)["WindowId"]
+
+
+def a_window_target(w, window_id: str) -> str:
+    # describe-maintenance-window-targets.rst, example 2: a tag target with OwnerInformation and a Name.
+    return w["ssm"].register_target_with_maintenance_window(
+        WindowId=window_id, ResourceType="INSTANCE", Targets=[{"Key": "tag:Environment", "Values": ["Prod"]}],
+        OwnerInformation="CostCenter1", Name="ProdTarget1")["WindowTargetId"]
+
+
+def register_a_window_task(w, window_id: str) -> dict:
+    # get-maintenance-window-task.rst: a Run Command task with RunCommand invocation parameters.
+    return w["answer"](
+        "register_task_with_maintenance_window", WindowId=window_id, TaskArn="AWS-RunPowerShellScript", TaskType="RUN_COMMAND",
+        Targets=[{"Key": "WindowTargetIds", "Values": [a_window_target(w, window_id)]}], Priority=1, MaxConcurrency="1", MaxErrors="1",
+        Name="ExampleTask", Description="Runs a command", TaskInvocationParameters={"RunCommand": {"Comment": "", "TimeoutSeconds": 600,
+        "Parameters": {"commands": ["echo Hello"], "executionTimeout": ["3600"], "workingDirectory": [""]}}})
+
+
+def describe_windows(w) -> dict:
+    a_window(w, "MyMaintenanceWindow-1", "rate(180 minutes)")
+    return w["answer"]("describe_maintenance_windows", Filters=[{"Key": "Name", "Values": ["MyMaintenanceWindow"]}])
+
+
+def describe_window_targets(w) -> dict:
+    window_id = a_window(w, "Targets-Window")
+    a_window_target(w, window_id)
+    return w["answer"]("describe_maintenance_window_targets", WindowId=window_id)
+
+
+def deregister_a_window_target(w) -> dict:
+    window_id = a_window(w, "Deregister-Target-Window")
+    return w["answer"]("deregister_target_from_maintenance_window", WindowId=window_id, WindowTargetId=a_window_target(w, window_id))
+
+
+def of_a_window_task(action: str) -> Callable[[dict], dict]:
+    """The action's answer about a window with one registered Run Command task."""
+
+    def request(w) -> dict:
+        window_id = a_window(w, f"Task-Window-{action.replace('_', '-')}")
+        task_id = register_a_window_task(w, window_id)["WindowTaskId"]
+        by_task = {} if action == "describe_maintenance_window_tasks" else {"WindowTaskId": task_id}
+        return w["answer"](action, WindowId=window_id, **by_task)
+
+    return request
+
+
 # action -> the example's request, made on the simulated fleet
 REQUESTS: dict[str, Callable[[dict], dict]] = {
     "send_command": lambda w: w["answer"]("send_command", DocumentName="AWS-RunShellScript", Parameters={"commands": ["echo HelloWorld"]},
@@ -303,6 +352,23 @@ REQUESTS: dict[str, Callable[[dict], dict]] = {
     "describe_instance_patch_states": lambda w: w["answer"]("describe_instance_patch_states", InstanceIds=w["al"] + w["win"]),
     "describe_instance_patch_states_for_patch_group": lambda w: w["answer"]("describe_instance_patch_states_for_patch_group", PatchGroup="conformance"),
     "describe_instance_patches": lambda w: w["answer"]("describe_instance_patches", InstanceId=w["win"][0], MaxResults=10),
+    "create_maintenance_window": lambda w: w["answer"](
+        "create_maintenance_window", Name="My-Tutorial-Maintenance-Window", Schedule="rate(5 minutes)", Duration=2, Cutoff=1,
+        AllowUnassociatedTargets=True, Tags=[{"Key": "Purpose", "Value": "Tutorial"}]),
+    "get_maintenance_window": lambda w: w["answer"]("get_maintenance_window", WindowId=a_window(w, "My-Maintenance-Window")),
+    "update_maintenance_window": lambda w: w["answer"]("update_maintenance_window", WindowId=a_window(w, "My-MW", "cron(0 16 ? * TUE *)"),
+                                                       Name="My-Renamed-MW"),
+    "describe_maintenance_windows": describe_windows,
+    "delete_maintenance_window": lambda w: w["answer"]("delete_maintenance_window", WindowId=a_window(w, "Delete-Me-Window")),
+    "register_target_with_maintenance_window": lambda w: w["answer"](
+        "register_target_with_maintenance_window", WindowId=a_window(w, "Register-Target-Window"), ResourceType="INSTANCE",
+        Targets=[{"Key": "InstanceIds", "Values": w["win"][:1]}], OwnerInformation="Single instance"),
+    "describe_maintenance_window_targets": describe_window_targets,
+    "deregister_target_from_maintenance_window": deregister_a_window_target,
+    "register_task_with_maintenance_window": lambda w: register_a_window_task(w, a_window(w, "Register-Task-Window")),
+    "describe_maintenance_window_tasks": of_a_window_task("describe_maintenance_window_tasks"),
+    "get_maintenance_window_task": of_a_window_task("get_maintenance_window_task"),
+    "deregister_task_from_maintenance_window": of_a_window_task("deregister_task_from_maintenance_window"),
 }
 
 

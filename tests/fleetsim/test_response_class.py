@@ -27,6 +27,12 @@ AREAS = {
         "describe_instance_patch_states", "describe_instance_patch_states_for_patch_group", "describe_instance_patches",
         "describe_patch_group_state",
     ],
+    "fleetsim.api_maintenance_windows": [
+        "create_maintenance_window", "delete_maintenance_window", "deregister_target_from_maintenance_window",
+        "deregister_task_from_maintenance_window", "describe_maintenance_window_targets", "describe_maintenance_window_tasks",
+        "describe_maintenance_windows", "get_maintenance_window", "get_maintenance_window_task", "register_target_with_maintenance_window",
+        "register_task_with_maintenance_window", "update_maintenance_window",
+    ],
 }
 SERVED = sorted(action for actions in AREAS.values() for action in actions)
 

@@ -71,6 +71,7 @@ class CommandProgress:
     error_count: int
     delivery_timed_out_count: int
     comment: str = ""
+    requested_at: str = ""  # ISO 8601: when SSM accepted the command
 
     @property
     def finished(self) -> bool:
@@ -89,10 +90,30 @@ class CommandProgress:
             error_count=int(command.get("ErrorCount", 0)),
             delivery_timed_out_count=int(command.get("DeliveryTimedOutCount", 0)),
             comment=command.get("Comment", ""),
+            requested_at=_moment_text(command.get("RequestedDateTime")),
         )
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
+
+
+def _moment_text(value: object) -> str:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+    return str(value or "")
+
+
+def first_sent_at(started: datetime, reattached: Mapping[str, CommandProgress]) -> datetime:
+    """When this step's commands went out: `started`, or earlier when a retry re-attaches to commands SSM
+    accepted before it. Patch states reported since then are this step's, so a retry must judge from there."""
+    moments = [started]
+    for progress in reattached.values():
+        try:
+            moment = datetime.fromisoformat(progress.requested_at.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        moments.append(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+    return min(moments)
 
 
 def chunked(items: Sequence[str], size: int = MAX_INSTANCE_IDS_PER_COMMAND) -> list[tuple[str, ...]]:

@@ -123,6 +123,9 @@ class RunStartedRecord(RecordCommon):
     dry_run: bool
     change_ticket: str
     params: dict[str, Any]  # the trigger form as submitted
+    # Only a run whose stages keep their window in SSM: each stage's ssm_window as the plan writes it ->
+    # SSM's GetMaintenanceWindow answer, read when the run started (a window SSM has not is in the block's reason).
+    ssm_windows: NotRequired[dict[str, Any]]
 
 
 class PreflightRecord(RecordCommon):
@@ -132,6 +135,7 @@ class PreflightRecord(RecordCommon):
     offline: list[str]  # instance ids whose agent was not online
     baselines: dict[str, str | None]  # operating system -> registered baseline id, None when the OS default applies
     default_baselines: dict[str, str]  # operating system -> the default baseline its nodes get instead
+    warnings: list[str]  # what preflight found worth saying that does not stop the stage (its SSM window patching too)
 
 
 class CommandSentRecord(RecordCommon):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from patchflow.core.aws_schedules import Schedule
 from patchflow.core.gates import GateThresholds
 from patchflow.core.health import HealthSpec
-from patchflow.core.maintenance_windows import MaintenanceWindow
+from patchflow.core.maintenance_windows import MaintenanceWindow, SsmWindowRef
 
 PLAN_KEYS = ("name", "description", "owner", "tags", "schedule", "ledger", "notifications", "defaults", "stages")
 STAGE_KEYS = (
@@ -42,7 +42,7 @@ STAGE_KEYS = (
 )
 PER_STAGE_ONLY = ("name", "patch_group", "schedule")
 APPROVAL_KEYS = ("required", "timeout")
-WINDOW_KEYS = ("schedule", "timezone", "duration", "cutoff")
+WINDOW_KEYS = ("schedule", "timezone", "duration", "cutoff", "ssm_window")  # ssm_window alone, or the others
 NOTIFICATION_KEYS = ("sns_topic_arn", "slack_connection_id")
 SCHEDULE_KEYS = ("cron", "timezone", "late_start_limit")
 STAGE_SCHEDULE_KEYS = ("cron",)  # a stage's runs use the plan's time zone: Airflow runs one calendar per DAG
@@ -88,7 +88,7 @@ class Stage:
     gate: GateThresholds
     soak_seconds: int
     approval: Approval | None
-    window: MaintenanceWindow | None
+    window: MaintenanceWindow | SsmWindowRef | None  # None: always open
     pin_to: str | None
     notify: frozenset[str]
     gated: bool = True  # False for `gate: none` or no gate: `gate` then holds the permissive thresholds

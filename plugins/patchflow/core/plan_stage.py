@@ -15,7 +15,7 @@ from patchflow.core.errors import MISSING, join_path
 from patchflow.core.gates import GATE_KEYS, MOST_TARGETS, GateThresholds, read_thresholds
 from patchflow.core.health import HEALTH_KEYS, HealthSpec
 from patchflow.core.health_plan import HEALTH_WHAT, read_health_items
-from patchflow.core.maintenance_windows import MaintenanceWindow, cutoff_problem, parse_window_hours
+from patchflow.core.maintenance_windows import MaintenanceWindow, SsmWindowRef, cutoff_problem, parse_window_hours
 from patchflow.core.plan_model import APPROVAL_KEYS, NOTIFY_EVENTS, REBOOT_OPTIONS, STAGE_KEYS, STAGE_SCHEDULE_KEYS, WINDOW_KEYS, Approval
 from patchflow.core.ratecontrol import parse_max_concurrency, parse_max_errors, parse_waves
 from patchflow.core.schedule import airflow_cron_reason
@@ -105,13 +105,36 @@ def read_approval(found: Findings, entry: Entry | None) -> Approval | None:
     return Approval(timeout)
 
 
-def read_window(found: Findings, entry: Entry | None) -> MaintenanceWindow | None:
+def own_window_kind(items: dict[str, Entry]) -> dict[str, Entry]:
+    """A stage's window of one kind replaces a default window of the other kind, whole.
+
+    Merged key by key, a stage's {ssm_window: X} under a default {schedule: ..., duration: ...}
+    would be both at once; where each key was written (defaults or the stage) tells which wins.
+    """
+    if "ssm_window" not in items:
+        return items
+    from_defaults = {key for key, (_, path) in items.items() if path.startswith("defaults")}
+    if "ssm_window" not in from_defaults:
+        return {key: entry for key, entry in items.items() if key not in from_defaults}
+    if set(items) - from_defaults:
+        return {key: entry for key, entry in items.items() if key not in from_defaults or key != "ssm_window"}
+    return items
+
+
+def read_window(found: Findings, entry: Entry | None) -> MaintenanceWindow | SsmWindowRef | None:
     if entry is None or is_absent(entry[0]):
         return None
     value, path = entry
-    items = read_stage_mapping(found, entry, WINDOW_KEYS, "a mapping with schedule, timezone, duration and cutoff, or none (always open)")
+    what = "a mapping with schedule, timezone, duration and cutoff, a mapping with just ssm_window, or none (always open)"
+    items = read_stage_mapping(found, entry, WINDOW_KEYS, what)
     if items is None:
         return None
+    items = own_window_kind(items)
+    if "ssm_window" in items:
+        for key, (beside, beside_path) in items.items():
+            if key != "ssm_window":
+                found.expected(beside_path, "nothing beside ssm_window (SSM gives the window's schedule, time zone, duration and cutoff)", beside)
+        return read_with(found, items["ssm_window"], SsmWindowRef)
     for required in ("schedule", "duration"):
         if required not in items:
             found.add(path, f"expected a {required}, got nothing")

@@ -115,6 +115,7 @@ def _stage(name: str, records: Sequence[LedgerRecord]) -> Stage:
         error=failure.get("reason", "") if failure else None,
         release=_chosen_release(chosen) if chosen else None,
         health=health,
+        warnings=tuple(preflight.get("warnings", [])) if preflight else (),
     )
 
 
@@ -309,7 +310,7 @@ def _output_tails_markdown(wave: Wave) -> list[str]:
 
 
 def stage_facts(stage: Stage) -> list[str]:
-    """The stage's baselines, offline agents, manifest, pinning and drift, one sentence each, for every rendering."""
+    """The stage's baselines, offline agents, preflight warnings, manifest, pinning and drift, one sentence each, for every rendering."""
     facts = []
     if stage.baselines:
         defaults = stage.default_baselines
@@ -319,6 +320,7 @@ def stage_facts(stage: Stage) -> list[str]:
         )
     if stage.offline:
         facts.append("Offline agents at preflight: " + ", ".join(stage.offline))
+    facts.extend(f"Warning at preflight: {warning}" for warning in stage.warnings)
     if stage.manifest:
         facts.append(f"Pinned manifest: {stage.manifest.hash} ({stage.manifest.size} patches)")
     if stage.not_sent:

@@ -226,6 +226,7 @@ class Stage:
     error: str | None = None  # why the stage failed; report.json has the field only when it did
     release: ChosenRelease | None = None  # a release from an earlier run; report.json has the field only then
     health: tuple[HealthCheck, ...] = ()  # the stage's health checks in time order; report.json has the field only when there are any
+    warnings: tuple[str, ...] = ()  # what preflight warned of without stopping the stage; report.json has the field only when there are any
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -254,6 +255,8 @@ class Stage:
             data["release"] = self.release.to_json()
         if self.health:
             data["health"] = [check.to_json() for check in self.health]
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
         return data
 
 
@@ -308,7 +311,8 @@ class _ReportFileReader(FieldReader):
 
     Fields read with a default came after the report's first version (pins_recorded; a stage's
     default_baselines, install_override_lists, pinned_to, nothing_new_for, not_sent, moved_on;
-    error, written only for a failed stage; health, only for a stage with health checks): an older
+    error, written only for a failed stage; health, only for a stage with health checks; warnings, only
+    for a stage preflight warned about): an older
     report.json lacks them, and is still read.
     """
 
@@ -363,10 +367,11 @@ class _ReportFileReader(FieldReader):
         release = take("release", MAPPING_OR_NULL, default=None)
         release = None if release is None else self.chosen_release(release, join_path(path, "release"))
         health = read_health_checks(self, take("health", LIST, default=[]), join_path(path, "health"))
+        warnings = tuple(take("warnings", TEXTS, default=[]))
         return Stage(
             name, patch_group, StageState(state) if state is not None else StageState.NOT_STARTED, targets, offline, baselines, default_baselines,
             command_ids, waves, counts, verdict, manifest, drift, install_override_lists, pinned_to, nothing_new_for, not_sent, moved_on, error, release,
-            health,
+            health, warnings,
         )
 
     def wave(self, value: Any, path: str) -> Wave:

@@ -11,6 +11,7 @@ from pathlib import Path
 from airflow.sdk import DAG, Param, TaskGroup, TriggerRule
 
 from patchflow.core.durations import spoken_duration
+from patchflow.core.maintenance_windows import window_summary
 from patchflow.core.plan import RolloutPlan, Stage, load_plan
 from patchflow.rollout.approval import StageApprovalOperator
 from patchflow.rollout.health import HealthCheckOperator
@@ -97,7 +98,7 @@ def plan_doc(plan: RolloutPlan) -> str:
     lines = [f"# Rollout plan `{plan.name}`", "", plan.description or "", "", f"Source: `{plan.source}`", ""]
     lines += ["| stage | patch group | waves | max failed | approval | window | pinned to |", "|---|---|---|---|---|---|---|"]
     for stage in plan.stages:
-        window = "always" if stage.window is None else f"{stage.window.schedule.expression}, {stage.window.duration_hours}h, cutoff {stage.window.cutoff_hours}h"
+        window = window_summary(stage.window)
         approval = "no" if stage.approval is None else f"yes, {stage.approval.timeout_seconds // 60} min"
         lines.append(
             f"| {stage.name} | {stage.patch_group} | {', '.join(str(w) for w in stage.waves)} | {stage.gate.max_failed} | {approval} | {window} | {stage.pin_to or '-'} |"

@@ -157,6 +157,7 @@ class HealthCheckOperator(CommandSendingOperator):
         for document in documents:
             already.update(ssm_commands.find_commands_by_comment(ssm, self._comment_prefix(rollout), run_start(context), document))
         command_ids = self.send_or_reattach(context, rollout, requests, already)
+        started = ssm_commands.first_sent_at(started, already)
         echo = {"started_at": started.isoformat(), "documents": documents}
         deadline = started + timedelta(seconds=self.stage.timeout_seconds + self.health.verify.timeout_seconds)
         self.wait_for(context, command_ids, started, deadline, echo, document_names=documents)

@@ -12,7 +12,8 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from patchflow.rollout import health, notify
 from patchflow.core.gates import InstanceResult, Outcome, evaluate_gate
 from patchflow.core.health import nodes_without_commands
-from patchflow.core.maintenance_windows import window_state
+from patchflow.core.adoption_tasks import double_patching_warning
+from patchflow.core.maintenance_windows import SsmWindowRef
 from patchflow.core.manifest import (
     InstanceEvidence,
     Manifest,
@@ -31,10 +32,12 @@ from patchflow.core.report_records import RunOutcome
 from patchflow.core.promotion import ReleaseFrom, release_sources
 from patchflow.core.releases import Release, ReleaseEvent, ReleaseEventKind, choose_release, release_id_for
 from patchflow.core.scheduled_runs import refused_start, scheduled_selection
+from patchflow.core.stage_windows import answer_json, start_refusal, window_decision
 from patchflow.rollout.base import RolloutOperator, artifact_json, block, pinned_release
 from patchflow.rollout.links import RolloutReportLink
 from patchflow.aws import inventory
 from patchflow.aws.compliance import reported_patches
+from patchflow.aws import maintenance_windows as ssm_windows
 
 
 class StartRunOperator(RolloutOperator):
@@ -46,6 +49,9 @@ class StartRunOperator(RolloutOperator):
 
     def execute(self, context):
         rollout = self.rollout(context)
+        selected = [s for s in self.plan.stages if rollout.selected(s)]
+        found = self._read_ssm_windows(rollout, selected)
+        answers = {key: answer_json(read) for key, read in found.items() if not isinstance(read, str)}
         rollout.ledger.append(
             RecordKind.RUN_STARTED,
             plan=self.plan.name,
@@ -54,15 +60,36 @@ class StartRunOperator(RolloutOperator):
             dry_run=rollout.params.dry_run,
             change_ticket=rollout.params.change_ticket,
             params=dict(context["params"]),
+            **({"ssm_windows": answers} if found else {}),
         )
         if rollout.scheduled_at is not None:
             self._refuse_a_surprise_run(rollout)
         # Fail closed before anything is sent: a health gate whose selector matches no alarm would watch nothing.
-        unmatched = health.first_unmatched_selector(rollout, [s for s in self.plan.stages if rollout.selected(s)])
+        unmatched = health.first_unmatched_selector(rollout, selected)
         if unmatched is not None:
             block(rollout, unmatched[0], unmatched[1])
+        # Likewise a stage whose SSM window is missing, disabled or over: it could never start.
+        now = datetime.now(timezone.utc)
+        for stage in selected:
+            refusal = start_refusal(stage.window, found, now)
+            if refusal is not None:
+                block(rollout, stage, refusal)
         releases = self._choose_releases(rollout)
-        return {"stages": list(rollout.params.stages), "dry_run": rollout.params.dry_run, "releases": releases}
+        return {"stages": list(rollout.params.stages), "dry_run": rollout.params.dry_run, "releases": releases, "ssm_windows": answers}
+
+    def _read_ssm_windows(self, rollout, selected) -> dict[str, dict | str]:
+        """Every SSM window the selected stages name, read once now: the reference -> SSM's answer, or why there is none."""
+        refs = {stage.window.name_or_id: stage.window for stage in selected if isinstance(stage.window, SsmWindowRef)}
+        if not refs:
+            return {}
+        ssm = rollout.ssm()
+        found = {key: ssm_windows.find_window(ssm, ref) for key, ref in refs.items()}
+        for key, read in found.items():
+            if not isinstance(read, str):
+                self.log.info("SSM window %s: %s (%s), schedule %s in %s, %s h, cutoff %s h, next execution %s", key, read.get("WindowId"),
+                              "enabled" if read.get("Enabled") else "disabled", read.get("Schedule"), read.get("ScheduleTimezone") or "UTC",
+                              read.get("Duration"), read.get("Cutoff"), read.get("NextExecutionTime") or "none")
+        return found
 
     def _refuse_a_surprise_run(self, rollout) -> None:
         """A scheduled run patches only on time: too late after its time, or with no stage due, it records why and is skipped."""
@@ -115,12 +142,13 @@ class MaintenanceWindowOperator(RolloutOperator):
         rollout = self.rollout(context)
         if not rollout.selected(self.stage) or self.stage.window is None:
             return {"open": True, "window": None}
-        now = datetime.now(timezone.utc)
-        state = window_state(self.stage.window, now)
-        if state.can_start_work:
-            return {"open": True, "last_start_at": state.last_start_at.isoformat()}
-        self.log.info("window for %s not open for new work; waiting until %s", self.stage.name, state.next_open_at)
-        self.defer(trigger=DateTimeTrigger(moment=state.next_open_at), method_name="execute")
+        decision = window_decision(self.stage.name, self.stage.window, ssm_window_answers(context), datetime.now(timezone.utc))
+        if decision.refusal is not None:
+            block(rollout, self.stage, decision.refusal)
+        self.log.info("%s", decision.message)
+        if decision.can_start_work:
+            return {"open": True, "last_start_at": decision.last_start_at.isoformat()}
+        self.defer(trigger=DateTimeTrigger(moment=decision.wait_until), method_name="execute")
 
 
 class PreflightOperator(RolloutOperator):
@@ -141,14 +169,18 @@ class PreflightOperator(RolloutOperator):
         baseline_fields = ledger_baselines(in_force)
         baselines = baseline_fields["baselines"]
         offline = [m.instance_id for m in members if not m.online]
+        warnings = self._window_warnings(context, ssm)
         rollout.ledger.append(
             RecordKind.PREFLIGHT,
             stage=self.stage.name,
             patch_group=self.stage.patch_group,
             targets=[m.to_json() for m in members],
             offline=offline,
+            warnings=warnings,
             **baseline_fields,
         )
+        for warning in warnings:
+            self.log.warning("stage %s: %s", self.stage.name, warning)
         problems = []
         if not members:
             problems.append(f"patch group '{self.stage.patch_group}' has no managed instances (tag 'Patch Group' or 'PatchGroup')")
@@ -173,6 +205,16 @@ class PreflightOperator(RolloutOperator):
             block(rollout, self.stage, f"preflight: {reason}")
         alarm_names = health.check_alarms_at_preflight(rollout, self.stage)
         return {"selected": True, "targets": [m.to_json() for m in members], "offline": offline, "baselines": baselines, "alarm_names": alarm_names}
+
+    def _window_warnings(self, context, ssm) -> list[str]:
+        """A warning, not a block: the stage's SSM window still runs its own patch task on the same nodes."""
+        if not isinstance(self.stage.window, SsmWindowRef):
+            return []
+        answer = ssm_window_answers(context).get(self.stage.window.name_or_id)
+        if not answer:
+            return []
+        warning = double_patching_warning(answer, ssm_windows.window_tasks(ssm, answer["WindowId"]))
+        return [warning] if warning else []
 
 
 class StageGateOperator(RolloutOperator):
@@ -369,6 +411,11 @@ def _why_no_verdict(context, stage_name: str, has_approval: bool) -> str:
         return f"stage {stage_name} was not approved (rejected, or no answer before the approval timed out)"
     first = sorted(stopped, key=lambda task: (by_task[task] != "failed", task))[0]
     return f"stage {stage_name} stopped at task {first} ({by_task[first]}) before its gate"
+
+
+def ssm_window_answers(context) -> dict[str, dict]:
+    """SSM's answers for the run's SSM windows, as the run's start read them (the reference -> GetMaintenanceWindow)."""
+    return (context["ti"].xcom_pull(task_ids="start") or {}).get("ssm_windows", {})
 
 
 def wave_rows(context, wave_task_ids: list[str]) -> list[WaveRow]:

@@ -16,8 +16,10 @@ from patchflow.core.manifest import NOT_YET_INSTALLED_STATES, judge_against_mani
 from patchflow.core.patch_states import NOT_INSTALLED_STATES
 from patchflow.core.ratecontrol import wave_batches
 from patchflow.core.records import RecordKind, WaveRow, not_sent_reason, online
+from patchflow.core.stage_windows import stage_window
 from patchflow.rollout.base import CommandSendingOperator, Rollout, block, pinned_release, run_start
 from patchflow.rollout.links import SsmCommandConsoleLink
+from patchflow.rollout.stage import ssm_window_answers
 from patchflow.rollout.triggers import ssm_client_for
 from patchflow.aws import commands as ssm_commands
 from patchflow.aws.compliance import fresh_patch_states, reported_patches
@@ -64,7 +66,11 @@ class PatchWaveOperator(CommandSendingOperator):
             self.log.info("wave %d of %s has no instances left to patch", self.wave_index, self.stage.name)
             return {"selected": True, "results": []}
         if self.stage.window is not None and operation == "Install":
-            state = window_state(self.stage.window, datetime.now(timezone.utc))
+            now = datetime.now(timezone.utc)
+            window = stage_window(self.stage.window, ssm_window_answers(context), now)
+            if isinstance(window, str):
+                block(rollout, self.stage, f"{window}; wave {self.wave_index} was not started")
+            state = window_state(window, now)
             if not state.can_start_work:
                 block(rollout, self.stage, f"the maintenance window allows no new work after {state.last_start_at}; wave {self.wave_index} was not started")
 
@@ -93,6 +99,7 @@ class PatchWaveOperator(CommandSendingOperator):
         requests = self._requests(context, reachable, operation, prefix, overrides, split_by_os=pinned, scan_only=nothing_new) if reachable else []
         already = ssm_commands.find_commands_by_comment(ssm, prefix, run_start(context)) if requests else {}
         command_ids = self.send_or_reattach(context, rollout, requests, already)
+        started = ssm_commands.first_sent_at(started, already)
         rollout.ledger.append(
             RecordKind.COMMAND_SENT,
             stage=self.stage.name,

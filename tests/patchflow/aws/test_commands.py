@@ -1,8 +1,11 @@
 """How one wave becomes SendCommand calls: pure, table-driven."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
+from patchflow.aws import commands as ssm_commands
 from patchflow.aws.commands import PatchCommandRequest, cancel_and_settle, wave_requests
 
 TEMPLATE = PatchCommandRequest(operation="Install", reboot_option="RebootIfNeeded", max_concurrency="10%", max_errors="5%", timeout_seconds=600, comment="patchflow t0k3n prod I1")
@@ -102,3 +105,32 @@ def test_cancel_and_settle_waits_until_the_command_is_terminal(statuses, expecte
 
     progress = cancel_and_settle(ssm, ["c-1"], timeout_seconds=10, poll_seconds=2, sleep=sleep, monotonic=lambda: clock[0])
     assert (ssm.cancelled, progress["c-1"].status, len(slept)) == (["c-1"], expected_status, sleeps)
+
+
+RETRY_STARTED = datetime(2026, 5, 12, 10, 30, tzinfo=timezone.utc)
+
+
+def _progress(requested_at: str) -> ssm_commands.CommandProgress:
+    return ssm_commands.CommandProgress("c-1", "Success", "Success", 2, 2, 0, 0, "patchflow t dev I1 all c1", requested_at)
+
+
+@pytest.mark.parametrize(
+    "reattached, expected",
+    [
+        pytest.param({}, RETRY_STARTED, id="nothing-re-attached"),
+        pytest.param({"a": _progress("2026-05-12T10:20:00+00:00")}, datetime(2026, 5, 12, 10, 20, tzinfo=timezone.utc), id="sent-before-the-retry"),
+        pytest.param(
+            {"a": _progress("2026-05-12T10:25:00Z"), "b": _progress("2026-05-12T10:21:00")},
+            datetime(2026, 5, 12, 10, 21, tzinfo=timezone.utc),
+            id="earliest-of-several-naive-read-as-utc",
+        ),
+        pytest.param({"a": _progress("")}, RETRY_STARTED, id="no-requested-time"),
+    ],
+)
+def test_a_retry_judges_from_when_the_re_attached_commands_were_sent(reattached, expected):
+    assert ssm_commands.first_sent_at(RETRY_STARTED, reattached) == expected
+
+
+def test_command_progress_keeps_when_ssm_accepted_the_command():
+    answer = {"CommandId": "c-1", "Status": "Success", "RequestedDateTime": datetime(2026, 5, 12, 10, 20, 5, tzinfo=timezone.utc)}
+    assert ssm_commands.CommandProgress.from_api(answer).requested_at == "2026-05-12T10:20:05+00:00"

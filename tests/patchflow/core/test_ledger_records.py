@@ -123,7 +123,7 @@ def test_every_record_kind_declares_its_fields():
     "kind, required",
     [
         pytest.param(RecordKind.RUN_STARTED, "plan stages all_stages dry_run change_ticket params", id="run_started"),
-        pytest.param(RecordKind.PREFLIGHT, "stage patch_group targets offline baselines default_baselines", id="preflight"),
+        pytest.param(RecordKind.PREFLIGHT, "stage patch_group targets offline baselines default_baselines warnings", id="preflight"),
         pytest.param(
             RecordKind.COMMAND_SENT,
             "stage wave operation command_ids instance_count not_sent reattached comments install_override_lists pinned_to nothing_new_for",

@@ -154,6 +154,9 @@ def test_a_retried_install_reattaches_to_its_command_instead_of_sending_another(
     assert sorted(c["Parameters"]["Operation"][0] for c in sent) == ["Install", "Scan"]
     install_record = [r for r in run.kinds("command_sent") if r["operation"] == "Install"]
     assert [r["reattached"] for r in install_record] == [[c["CommandId"] for c in sent if c["Parameters"]["Operation"] == ["Install"]]]
+    # Judged from when the re-attached command was sent: every node's patch state reported since then counts.
+    counts = run.report.stages[0].counts
+    assert (counts["succeeded"], counts["compliant"], counts["compliance_unknown"]) == (6, 6, 0)
 
 
 def test_a_dry_run_scans_every_stage_and_installs_nothing(demo_fleet, run_rollout, demo_plan):
