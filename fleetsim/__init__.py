@@ -7,6 +7,11 @@
 The server runs as a subprocess (`python -m fleetsim serve`) on a free
 loopback port and is always stopped when the block exits. See README.md for
 the fleet spec and what is simulated.
+
+A fleet may span accounts and Regions; clients pick theirs as AWS clients do:
+`sim.client("ssm", region="eu-west-1")`, `sim.client("ssm", account="dev")`
+(keys of an IAM user in that account), or `sim.client("ssm", credentials=creds)`
+with the `Credentials` of an STS AssumeRole answer.
 """
 from __future__ import annotations
 
@@ -17,9 +22,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +34,20 @@ from typing import Iterator, Mapping
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 READY_PREFIX = "fleetsim: serving"
+DEFAULT_REGION = "us-east-1"
+DEFAULT_KEYS = {"AccessKeyId": "fleetsim", "SecretAccessKey": "fleetsim"}  # moto answers unknown keys as 123456789012
+# One boto3 session per thread makes every client (keys are given per client): a fresh session costs a few tenths of
+# a second, and a test reaching several accounts and Regions makes many clients. boto3 sessions are not thread-safe.
+_SESSIONS = threading.local()
+
+
+def _boto3_session():
+    import boto3
+
+    if getattr(_SESSIONS, "session", None) is None:
+        _SESSIONS.session = boto3.session.Session(aws_access_key_id=DEFAULT_KEYS["AccessKeyId"],
+                                                  aws_secret_access_key=DEFAULT_KEYS["SecretAccessKey"], region_name=DEFAULT_REGION)
+    return _SESSIONS.session
 
 
 class FleetSimError(RuntimeError):
@@ -40,20 +61,48 @@ class Running:
     pid: int
     log_path: str
 
-    def client(self, service: str, **kwargs):
-        """A boto3 client for `service` aimed at this fleet (fake credentials, us-east-1)."""
-        import boto3
+    def credentials(self, account: str | None = None) -> dict[str, str]:
+        """Keys that call as `account` (an id, or an alias of the spec's accounts): an IAM user's there, created on first use.
 
-        session = boto3.session.Session(aws_access_key_id="fleetsim", aws_secret_access_key="fleetsim", region_name="us-east-1")
-        return session.client(service, endpoint_url=self.endpoint, **kwargs)
+        Without an account, the default account's (`fleetsim`/`fleetsim`, which moto answers as 123456789012).
+        """
+        if account is None:
+            return dict(DEFAULT_KEYS)
+        keys = self._call("POST", "/_fleetsim/credentials", {"account": account})
+        return {"AccessKeyId": keys["AccessKeyId"], "SecretAccessKey": keys["SecretAccessKey"]}
 
-    def env(self) -> dict[str, str]:
-        """Environment variables that point AWS SDKs and the AWS CLI at this fleet."""
-        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "fleetsim", "AWS_SECRET_ACCESS_KEY": "fleetsim", "AWS_DEFAULT_REGION": "us-east-1"}
+    def _keys(self, account: str | None, credentials: Mapping[str, str] | None) -> Mapping[str, str]:
+        if credentials is not None and account is not None:
+            raise ValueError("give account or credentials, not both: credentials already name their account")
+        return credentials if credentials is not None else self.credentials(account)
 
-    def aws_cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    def client(self, service: str, *, account: str | None = None, region: str | None = None,
+               credentials: Mapping[str, str] | None = None, **kwargs):
+        """A boto3 client for `service` aimed at this fleet: the default account and us-east-1 unless told otherwise.
+
+        `credentials` are keys as STS answers them (AccessKeyId, SecretAccessKey, SessionToken), e.g. an AssumeRole's.
+        """
+        keys = self._keys(account, credentials)
+        region_name = kwargs.pop("region_name", None) or region or DEFAULT_REGION
+        return _boto3_session().client(service, endpoint_url=self.endpoint, region_name=region_name, aws_access_key_id=keys["AccessKeyId"],
+                                       aws_secret_access_key=keys["SecretAccessKey"], aws_session_token=keys.get("SessionToken"), **kwargs)
+
+    def env(self, *, account: str | None = None, region: str | None = None, credentials: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Environment variables that point AWS SDKs and the AWS CLI at this fleet (as `client` picks account and Region)."""
+        keys = self._keys(account, credentials)
+        env = {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": keys["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": keys["SecretAccessKey"],
+               "AWS_DEFAULT_REGION": region or DEFAULT_REGION}
+        if keys.get("SessionToken"):
+            env["AWS_SESSION_TOKEN"] = keys["SessionToken"]
+        return env
+
+    def aws_cli(self, *args: str, timeout: float = 120, account: str | None = None, region: str | None = None,
+                credentials: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
         """The AWS CLI (`python -m awscli ARGS --output json`) run against this fleet, as a person would run it."""
-        return subprocess.run([sys.executable, "-m", "awscli", *args, "--output", "json"], env={**os.environ, **self.env()},
+        ours = self.env(account=account, region=region, credentials=credentials)
+        # A session token left in the caller's environment would belong to other keys.
+        env = {**{k: v for k, v in os.environ.items() if k != "AWS_SESSION_TOKEN"}, **ours}
+        return subprocess.run([sys.executable, "-m", "awscli", *args, "--output", "json"], env=env,
                               capture_output=True, text=True, timeout=timeout)
 
     def _call(self, method: str, path: str, payload: dict | None = None) -> dict:
@@ -69,9 +118,20 @@ class Running:
         """API calls per action since start or the last reset."""
         return self._call("GET", "/_fleetsim/stats")["calls"]
 
-    def api_calls(self) -> dict[str, int]:
-        """Every AWS API call since start or the last reset, as `service:Action` -> count (ssm:SendCommand, s3:PutObject, sns:Publish, ...)."""
-        return self._call("GET", "/_fleetsim/stats")["api_calls"]
+    def api_calls(self, *, account: str | None = None, region: str | None = None) -> dict[str, int]:
+        """Every AWS API call since start or the last reset, as `service:Action` -> count (ssm:SendCommand, s3:PutObject, sns:Publish, ...).
+
+        With `account` (an id) and/or `region`, only the calls moto answered in that account and/or Region.
+        """
+        stats = self._call("GET", "/_fleetsim/stats")
+        if account is None and region is None:
+            return stats["api_calls"]
+        counts: Counter = Counter()
+        for called_account, regions in stats["api_calls_by_scope"].items():
+            for called_region, calls in regions.items():
+                if account in (None, called_account) and region in (None, called_region):
+                    counts.update(calls)
+        return dict(sorted(counts.items()))
 
     def reset_stats(self) -> None:
         self._call("DELETE", "/_fleetsim/stats")

@@ -9,22 +9,27 @@ need is answered by FleetSSMResponse's mixins, one module per area of the API
 (fleetsim.api_run_command, api_instances, api_baselines, api_compliance,
 api_maintenance_windows, on the shared conventions of fleetsim.api_conventions),
 from the simulation in fleetsim.runcommand.
+
+moto keeps one backend per account and Region and builds one for whichever a
+request names (fleetsim.identity); the fleet spec puts each group and alarm in
+one of them, and every backend runs on the fleet's one simulated clock.
 """
 from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from urllib.parse import urlparse
 
-from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult
 from moto.core.utils import camelcase_to_underscores
 from moto.ssm.models import SimpleSystemManagerBackend, ssm_backends
 from moto.ssm.responses import SimpleSystemManagerResponse
 
 from fleetsim import baselines as baseline_rules
+from fleetsim.accounts import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 from fleetsim.alarms import launch_alarms
 from fleetsim.api_baselines import PatchBaselineActions
 from fleetsim.api_compliance import PatchComplianceActions
@@ -34,15 +39,29 @@ from fleetsim.api_maintenance_windows import MaintenanceWindowActions, WindowRec
 from fleetsim.api_run_command import RunCommandActions
 from fleetsim.clock import SimClock
 from fleetsim.fleet import SimInstance, build_instances
+from fleetsim.identity import create_accounts
 from fleetsim.runcommand import RunCommand
 from fleetsim.spec import FleetSpec, patch_group_of
 
-FLEET_REGION = "us-east-1"
 # Every request, and the ticker, runs under this lock: moto's models are not thread-safe.
 SIMULATION_LOCK = threading.RLock()
 
 
+@dataclass
+class FleetSettings:
+    """What every backend of one launched fleet shares: its clock, seed, log and the spec's Run Command behaviour."""
+
+    clock: SimClock
+    seed: int = 0
+    log: Callable[[str], None] = lambda line: None
+    behaviour: dict = field(default_factory=dict)
+
+
 class FleetSSMBackend(SimpleSystemManagerBackend):
+    # Set by launch_fleet: a backend moto builds on demand, for an account and Region the spec put nothing in,
+    # still runs on the fleet's clock.
+    settings = FleetSettings(SimClock(1.0))
+
     def __init__(self, region_name: str, account_id: str):
         super().__init__(region_name, account_id)
         self.fleet_baselines: dict[str, dict[str, Any]] = baseline_rules.predefined_baselines(region_name)
@@ -53,23 +72,26 @@ class FleetSSMBackend(SimpleSystemManagerBackend):
         self.window_records: dict[str, WindowRecord] = {}
         self.instances: dict[str, SimInstance] = {}
         self.run_command: RunCommand | None = None
-        self.clock = SimClock(1.0)
+        self.clock = self.settings.clock
 
     # ---- the fleet ----------------------------------------------------------------------
 
-    def attach_fleet(self, instances: list[SimInstance], clock: SimClock, seed: int, log: Callable[[str], None],
-                     spec: FleetSpec | None = None) -> None:
-        self.clock = clock
+    def attach_fleet(self, instances: list[SimInstance]) -> None:
         self.instances = {i.instance_id: i for i in instances}
-        now = clock.wall(0)
+        now = self.clock.wall(0)
         for instance in instances:
             instance.registered_wall = now
-        behaviour = {} if spec is None else {"offline_delivery": spec.offline_delivery, "compliance_lag_seconds": spec.compliance_lag_seconds}
-        self.run_command = RunCommand(self, clock, seed, log, **behaviour)
+        self.run_command = self._new_run_command()
+
+    def _new_run_command(self) -> RunCommand:
+        settings = self.settings
+        # The default account and Region keep the command ids they always had; elsewhere the ids also depend on where.
+        where = () if (self.account_id, self.region_name) == (DEFAULT_ACCOUNT_ID, DEFAULT_REGION) else (self.account_id, self.region_name)
+        return RunCommand(self, self.clock, settings.seed, settings.log, id_scope=where, **settings.behaviour)
 
     def commands(self) -> RunCommand:
         if self.run_command is None:
-            self.run_command = RunCommand(self, self.clock, 0)
+            self.run_command = self._new_run_command()
         self.run_command.advance()
         return self.run_command
 
@@ -131,9 +153,13 @@ class FleetSSMBackend(SimpleSystemManagerBackend):
         return found.value if found is not None else None
 
     def write_object(self, bucket: str, key: str, text: str) -> None:
-        s3 = self._s3()
-        if bucket in s3.buckets:
-            s3.put_object(bucket, key, text.encode("utf-8"))
+        from moto.s3.models import s3_backends
+
+        # Bucket names are global: a node writes its output to the bucket, whichever account owns it.
+        owner = s3_backends.bucket_accounts.get(bucket)
+        if owner is not None:
+            partition, account_id = owner
+            s3_backends[account_id][partition].put_object(bucket, key, text.encode("utf-8"))
 
     # ---- baselines ------------------------------------------------------------------------
 
@@ -166,33 +192,75 @@ def install() -> None:
         del ssm_backends[account]
 
 
-def launch_fleet(spec: FleetSpec, seed: int, clock: SimClock, log: Callable[[str], None]) -> FleetSSMBackend:
-    """Create the spec's instances in moto EC2 and attach them to the SSM backend; create its CloudWatch alarms."""
+def every_backend() -> Iterator[FleetSSMBackend]:
+    """Every SSM backend moto holds now, launched with the fleet or built on demand (none is built by looking)."""
+    for regions in list(dict.values(ssm_backends)):
+        yield from list(dict.values(regions))
+
+
+@dataclass
+class LaunchedFleet:
+    """The spec's instances in moto: one SSM backend per account and Region of the spec, the default one first."""
+
+    spec: FleetSpec
+    seed: int
+    clock: SimClock
+    backends: dict[tuple[str, str], FleetSSMBackend]
+
+    @property
+    def default(self) -> FleetSSMBackend:
+        return self.backends[DEFAULT_ACCOUNT_ID, DEFAULT_REGION]
+
+    def advance(self) -> None:
+        """Move every backend's Run Command to the present, those built on demand included."""
+        for backend in every_backend():
+            backend.commands()
+
+    def instance(self, instance_id: str) -> SimInstance | None:
+        return next((b.instances[instance_id] for b in self.backends.values() if instance_id in b.instances), None)
+
+    @property
+    def instance_count(self) -> int:
+        return sum(len(b.instances) for b in self.backends.values())
+
+    def command_count(self) -> int:
+        return sum(len(b.commands().order) for b in every_backend())
+
+
+def launch_fleet(spec: FleetSpec, seed: int, clock: SimClock, log: Callable[[str], None]) -> LaunchedFleet:
+    """Create the spec's instances in moto EC2, each group in its account and Region, and attach them to the SSM
+    backends there; create the CloudWatch alarms, and the accounts' aliases and roles in IAM."""
     from moto.ec2.models import ec2_backends
     from moto.moto_api._internal import mock_random
 
     from fleetsim.fleet import PLATFORMS
 
+    FleetSSMBackend.settings = FleetSettings(clock, seed, log, {"offline_delivery": spec.offline_delivery,
+                                                                "compliance_lag_seconds": spec.compliance_lag_seconds})
     mock_random.seed(seed)  # instance ids come from moto's own generator
-    ec2 = ec2_backends[DEFAULT_ACCOUNT_ID][FLEET_REGION]
     ids: list[str] = []
     for group in spec.groups:
         platform = PLATFORMS[group.platform]
-        reservation = ec2.run_instances(
+        reservation = ec2_backends[group.account][group.region].run_instances(
             platform.image_id, group.count, None, [],
             tags={"instance": dict(group.tags)} if group.tags else {},
             instance_type="t3.medium" if platform.platform_type == "Linux" else "m5.large",
             is_instance_type_default=False,
-            region_name=FLEET_REGION,
+            region_name=group.region,
             # No root volumes: moto attaches each by scanning every instance, O(n^2) at fleet scale.
             block_device_mappings=[],
         )
         ids += [instance.id for instance in reservation.instances]
-    backend = ssm_backends[DEFAULT_ACCOUNT_ID][FLEET_REGION]
-    backend.attach_fleet(build_instances(spec, seed, ids), clock, seed, log, spec)
-    launch_alarms(spec.alarms, account_id=DEFAULT_ACCOUNT_ID, region=FLEET_REGION, seed=seed, clock=clock,
-                  run_command=backend.run_command, instances=backend.instances.values(), log=log)
-    return backend
+    instances = build_instances(spec, seed, ids)
+    backends: dict[tuple[str, str], FleetSSMBackend] = {}
+    for account_id, region in spec.scopes:
+        backend = ssm_backends[account_id][region]
+        backend.attach_fleet([i for i in instances if (i.group.account, i.group.region) == (account_id, region)])
+        launch_alarms(tuple(a for a in spec.alarms if a.scope == (account_id, region)), account_id=account_id, region=region, seed=seed,
+                      clock=clock, run_command=backend.run_command, instances=backend.instances.values(), log=log)
+        backends[account_id, region] = backend
+    create_accounts(spec.accounts)
+    return LaunchedFleet(spec, seed, clock, backends)
 
 
 def _json_ready(value: Any) -> Any:

@@ -47,12 +47,15 @@ class RunCommand(RunPatchBaselineDocument):
     """Commands, their invocations and the event heap that moves them."""
 
     def __init__(self, world, clock: SimClock, seed: int, log: Callable[[str], None] = lambda line: None, *,
-                 offline_delivery: str = OFFLINE_DELIVERY_TIMEOUT, compliance_lag_seconds: float = DEFAULT_COMPLIANCE_LAG_SECONDS):
+                 offline_delivery: str = OFFLINE_DELIVERY_TIMEOUT, compliance_lag_seconds: float = DEFAULT_COMPLIANCE_LAG_SECONDS,
+                 id_scope: tuple = ()):
         # `world` gives: instances, resolve_targets(targets), patch_group(instance),
         # baseline_for(instance), read_object(url), write_object(bucket, key, text), region
         self.world = world
         self.clock = clock
         self.seed = seed
+        # Mixed into command ids, so that the Run Commands of several accounts and Regions never share one.
+        self.id_scope = tuple(id_scope)
         self.log = log
         self.offline_delivery = offline_delivery
         self.compliance_lag_seconds = compliance_lag_seconds
@@ -80,7 +83,7 @@ class RunCommand(RunPatchBaselineDocument):
         timeout = timeout_seconds or DEFAULT_TIMEOUT_SECONDS
         seq = len(self.order)
         command = Command(
-            command_id=str(uuid.UUID(int=stable_random(self.seed, "command", seq).getrandbits(128), version=4)),
+            command_id=str(uuid.UUID(int=stable_random(self.seed, "command", *self.id_scope, seq).getrandbits(128), version=4)),
             seq=seq,
             document_name=document_name,
             document_version=document_version,
@@ -108,7 +111,8 @@ class RunCommand(RunPatchBaselineDocument):
         self._schedule(now + timeout, self._delivery_deadline, command)
         self._schedule(now + timeout + execution_timeout, self._expire, command)
         what = f"{len(instance_ids)} instance ids" if instance_ids else _describe_targets(targets)
-        self.log(f"command {command.command_id} sent: {document_name} {_operation(parameters)}to {what}, "
+        where = f" in {' '.join(self.id_scope)}" if self.id_scope else ""
+        self.log(f"command {command.command_id} sent{where}: {document_name} {_operation(parameters)}to {what}, "
                  f"MaxConcurrency {max_concurrency}, MaxErrors {max_errors}")
         return command
 

@@ -2,15 +2,20 @@
 
     GET    /_fleetsim/health        {"ok": true, "instances": N, ...}
     GET    /_fleetsim/stats         {"calls": {"ListCommands": 3, ...}, "throttled": {...},
-                                     "api_calls": {"ssm:ListCommands": 3, "s3:PutObject": 1, ...}}
+                                     "api_calls": {"ssm:ListCommands": 3, "s3:PutObject": 1, ...},
+                                     "api_calls_by_scope": {"111111111111": {"us-east-1": {"ssm:ListCommands": 1}}}}
     DELETE /_fleetsim/stats         reset the counters (POST /_fleetsim/stats/reset does the same)
     POST   /_fleetsim/agents        {"instance_ids": ["i-..."], "ping_status": "ConnectionLost"}
+    POST   /_fleetsim/credentials   {"account": "111111111111"} (or an alias): keys of an IAM user there
     POST   /moto-api/reset          moto's reset; the fleet is then rebuilt as it was at start
 
 Every AWS request is counted by action, and again as `service:Action` (the
 service from the SigV4 credential scope, S3 operations named from the method,
-path and query) so a test can list every API a client used; SSM actions above the fleet spec's
-`throttling` rate get `ThrottlingException` (HTTP 400), as SSM answers.
+path and query) so a test can list every API a client used, in all and per
+account and Region (the ones moto answers it in, fleetsim.identity); SSM actions
+above the fleet spec's `throttling` rate, per account and Region as SSM counts
+them, get `ThrottlingException` (HTTP 400), as SSM answers. STS AssumeRole is
+refused where AWS would refuse it (fleetsim.assume_role) before moto grants it.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from fleetsim.accounts import account_id_of
 from fleetsim.faults import Fault, parse_fault
 
 AMIS_PATH = Path(__file__).with_name("amis.json")
@@ -149,46 +155,72 @@ def request_api_call(environ: dict) -> str:
     return f"{service}:{environ.get('REQUEST_METHOD', '')} {environ.get('PATH_INFO', '')}"
 
 
+def read_body(environ: dict) -> bytes:
+    """The request body, left in place for whoever reads it next."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
 class FleetSimApp:
-    def __init__(self, moto_app, backend, throttling: dict[str, float], lock, relaunch):
+    def __init__(self, moto_app, fleet, throttling: dict[str, float], lock, relaunch):
         self.moto_app = moto_app
-        self.backend = backend
+        self.fleet = fleet  # fleetsim.models.LaunchedFleet
         # Builds the fleet again from its spec, seed and time scale once moto has emptied its backends.
         self.relaunch = relaunch
         self.lock = lock
         self.throttling = throttling
-        self.buckets: dict[str, TokenBucket] = {}
+        self.buckets: dict[tuple[str, str, str], TokenBucket] = {}
         self.calls: Counter = Counter()
         self.api_calls: Counter = Counter()
+        self.scope_calls: Counter = Counter()  # (account, Region, service:Action)
         self.throttled: Counter = Counter()
         self.faults: list[Fault] = []
 
-    def _bucket(self, action: str) -> TokenBucket | None:
+    def _bucket(self, scope: tuple[str, str], action: str) -> TokenBucket | None:
         rate = self.throttling.get(action, self.throttling.get("*"))
         if rate is None:
             return None
-        if action not in self.buckets:
-            self.buckets[action] = TokenBucket(rate)
-        return self.buckets[action]
+        key = (*scope, action)  # SSM's request rates are per account and Region
+        if key not in self.buckets:
+            self.buckets[key] = TokenBucket(rate)
+        return self.buckets[key]
+
+    def _clear_counters(self) -> None:
+        for counter in (self.calls, self.api_calls, self.scope_calls, self.throttled):
+            counter.clear()
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO", "").startswith("/_fleetsim/"):
             return self._admin(environ, start_response)
         if environ.get("PATH_INFO", "").startswith("/moto-api"):
             return self._moto_api(environ, start_response)
+        from fleetsim.identity import assume_role_refusal, request_scope
+
         action, is_ssm = request_action(environ)
         api_call = request_api_call(environ)
         with self.lock:
+            scope = request_scope(environ)
             self.calls[action] += 1
             self.api_calls[api_call] += 1
+            self.scope_calls[(*scope, api_call)] += 1
             injected = next((f for f in self.faults if f.observe(action)), None)
             if injected is not None:
                 if injected.accept_first:
                     # The request takes effect as if AWS had accepted it; only its answer is lost.
-                    self.backend.commands()
+                    self.fleet.advance()
                     list(self.moto_app(environ, lambda status, headers, exc_info=None: None))
                 return self._injected_error(injected, action, start_response)
-            bucket = self._bucket(action) if is_ssm else None
+            if api_call == "sts:AssumeRole":
+                refused = assume_role_refusal(environ, read_body(environ), self.fleet.spec.accounts)
+                if refused is not None:
+                    log(f"AssumeRole refused: {refused.code}: {refused.message}")
+                    body = refused.body(f"fleetsim-{self.calls.total()}")
+                    reason = {400: "Bad Request", 403: "Forbidden"}[refused.status]
+                    start_response(f"{refused.status} {reason}", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+                    return [body]
+            bucket = self._bucket(scope, action) if is_ssm else None
             if bucket is not None and not bucket.take():
                 self.throttled[action] += 1
                 body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
@@ -199,7 +231,7 @@ class FleetSimApp:
                     ("Content-Length", str(len(body))),
                 ])
                 return [body]
-            self.backend.commands()
+            self.fleet.advance()
             return list(self.moto_app(environ, start_response))
 
     def _moto_api(self, environ, start_response):
@@ -211,22 +243,21 @@ class FleetSimApp:
         with self.lock:
             body = list(self.moto_app(environ, start_response))
             if self._dropped_by_moto():
-                self.backend = self.relaunch()
-                self.calls.clear()
-                self.api_calls.clear()
-                self.throttled.clear()
+                self.fleet = self.relaunch()
+                self._clear_counters()
                 self.buckets.clear()
                 self.faults.clear()
-                log(f"moto reset: fleet rebuilt, {len(self.backend.instances)} instances "
-                    f"(seed {self.backend.run_command.seed}, time scale {self.backend.clock.time_scale:g})")
+                log(f"moto reset: fleet rebuilt, {self.fleet.instance_count} instances "
+                    f"(seed {self.fleet.seed}, time scale {self.fleet.clock.time_scale:g})")
         return body
 
     def _dropped_by_moto(self) -> bool:
         from moto.ssm.models import ssm_backends
 
         # dict.get: moto's registries build a fresh backend on a missing key, which would hide the reset.
-        regions = dict.get(ssm_backends, self.backend.account_id) or {}
-        return dict.get(regions, self.backend.region_name) is not self.backend
+        default = self.fleet.default
+        regions = dict.get(ssm_backends, default.account_id) or {}
+        return dict.get(regions, default.region_name) is not default
 
     def _admin(self, environ, start_response):
         path = environ["PATH_INFO"].rstrip("/")
@@ -235,13 +266,14 @@ class FleetSimApp:
             if path == "/_fleetsim/health" and method == "GET":
                 return self._json(start_response, 200, self._health())
             if path == "/_fleetsim/stats" and method == "GET":
+                by_scope: dict = {}
+                for (account, region, api_call), count in sorted(self.scope_calls.items()):
+                    by_scope.setdefault(account, {}).setdefault(region, {})[api_call] = count
                 return self._json(start_response, 200, {"calls": dict(sorted(self.calls.items())), "throttled": dict(sorted(self.throttled.items())),
-                                                        "api_calls": dict(sorted(self.api_calls.items()))})
+                                                        "api_calls": dict(sorted(self.api_calls.items())), "api_calls_by_scope": by_scope})
             if (path == "/_fleetsim/stats" and method == "DELETE") or (path == "/_fleetsim/stats/reset" and method == "POST"):
-                self.calls.clear()
-                self.api_calls.clear()
-                self.throttled.clear()
-                return self._json(start_response, 200, {"calls": {}, "throttled": {}, "api_calls": {}})
+                self._clear_counters()
+                return self._json(start_response, 200, {"calls": {}, "throttled": {}, "api_calls": {}, "api_calls_by_scope": {}})
             if path == "/_fleetsim/faults" and method == "POST":
                 return self._add_fault(environ, start_response)
             if path == "/_fleetsim/faults" and method == "GET":
@@ -251,12 +283,34 @@ class FleetSimApp:
                 return self._json(start_response, 200, {"faults": []})
             if path == "/_fleetsim/agents" and method == "POST":
                 return self._set_agents(environ, start_response)
+            if path == "/_fleetsim/credentials" and method == "POST":
+                return self._credentials(environ, start_response)
         return self._json(start_response, 404, {"error": f"no such fleetsim endpoint: {method} {path}"})
 
     def _health(self) -> dict:
-        commands = self.backend.commands()
-        return {"ok": True, "instances": len(self.backend.instances), "commands": len(commands.order),
-                "simulated_seconds": round(self.backend.clock.now(), 3), "time_scale": self.backend.clock.time_scale}
+        fleet = self.fleet
+        health = {"ok": True, "instances": fleet.instance_count, "commands": fleet.command_count(),
+                  "simulated_seconds": round(fleet.clock.now(), 3), "time_scale": fleet.clock.time_scale}
+        if len(fleet.backends) > 1:
+            health["scopes"] = [{"account": account, "region": region, "instances": len(backend.instances), "commands": len(backend.commands().order)}
+                                for (account, region), backend in fleet.backends.items()]
+        return health
+
+    def _credentials(self, environ, start_response):
+        from fleetsim.identity import operator_keys
+
+        try:
+            request = json.loads(read_body(environ) or b"{}")
+        except ValueError:
+            request = None
+        wanted = request.get("account") if isinstance(request, dict) else None
+        aliases = {a.alias: a.id for a in self.fleet.spec.accounts if a.alias}
+        account = account_id_of(wanted) or (aliases.get(wanted) if isinstance(wanted, str) else None)
+        if account is None:
+            known = f" ({', '.join(aliases)})" if aliases else ""
+            return self._json(start_response, 400, {"error": f"account: expected a 12-digit account id or an alias of the fleet's accounts{known}, "
+                                                             f"got {wanted!r}"})
+        return self._json(start_response, 200, {"Account": account, **operator_keys(account)})
 
     def _add_fault(self, environ, start_response):
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -293,12 +347,12 @@ class FleetSimApp:
             return self._json(start_response, 400, {"error": f"ping_status: expected Online, ConnectionLost or Inactive, got {status!r}"})
         if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
             return self._json(start_response, 400, {"error": f"instance_ids: expected a non-empty list of instance ids, got {ids!r}"})
-        unknown = [i for i in ids if i not in self.backend.instances]
+        unknown = [i for i in ids if self.fleet.instance(i) is None]
         if unknown:
             return self._json(start_response, 400, {"error": f"instance_ids: not in the fleet: {', '.join(unknown)}"})
-        self.backend.commands()
+        self.fleet.advance()
         for instance_id in ids:
-            self.backend.instances[instance_id].ping_status = status
+            self.fleet.instance(instance_id).ping_status = status
         log(f"agent ping status set to {status} on {len(ids)} instance(s)")
         return self._json(start_response, 200, {"updated": ids, "ping_status": status})
 
@@ -362,7 +416,7 @@ def serve(args: argparse.Namespace) -> int:
     def tick() -> None:
         while not stop.wait(0.2):
             with models.SIMULATION_LOCK:
-                app.backend.commands()  # through the app: a moto reset swaps in a new backend
+                app.fleet.advance()  # through the app: a moto reset swaps in a new fleet
 
     threading.Thread(target=tick, name="fleetsim-ticker", daemon=True).start()
 

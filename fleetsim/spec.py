@@ -36,13 +36,19 @@ A fleet spec is YAML (or the same shape as a dict)::
         breaks_service:           # share of this group's instances (seeded per instance) whose service
           openssh-server.x86_64: 0.3  # breaks once a command installs that patch on them: shell
                                   #   documents (AWS-RunShellScript, AWS-RunPowerShellScript) then fail there
-    alarms:                       # optional: CloudWatch metric alarms in the fleet's account and Region
-      - name: storefront-dev-5xx  # required: 1-255 characters, unique
+        account: "111111111111"   # the group's AWS account: an id or alias of `accounts` (fleetsim.accounts);
+                                  #   default the default account, 123456789012
+        region: eu-west-1         # the group's AWS Region; default us-east-1
+    accounts: [...]               # optional: the AWS accounts and their assumable roles (fleetsim.accounts)
+    alarms:                       # optional: CloudWatch metric alarms
+      - name: storefront-dev-5xx  # required: 1-255 characters, unique in its account and Region
+        account: dev              # optional, as a group's: the alarm's account and Region
+        region: us-east-1
         tags: {Application: storefront, Environment: dev}
         state: OK                 # OK | ALARM | INSUFFICIENT_DATA at launch; default OK
         fires:                    # optional: the alarm goes into ALARM (and stays there) ...
           patch: openssh-server.x86_64  # ... once commands have installed this patch ...
-          patch_group: dev        # ... on at least `share` of this patch group's instances
+          patch_group: dev        # ... on at least `share` of this patch group's instances (in the alarm's account and Region)
           share: 0.3              #   (0, 1]; default: any one instance
           after_seconds: 600      # ... this many simulated seconds later; default 0
 
@@ -52,13 +58,13 @@ Problems are reported all at once, each naming the file and the path inside it.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from fleetsim.catalog import load_catalog
+from fleetsim.accounts import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, AccountBook, AccountSpec, parse_accounts, parse_scope, with_aliases_resolved
 from fleetsim.errors import MISSING, InvalidInput, Problem, join_path, read_yaml, unknown_keys
+from fleetsim.spec_values import PATCH_GROUP_TAG_KEYS, catalog_ids, catalog_words, is_number, parse_tags, patch_group_of, patch_shares, read_share
 
 PLATFORMS = {
     "AMAZON_LINUX_2023": "AMAZON_LINUX_2023",
@@ -72,7 +78,6 @@ PLATFORMS = {
     "windows": "WINDOWS",
 }
 PING_STATUSES = ("Online", "ConnectionLost", "Inactive")
-PATCH_GROUP_TAG_KEYS = ("Patch Group", "PatchGroup")
 MAX_INSTANCES = 50_000
 
 GROUP_DEFAULTS: dict[str, Any] = {
@@ -89,10 +94,12 @@ GROUP_DEFAULTS: dict[str, Any] = {
     "offline_mid_run_share": 0.0,
     "superseded": {},
     "breaks_service": {},
+    "account": DEFAULT_ACCOUNT_ID,
+    "region": DEFAULT_REGION,
 }
 GROUP_KEYS = ("count", "platform", *GROUP_DEFAULTS)
-TOP_LEVEL_KEYS = ("seed", "throttling", "offline_delivery", "compliance_lag_seconds", "defaults", "groups", "alarms")
-ALARM_KEYS = ("name", "tags", "state", "fires")
+TOP_LEVEL_KEYS = ("seed", "throttling", "offline_delivery", "compliance_lag_seconds", "defaults", "groups", "alarms", "accounts")
+ALARM_KEYS = ("name", "tags", "state", "fires", "account", "region")
 FIRES_KEYS = ("patch", "patch_group", "share", "after_seconds")
 ALARM_STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 DEFAULT_ALARM_STATE = "OK"
@@ -124,6 +131,12 @@ class GroupSpec:
     offline_mid_run_share: float
     superseded: Mapping[str, float] = field(default_factory=dict)
     breaks_service: Mapping[str, float] = field(default_factory=dict)
+    account: str = DEFAULT_ACCOUNT_ID
+    region: str = DEFAULT_REGION
+
+    @property
+    def scope(self) -> tuple[str, str]:
+        return self.account, self.region
 
 
 @dataclass(frozen=True)
@@ -142,6 +155,12 @@ class AlarmSpec:
     tags: Mapping[str, str] = field(default_factory=dict)
     state: str = DEFAULT_ALARM_STATE
     fires: AlarmFires | None = None
+    account: str = DEFAULT_ACCOUNT_ID
+    region: str = DEFAULT_REGION
+
+    @property
+    def scope(self) -> tuple[str, str]:
+        return self.account, self.region
 
 
 @dataclass(frozen=True)
@@ -153,10 +172,16 @@ class FleetSpec:
     offline_delivery: str = OFFLINE_DELIVERY_TIMEOUT
     compliance_lag_seconds: float = DEFAULT_COMPLIANCE_LAG_SECONDS
     alarms: tuple[AlarmSpec, ...] = ()
+    accounts: tuple[AccountSpec, ...] = ()
 
     @property
     def instance_count(self) -> int:
         return sum(g.count for g in self.groups)
+
+    @property
+    def scopes(self) -> tuple[tuple[str, str], ...]:
+        """Every (account id, Region) the fleet has instances or alarms in, the default one first, then in spec order."""
+        return tuple(dict.fromkeys([(DEFAULT_ACCOUNT_ID, DEFAULT_REGION), *(g.scope for g in self.groups), *(a.scope for a in self.alarms)]))
 
 
 def load_fleet(fleet: str | Path | Mapping, source: str | None = None) -> FleetSpec:
@@ -164,16 +189,6 @@ def load_fleet(fleet: str | Path | Mapping, source: str | None = None) -> FleetS
     if isinstance(fleet, Mapping):
         return parse_fleet(fleet, source or "fleet")
     return parse_fleet(read_yaml(fleet), source or str(fleet))
-
-
-def _is_number(value: object) -> bool:
-    """A finite int or float (never a bool, inf, nan, or an int too large to be a float)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
 
 
 def parse_fleet(document: Any, source: str) -> FleetSpec:
@@ -193,7 +208,7 @@ def parse_fleet(document: Any, source: str) -> FleetSpec:
         problems.append(Problem.expected(source, "throttling", "a mapping of API name to requests per second", raw_throttling))
     else:
         for api, rate in raw_throttling.items():
-            if not _is_number(rate) or rate <= 0:
+            if not is_number(rate) or rate <= 0:
                 problems.append(Problem.expected(source, join_path("throttling", str(api)), "a number of requests per second > 0", rate))
             else:
                 throttling[str(api)] = float(rate)
@@ -204,9 +219,12 @@ def parse_fleet(document: Any, source: str) -> FleetSpec:
         offline_delivery = OFFLINE_DELIVERY_TIMEOUT
 
     compliance_lag = document.get("compliance_lag_seconds", DEFAULT_COMPLIANCE_LAG_SECONDS)
-    if not _is_number(compliance_lag) or compliance_lag < 0:
+    if not is_number(compliance_lag) or compliance_lag < 0:
         problems.append(Problem.expected(source, "compliance_lag_seconds", "a number of simulated seconds >= 0", compliance_lag))
         compliance_lag = DEFAULT_COMPLIANCE_LAG_SECONDS
+
+    accounts = parse_accounts(document.get("accounts"), source, problems)
+    book = AccountBook(accounts)
 
     defaults = document.get("defaults", {}) or {}
     if not isinstance(defaults, Mapping):
@@ -221,7 +239,7 @@ def parse_fleet(document: Any, source: str) -> FleetSpec:
         problems.append(Problem.expected(source, "groups", "a non-empty list of instance groups", groups_raw))
     else:
         for index, raw in enumerate(groups_raw):
-            group = _parse_group(raw, defaults, source, join_path("groups", index), problems)
+            group = _parse_group(raw, defaults, book, source, join_path("groups", index), problems)
             if group is not None:
                 groups.append(group)
     total = sum(g.count for g in groups)
@@ -229,74 +247,31 @@ def parse_fleet(document: Any, source: str) -> FleetSpec:
         problems.append(Problem.expected(source, "groups", f"at most {MAX_INSTANCES} instances in all", total))
     # Patch groups are known only when every group was read; a bad group may be the one carrying the tag.
     every_group = groups if isinstance(groups_raw, list) and len(groups) == len(groups_raw) else None
-    alarms = parse_alarms(document.get("alarms"), every_group, source, problems)
+    alarms = parse_alarms(document.get("alarms"), every_group, source, problems, book)
     if problems:
         raise InvalidInput(dict.fromkeys(problems))  # a bad default is found once per group, reported once
     return FleetSpec(source=source, groups=tuple(groups), seed=seed, throttling=throttling,
-                     offline_delivery=offline_delivery, compliance_lag_seconds=float(compliance_lag), alarms=alarms)
+                     offline_delivery=offline_delivery, compliance_lag_seconds=float(compliance_lag), alarms=alarms,
+                     accounts=with_aliases_resolved(accounts))
 
 
-def _share(value: object, where: str, source: str, problems: list[Problem], what: str = "a number from 0 to 1") -> float:
-    if not _is_number(value) or not 0 <= value <= 1:
-        problems.append(Problem.expected(source, where, what, value))
-        return 0.0
-    return float(value)
+def parse_alarms(raw: Any, groups: list[GroupSpec] | None, source: str, problems: list[Problem],
+                 book: AccountBook | None = None) -> tuple[AlarmSpec, ...]:
+    """The `alarms` list; `groups` (None when some group could not be read) gives the patch groups `fires` may name.
 
-
-def parse_tags(raw: Any, at_tag, source: str, problems: list[Problem]) -> dict[str, str]:
-    """Tags as EC2 and CloudWatch take them; `at_tag(*more)` is where the mapping (or one of its keys) is written."""
-    tags: dict[str, str] = {}
-    if raw is None:
-        return tags
-    if not isinstance(raw, Mapping):
-        problems.append(Problem.expected(source, at_tag(), "a mapping of tag key to value", raw))
-        return tags
-    for key, value in raw.items():
-        if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
-            problems.append(Problem.expected(source, at_tag(str(key)), "a tag key of 1-128 characters not starting with 'aws:'", key))
-        elif not isinstance(value, (str, int, float)) or isinstance(value, bool) or len(str(value)) > 256:
-            problems.append(Problem.expected(source, at_tag(key), "a tag value of at most 256 characters", value))
-        else:
-            tags[key] = str(value)
-    return tags
-
-
-def catalog_ids(platforms: tuple[str, ...]) -> frozenset[str]:
-    """The patch ids fleetsim's catalog has for any of these platforms."""
-    return frozenset(patch.id for platform in platforms for patch in load_catalog(platform))
-
-
-def _catalog_words(platforms: tuple[str, ...]) -> str:
-    listed = platforms[0] if len(platforms) == 1 else f"{', '.join(platforms[:-1])} or {platforms[-1]}"
-    return f"a patch id of the {listed} catalog (include/catalog/)"
-
-
-def _patch_shares(raw: Any, at_patch, platforms: tuple[str, ...], source: str, problems: list[Problem]) -> dict[str, float]:
-    """A mapping of catalog patch id to a share from 0 to 1; `at_patch(*more)` is where it is written."""
-    shares: dict[str, float] = {}
-    if raw is None:
-        return shares
-    if not isinstance(raw, Mapping):
-        problems.append(Problem.expected(source, at_patch(), "a mapping of patch id to a number from 0 to 1", raw))
-        return shares
-    known = catalog_ids(platforms)
-    for patch_id, share in raw.items():
-        if str(patch_id) not in known:
-            # A misspelt id would never be installed, and the scenario would silently stay healthy.
-            problems.append(Problem.expected(source, at_patch(str(patch_id)), _catalog_words(platforms), patch_id))
-        shares[str(patch_id)] = _share(share, at_patch(str(patch_id)), source, problems)
-    return shares
-
-
-def parse_alarms(raw: Any, groups: list[GroupSpec] | None, source: str, problems: list[Problem]) -> tuple[AlarmSpec, ...]:
-    """The `alarms` list; `groups` (None when some group could not be read) gives the patch groups `fires` may name."""
+    An alarm is in one account and Region, and its `fires` counts the patch group's instances there.
+    """
     if raw is None:
         return ()
     if not isinstance(raw, list):
         problems.append(Problem.expected(source, "alarms", "a list of CloudWatch alarms", raw))
         return ()
+    book = book or AccountBook(())
+    # Messages name an alarm's account and Region only in a fleet that has more than one.
+    scoped = bool(book.accounts) or any(g.scope != (DEFAULT_ACCOUNT_ID, DEFAULT_REGION) for g in groups or ()) or any(
+        isinstance(item, Mapping) and ("account" in item or "region" in item) for item in raw)
     alarms: list[AlarmSpec] = []
-    first_index: dict[str, int] = {}
+    first_index: dict[tuple[str, str, str], int] = {}
     for index, item in enumerate(raw):
         path = join_path("alarms", index)
         if not isinstance(item, Mapping):
@@ -304,24 +279,28 @@ def parse_alarms(raw: Any, groups: list[GroupSpec] | None, source: str, problems
             continue
         before = len(problems)
         problems += unknown_keys(source, path, item, ALARM_KEYS)
+        account, region = parse_scope(item, lambda key: join_path(path, key), book, source, problems)
+        where = f" in account {book.words(account)} and Region {region}" if scoped else ""
         name = item.get("name", MISSING)
         if not isinstance(name, str) or not 1 <= len(name) <= MAX_ALARM_NAME_LENGTH:
             problems.append(Problem.expected(source, join_path(path, "name"), f"an alarm name of 1-{MAX_ALARM_NAME_LENGTH} characters", name))
-        elif name in first_index:
-            problems.append(Problem.expected(source, join_path(path, "name"), f"a name no other alarm has (alarms[{first_index[name]}] has it)", name))
+        elif (account, region, name) in first_index:
+            problems.append(Problem.expected(source, join_path(path, "name"),
+                                             f"a name no other alarm{where} has (alarms[{first_index[account, region, name]}] has it)", name))
         else:
-            first_index[name] = index
+            first_index[account, region, name] = index
         tags = parse_tags(item.get("tags"), lambda *more: join_path(path, "tags", *more), source, problems)
         state = item.get("state", DEFAULT_ALARM_STATE)
         if state not in ALARM_STATES:
             problems.append(Problem.expected(source, join_path(path, "state"), "one of " + ", ".join(ALARM_STATES), state))
-        fires = _parse_fires(item.get("fires"), groups, source, join_path(path, "fires"), problems)
+        in_scope = None if groups is None else [g for g in groups if g.scope == (account, region)]
+        fires = _parse_fires(item.get("fires"), in_scope, where, source, join_path(path, "fires"), problems)
         if len(problems) == before:
-            alarms.append(AlarmSpec(name=name, tags=tags, state=state, fires=fires))
+            alarms.append(AlarmSpec(name=name, tags=tags, state=state, fires=fires, account=account, region=region))
     return tuple(alarms)
 
 
-def _parse_fires(raw: Any, groups: list[GroupSpec] | None, source: str, path: str, problems: list[Problem]) -> AlarmFires | None:
+def _parse_fires(raw: Any, groups: list[GroupSpec] | None, where: str, source: str, path: str, problems: list[Problem]) -> AlarmFires | None:
     if raw is None:
         return None
     if not isinstance(raw, Mapping):
@@ -338,25 +317,26 @@ def _parse_fires(raw: Any, groups: list[GroupSpec] | None, source: str, path: st
         members = [g for g in groups if patch_group_of(g.tags) == patch_group]
         named = sorted({patch_group_of(g.tags) for g in groups} - {""})
         if not members:
-            carried = f"one of {', '.join(named)}" if named else "none: no group has a 'Patch Group' or 'PatchGroup' tag"
+            carried = f"one of {', '.join(named)}" if named else f"none: no group{' there' if where else ''} has a 'Patch Group' or 'PatchGroup' tag"
             problems.append(Problem.expected(
-                source, join_path(path, "patch_group"), f"a patch group some group's 'Patch Group' or 'PatchGroup' tag names ({carried})", patch_group))
+                source, join_path(path, "patch_group"), f"a patch group some group's 'Patch Group' or 'PatchGroup' tag names{where} ({carried})",
+                patch_group))
         elif isinstance(patch, str) and patch:
             platforms = tuple(dict.fromkeys(g.platform for g in members))
             if patch not in catalog_ids(platforms):
-                problems.append(Problem.expected(source, join_path(path, "patch"), _catalog_words(platforms), patch))
+                problems.append(Problem.expected(source, join_path(path, "patch"), catalog_words(platforms), patch))
     share = raw.get("share")
-    if share is not None and (not _is_number(share) or not 0 < share <= 1):
+    if share is not None and (not is_number(share) or not 0 < share <= 1):
         problems.append(Problem.expected(source, join_path(path, "share"), "a number greater than 0 and at most 1", share))
     after_seconds = raw.get("after_seconds", 0)
-    if not _is_number(after_seconds) or after_seconds < 0:
+    if not is_number(after_seconds) or after_seconds < 0:
         problems.append(Problem.expected(source, join_path(path, "after_seconds"), "a number of simulated seconds >= 0", after_seconds))
         after_seconds = 0
     return AlarmFires(patch=patch if isinstance(patch, str) else "", patch_group=patch_group if isinstance(patch_group, str) else "",
-                      share=None if share is None or not _is_number(share) else float(share), after_seconds=float(after_seconds))
+                      share=None if share is None or not is_number(share) else float(share), after_seconds=float(after_seconds))
 
 
-def _parse_group(raw: Any, defaults: Mapping, source: str, path: str, problems: list[Problem]) -> GroupSpec | None:
+def _parse_group(raw: Any, defaults: Mapping, book: AccountBook, source: str, path: str, problems: list[Problem]) -> GroupSpec | None:
     if not isinstance(raw, Mapping):
         problems.append(Problem.expected(source, path, "a mapping with count and platform", raw))
         return None
@@ -384,13 +364,14 @@ def _parse_group(raw: Any, defaults: Mapping, source: str, path: str, problems: 
         name = ""
 
     tags = parse_tags(values["tags"], lambda *more: at("tags", *more), source, problems)
+    account, region = parse_scope(values, at, book, source, problems)
 
     ping = values["ping_status"]
     if ping not in PING_STATUSES:
         problems.append(Problem.expected(source, at("ping_status"), "one of " + ", ".join(PING_STATUSES), ping))
 
     shares = {
-        key: _share(values[key], at(key), source, problems)
+        key: read_share(values[key], at(key), source, problems)
         for key in ("missing_share", "not_applicable_share", "install_failure_probability", "reboot_share", "offline_mid_run_share")
     }
 
@@ -400,24 +381,24 @@ def _parse_group(raw: Any, defaults: Mapping, source: str, path: str, problems: 
         problems.append(Problem.expected(source, at("patch_failure_probability"), "a mapping of patch id to a number from 0 to 1", per_patch_raw))
     else:
         for patch_id, probability in per_patch_raw.items():
-            per_patch[str(patch_id)] = _share(probability, at("patch_failure_probability", str(patch_id)), source, problems)
+            per_patch[str(patch_id)] = read_share(probability, at("patch_failure_probability", str(patch_id)), source, problems)
 
     seconds = values["execution_seconds"]
     execution = (0.0, 0.0)
     if (
         isinstance(seconds, list)
         and len(seconds) == 2
-        and all(_is_number(s) and s >= 0 for s in seconds)
+        and all(is_number(s) and s >= 0 for s in seconds)
         and seconds[0] <= seconds[1]
     ):
         execution = (float(seconds[0]), float(seconds[1]))
-    elif _is_number(seconds) and seconds >= 0:
+    elif is_number(seconds) and seconds >= 0:
         execution = (float(seconds), float(seconds))
     else:
         problems.append(Problem.expected(source, at("execution_seconds"), "[min, max] simulated seconds with 0 <= min <= max", seconds))
 
     reboot_seconds = values["reboot_seconds"]
-    if not _is_number(reboot_seconds) or reboot_seconds < 0:
+    if not is_number(reboot_seconds) or reboot_seconds < 0:
         problems.append(Problem.expected(source, at("reboot_seconds"), "a number of simulated seconds >= 0", reboot_seconds))
         reboot_seconds = 0
 
@@ -431,11 +412,11 @@ def _parse_group(raw: Any, defaults: Mapping, source: str, path: str, problems: 
             f"no entries on a {platform} group (its InstallOverrideList items match by KB id only, titles are ignored)", superseded_raw))
     else:
         for patch_id, share in superseded_raw.items():
-            superseded[str(patch_id)] = _share(share, at("superseded", str(patch_id)), source, problems)
+            superseded[str(patch_id)] = read_share(share, at("superseded", str(patch_id)), source, problems)
 
     # Written on the group, a patch id must be one its platform has; from `defaults`, one any platform has.
     breaks_platforms = (platform,) if "breaks_service" in raw and platform is not None else tuple(dict.fromkeys(PLATFORMS.values()))
-    breaks_service = _patch_shares(values["breaks_service"], lambda *more: at("breaks_service", *more), breaks_platforms, source, problems)
+    breaks_service = patch_shares(values["breaks_service"], lambda *more: at("breaks_service", *more), breaks_platforms, source, problems)
 
     if len(problems) > before:
         return None
@@ -455,12 +436,6 @@ def _parse_group(raw: Any, defaults: Mapping, source: str, path: str, problems: 
         offline_mid_run_share=shares["offline_mid_run_share"],
         superseded=superseded,
         breaks_service=breaks_service,
+        account=account,
+        region=region,
     )
-
-
-def patch_group_of(tags: Mapping[str, str]) -> str:
-    """The node's patch group from its tags; 'Patch Group' is read first when both keys are set."""
-    for key in PATCH_GROUP_TAG_KEYS:
-        if key in tags:
-            return tags[key]
-    return ""

@@ -7,8 +7,8 @@
     def test_something(demo_fleet):
         ssm = demo_fleet.client("ssm")
 
-The fixture yields fleetsim.Running (endpoint, port, client(), stats(),
-reset_stats(), set_ping_status()). Module scope by default: one server per
+The fixture yields fleetsim.Running (endpoint, port, client(), credentials(),
+stats(), api_calls(), reset_stats(), set_ping_status()). Module scope by default: one server per
 test module, since starting one takes about a second.
 """
 from __future__ import annotations
@@ -50,10 +50,16 @@ def fleetsim_fixture(fleet: str | os.PathLike | Mapping, *, seed: int = 0, time_
 
 @pytest.fixture
 def aws_endpoint_env(monkeypatch):
-    """Point boto3 at a fleet through AWS_ENDPOINT_URL: call the returned function with a Running."""
+    """Point boto3 at a fleet through AWS_ENDPOINT_URL: call the returned function with a Running.
 
-    def point_at(sim) -> None:
-        for name, value in sim.env().items():
+    Keywords pick the account and Region as Running.env does: `point_at(sim, region="eu-west-1", credentials=assumed)`.
+    """
+
+    def point_at(sim, **where) -> None:
+        env = sim.env(**where)
+        if "AWS_SESSION_TOKEN" not in env:
+            monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+        for name, value in env.items():
             monkeypatch.setenv(name, value)
 
     return point_at

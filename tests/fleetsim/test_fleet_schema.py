@@ -274,10 +274,14 @@ STRUCTURAL = {
                         "$.alarms[2].fires", "$.alarms[3].fires.patch", "$.alarms[3].fires.patch_group"],
     # the catalog ids are the loader's
     "breaks-service-bad": ["$.groups[0].breaks_service", "$.groups[1].breaks_service.openssl", "$.groups[2].breaks_service.KB5044224"],
+    # unique ids and which aliases and trusted accounts exist are the loader's
+    "accounts-bad": ["$.accounts[0].alias", "$.accounts[0].id", "$.accounts[1]", "$.accounts[2].roles", "$.accounts[3].roles[0].name",
+                     "$.accounts[3].roles[0].trusted_accounts", "$.accounts[3].roles[1]", "$.accounts[3].roles[1].external_id", "$.accounts[4]"],
 }
-# min <= max, the fleet's total size, unique alarm names, patch groups and catalog ids are the loader's; a schema's
-# number takes infinity too.
-LOADER_ONLY = ["execution-seconds-infinite", "too-many-instances", "alarm-fires-not-in-fleet", "alarm-names-duplicate"]
+# min <= max, the fleet's total size, unique alarm names, patch groups and catalog ids, the accounts, aliases and
+# Regions that exist are the loader's; a schema's number takes infinity too.
+LOADER_ONLY = ["execution-seconds-infinite", "too-many-instances", "alarm-fires-not-in-fleet", "alarm-names-duplicate", "scopes-not-in-fleet",
+               "alarm-fires-other-region"]
 # Not YAML an editor can read either.
 UNREADABLE = ["deep-nesting", "yaml-syntax-error"]
 

@@ -39,7 +39,7 @@ def test_failing_dev_fails_only_dev():
             [
                 "include/fleets/x.yaml: groups[0].colour: unknown key; expected one of count, platform, name, tags, ping_status, missing_share, "
                 "not_applicable_share, install_failure_probability, patch_failure_probability, execution_seconds, reboot_share, "
-                "reboot_seconds, offline_mid_run_share, superseded, breaks_service",
+                "reboot_seconds, offline_mid_run_share, superseded, breaks_service, account, region",
                 "include/fleets/x.yaml: groups[0].count: expected an integer >= 1, got 0",
                 "include/fleets/x.yaml: groups[0].platform: expected one of AMAZON_LINUX_2023, UBUNTU, WINDOWS, got 'RHEL'",
                 "include/fleets/x.yaml: groups[0].ping_status: expected one of Online, ConnectionLost, Inactive, got 'Up'",
@@ -51,7 +51,7 @@ def test_failing_dev_fails_only_dev():
         ({"groups": []}, ["include/fleets/x.yaml: groups: expected a non-empty list of instance groups, got a list"]),
         ({"fleet": 3}, [
             "include/fleets/x.yaml: fleet: unknown key; expected one of seed, throttling, offline_delivery, compliance_lag_seconds, defaults, groups, "
-            "alarms",
+            "alarms, accounts",
             "include/fleets/x.yaml: groups: expected a non-empty list of instance groups, got nothing",
         ]),
         ({"seed": "x", "throttling": {"ListCommands": 0}, "groups": [{"count": 1, "platform": "WINDOWS", "tags": {"aws:x": "y"}}]}, [
