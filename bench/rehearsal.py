@@ -115,7 +115,7 @@ def rehearse(args, poll: float, home: Path, log_path: Path) -> Rehearsal:
         write_dag_stub(home / "dags", args.plan.resolve())
         prepare_aws(plan, env)
         python = sys.executable
-        steps = [("syncing patch baselines", [python, "-m", "patchflow", "sync"])]
+        steps = [("syncing patch baselines", [python, "-m", "patchflow", "sync", "--plans", str(args.plan.resolve())])]
         if not (home / ".migrated").exists():
             steps.append(("airflow db migrate (fresh AIRFLOW_HOME)", [python, "-m", "airflow", "db", "migrate"]))
         for title, command in steps:

@@ -42,17 +42,19 @@ READY_PREFIX = "fleetsim: serving"
 
 
 class TokenBucket:
-    """`rate` requests per second with a burst of one second's worth."""
+    """`rate` requests per second with a burst of one second's worth, and at least one request
+    (a rate below one a second still answers a call now and then)."""
 
     def __init__(self, rate: float, monotonic=time.monotonic):
         self.rate = rate
-        self.tokens = rate
+        self.burst = max(1.0, rate)
+        self.tokens = self.burst
         self._monotonic = monotonic
         self.updated = monotonic()
 
     def take(self) -> bool:
         now = self._monotonic()
-        self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
         if self.tokens >= 1:
             self.tokens -= 1

@@ -33,6 +33,7 @@ IAM_README = PROJECT_ROOT / "include" / "iam" / "README.md"
 DEMO_FLEET = PROJECT_ROOT / "include" / "fleets" / "demo.yaml"
 ROLLOUTS = PROJECT_ROOT / "include" / "rollouts"
 BASELINES = PROJECT_ROOT / "include" / "baselines"
+DEMO_PLAN = str(ROLLOUTS / "demo.yaml")  # sync reaches the scopes of the plans it is given: the demo's, the fleet's own account
 
 # The IAM service prefix of a service whose endpoint prefix differs (CloudWatch's API is `monitoring`).
 IAM_SERVICE_FOR = {"monitoring": "cloudwatch"}
@@ -325,12 +326,12 @@ def test_policies_grant_exactly_the_actions_the_project_calls(tmp_path):
         env = {**os.environ, **sim.env(), "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)])}
         env.pop("AWS_SESSION_TOKEN", None)
         # --- the Airflow role
-        run([python, "-m", "patchflow", "sync"], env, timeout=120)
+        run([python, "-m", "patchflow", "sync", "--plans", DEMO_PLAN], env, timeout=120)
         first_sync = set(sim.api_calls())
         demo = run([python, "-m", "patchflow", "demo", "--endpoint", sim.endpoint, "--airflow-home", str(tmp_path / "airflow"),
                     "--reports", str(tmp_path / "reports")], env, timeout=600)
         assert "PROMOTED" in demo.stdout
-        lifecycle = run([python, "-m", "patchflow", "sync", "--baselines", str(changed_baselines(tmp_path / "baselines")), "--delete-removed"],
+        lifecycle = run([python, "-m", "patchflow", "sync", "--plans", DEMO_PLAN, "--baselines", str(changed_baselines(tmp_path / "baselines")), "--delete-removed"],
                         env, timeout=120)
         for verb in ("update", "tag", "deregister", "set-default", "delete"):
             assert any(line.startswith(verb + " ") for line in lifecycle.stdout.splitlines()), (verb, lifecycle.stdout)

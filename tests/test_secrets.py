@@ -83,8 +83,9 @@ def test_the_fakes_and_look_alikes_pass(text):
 
 
 def test_aws_access_goes_through_connections_or_the_default_chain():
-    # Only the demo passes keys explicitly, and only the fleetsim ones, to create the simulator's bucket and topic.
-    allowed = {"plugins/patchflow/harness/demo.py"}
+    # Only the demo passes keys explicitly, and only the fleetsim ones, to create the simulator's bucket and topic;
+    # and a target account's session is made from the temporary keys STS AssumeRole answered, never from stored ones.
+    allowed = {"plugins/patchflow/harness/demo.py", "plugins/patchflow/aws/scope_access.py"}
     explicit = sorted(
         str(path.relative_to(PROJECT_ROOT))
         for folder in ("plugins", "dags")

@@ -28,7 +28,7 @@ multi_account = fleetsim_fixture("include/fleets/multi-account.yaml", seed=7, ti
 OPS = "444444444444"
 # Its own server: throttled, and reset by moto's reset endpoint.
 small = fleetsim_fixture({
-    "throttling": {"DescribeInstanceInformation": 1},
+    "throttling": {"DescribeInstanceInformation": 0.001},
     "accounts": [{"id": OPS, "alias": "ops", "roles": [{"name": "reader", "trusted_accounts": [HUB]}]}],
     "groups": [{"count": 1, "platform": "UBUNTU"}, {"count": 2, "platform": "WINDOWS", "account": "ops", "region": "us-west-2"}],
 }, seed=7)
@@ -239,7 +239,7 @@ def test_ssm_throttles_each_account_and_region_on_its_own(small):
             return exc.response["Error"]["Code"]
         return "ok"
 
-    # One call a second and no retries: the second call in a row in one account and Region is throttled, and no other.
+    # One call in 1,000 s and no retries: the second call in a row in one account and Region is throttled, and no other.
     no_retries = Config(retries={"max_attempts": 1, "mode": "standard"})
     small.reset_stats()
     answers = [answer(config=no_retries), answer(config=no_retries), answer(config=no_retries, region="us-west-2"),

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Mapping, Protocol
 from urllib.parse import urlparse
 
 from patchflow.core.errors import InvalidInput, Problem
@@ -116,6 +116,8 @@ class RunLedger:
     store: Store
     dag_id: str
     run_id: str
+    # Added to every record this ledger writes: the account and Region of the stage's scope it writes for.
+    where: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def run_prefix(self) -> str:
@@ -124,6 +126,7 @@ class RunLedger:
     def append(self, kind: RecordKind, **fields: Any) -> LedgerRecord:
         """Write one record. A field its kind does not declare, a required one left out or a value of another JSON type
         is refused before anything is written: a misspelt field would otherwise show only as an empty report."""
+        fields = {**fields, **self.where}
         problems = record_problems(kind, fields)
         if problems:
             raise ValueError("\n".join(problems))

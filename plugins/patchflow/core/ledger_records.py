@@ -282,6 +282,15 @@ RECORD_FIELDS: dict[RecordKind, type] = {
 COMMON_FIELDS = tuple(RecordCommon.__annotations__)
 
 
+class ScopeFields(TypedDict):
+    """Where a record happened, on every kind written for a stage's account and Region (patchflow.core.scopes.Scope.to_json());
+    records of the rollout connection's own account and Region have none."""
+
+    account: str | None
+    account_alias: str | None
+    region: str | None
+
+
 # --------------------------------------------------------------------------- the check
 
 # The JSON type of a top-level field: what its annotation accepts, and how a message names it.
@@ -315,17 +324,21 @@ FIELD_TYPES: dict[RecordKind, dict[str, tuple[type, ...]]] = {
 }
 
 
+SCOPE_FIELD_TYPES: dict[str, tuple[type, ...]] = {name: json_types(annotation) for name, annotation in get_type_hints(ScopeFields).items()}
+
+
 def record_problems(kind: str, fields: Mapping[str, Any]) -> list[str]:
     """One line per problem with the fields a writer passes for a record of `kind`; none when the ledger may write it."""
     if kind not in RECORD_FIELDS:
         return [str(Problem.expected("ledger record", "kind", one_of(list(RECORD_FIELDS)), kind))]
-    source, declared = f"ledger record {kind}", FIELD_TYPES[kind]
+    source, declared = f"ledger record {kind}", {**FIELD_TYPES[kind], **SCOPE_FIELD_TYPES}
     problems = []
     for name, value in fields.items():
         if name in COMMON_FIELDS:
             problems.append(Problem.expected(source, "", f"a field the ledger does not add itself ({', '.join(COMMON_FIELDS)})", name))
         elif name not in declared:
-            problems.append(Problem.expected(source, "", known_key_hint(name, list(declared), noun="field"), name))
+            # The scope's fields go on every kind; the hint names the kind's own.
+            problems.append(Problem.expected(source, "", known_key_hint(name, list(FIELD_TYPES[kind]), noun="field"), name))
         elif not any(is_json_of(allowed, value) for allowed in declared[name]):
             problems.append(Problem.expected(source, name, described(declared[name]), value))
     required = RECORD_FIELDS[kind].__required_keys__

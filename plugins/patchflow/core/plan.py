@@ -8,19 +8,22 @@ merges the same way, its `alarms` and `verify` each taken whole, see
 patchflow.core.health_plan).
 
 The model and the keys live in patchflow.core.plan_model and are importable
-from here as well; each stage is read by patchflow.core.plan_stage, the
-trigger form by patchflow.core.run_params.
+from here as well; each stage is read by patchflow.core.plan_stage, the plan's
+accounts and the stages' targets by patchflow.core.plan_accounts, the trigger
+form by patchflow.core.run_params.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Mapping
 
 from patchflow.core.aws_schedules import Schedule
 from patchflow.core.errors import MISSING, InvalidInput, Problem, join_path, raise_if_any
 from patchflow.core.gates import GATE_KEYS  # noqa: F401  (a gate's keys, importable with the plan's others)
+from patchflow.core.plan_accounts import CONNECTION_ID, accounts_dir_for, patch_group_clash, pinned_scope_problem, read_plan_accounts
 from patchflow.core.plan_model import (  # noqa: F401  (the plan's vocabulary and model, importable from here)
     APPROVAL_KEYS,
     NOTIFICATION_KEYS,
@@ -42,12 +45,13 @@ from patchflow.core.plan_model import (  # noqa: F401  (the plan's vocabulary an
 )
 from patchflow.core.plan_stage import checked_zone_name, is_absent, merge_defaults, read_cron, read_stage
 from patchflow.core.scheduled_runs import DEFAULT_LATE_START_LIMIT, calendar_conflicts, parse_late_start_limit, spoken_moment
+from patchflow.core.scopes import Scope
 from patchflow.core.validation import Entry, Findings, entries_of, load_file, read_keys, read_mapping, read_text, read_with
+from patchflow.core.yamlfile import PROJECT_ROOT, display_path
 
 PLAN_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{2,62}$")
 OWNER = re.compile(r"\s*\S")  # any text that is not blank
 SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
-CONNECTION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 
 DEFAULT_LEDGER = "file://reports/ledger"
 PROD_STAGE_NAMES = ("prod", "production")  # besides the last stage, these need an approval or a gate too
@@ -136,8 +140,21 @@ def read_notifications(found: Findings, value: Any, path: str) -> Notifications:
     return Notifications(topic[0], connection[0])
 
 
-def parse_plan(data: Any, source: str) -> RolloutPlan:
-    """Validate a loaded plan document; raise InvalidInput listing every problem."""
+def pinned_stage_problems(found: Findings, stage_fields: list[dict[str, Any]], stage_paths: list[str]) -> None:
+    """A stage later stages pin to makes its release from one scan, so it patches one account and Region."""
+    pinned = {fields["pin_to"] for fields in stage_fields if fields["pin_to"]}
+    for fields, path in zip(stage_fields, stage_paths):
+        problem = pinned_scope_problem(fields["scopes"]) if fields["name"] in pinned and fields["scopes"] else None
+        if problem:
+            found.expected_described(join_path(path, "targets"), *problem)
+
+
+def parse_plan(data: Any, source: str, accounts_dir: Path | None = None) -> RolloutPlan:
+    """Validate a loaded plan document; raise InvalidInput listing every problem.
+
+    `accounts: NAME` reads NAME.yaml in `accounts_dir`; by default the accounts folder beside
+    the folder of `source` (a path in the project, as it is shown).
+    """
     found = Findings(source)
     if not isinstance(data, Mapping):
         found.expected("", "a mapping with name, owner and stages", MISSING if data is None else data)
@@ -166,6 +183,7 @@ def parse_plan(data: Any, source: str) -> RolloutPlan:
     top_schedule = read_top_schedule(found, top.get("schedule", (None, ""))[0], "schedule")
     ledger = read_ledger(found, top.get("ledger", (DEFAULT_LEDGER, ""))[0], "ledger")
     notifications = read_notifications(found, top.get("notifications", (None, ""))[0], "notifications")
+    accounts = read_plan_accounts(found, top.get("accounts", (None, "accounts")), accounts_dir or accounts_dir_for(PROJECT_ROOT / source))
 
     defaults_value = top.get("defaults", ({}, ""))[0]
     defaults: dict[Any, Entry] = {}
@@ -188,14 +206,14 @@ def parse_plan(data: Any, source: str) -> RolloutPlan:
         found.expected("stages", "a list of at least one stage", stages_value)
     else:
         names: list[str] = []
-        groups: dict[str, str] = {}
+        groups: dict[tuple[str, Scope], str] = {}  # (patch group, scope) -> the stage that uses it there
         for index, raw in enumerate(stages_value):
             path = join_path("stages", index)
             if not isinstance(raw, Mapping):
                 found.expected(path, "a mapping with name and patch_group", raw)
                 continue
             items = merge_defaults(defaults, entries_of(raw, path))
-            fields = read_stage(found, items, path, list(names), top_schedule.zone)
+            fields = read_stage(found, items, path, list(names), top_schedule.zone, accounts)
             if not is_absent(raw.get("schedule")):
                 scheduled_stages.append(fields["name"] or path)
             if fields["pin_to"] and ledger and not ledger.startswith("s3://"):
@@ -210,13 +228,13 @@ def parse_plan(data: Any, source: str) -> RolloutPlan:
                 else:
                     names.append(stage_name)
             group = fields["patch_group"]
-            if group is not None:
-                if group in groups:
-                    found.expected(items["patch_group"][1], f"a patch group no other stage uses ({groups[group]} uses it)", group)
-                else:
-                    groups[group] = path
+            if group is not None and fields["scopes"] is not None:
+                clash = patch_group_clash(groups, group, fields["scopes"], path)
+                if clash:
+                    found.expected(items["patch_group"][1], clash, group)
             stage_fields.append(fields)
             stage_paths.append(path)
+        pinned_stage_problems(found, stage_fields, stage_paths)
         if stage_fields and len(stage_fields) == len(stages_value):
             last = stage_fields[-1]
             if last["approval"] is None and not last["gated"] and last["allow_ungated"] is False:
@@ -239,6 +257,7 @@ def parse_plan(data: Any, source: str) -> RolloutPlan:
         notifications=notifications,
         stages=stages,
         source=source,
+        accounts=accounts,
     )
     calendar_problems(found, plan)
     raise_if_any(found.problems)
@@ -246,7 +265,7 @@ def parse_plan(data: Any, source: str) -> RolloutPlan:
 
 
 def load_plan(path: str | Path) -> RolloutPlan:
-    return load_file(path, parse_plan)
+    return load_file(path, partial(parse_plan, accounts_dir=accounts_dir_for(path)))
 
 
 def load_plans(directory: str | Path) -> tuple[list[RolloutPlan], dict[Path, InvalidInput]]:
@@ -269,3 +288,19 @@ def load_plans(directory: str | Path) -> tuple[list[RolloutPlan], dict[Path, Inv
         seen[plan.dag_id] = plan.source
         plans.append(plan)
     return plans, broken
+
+
+def load_plans_at(path: str | Path) -> list[RolloutPlan]:
+    """Every plan in a folder, or the one plan file; InvalidInput lists every problem of every broken plan,
+    or says nothing is there. For commands that act on what the plans name (sync, pools): acting on fewer
+    plans than were given would look like success."""
+    path = Path(path)
+    if path.is_file():
+        return [load_plan(path)]
+    if not path.is_dir():
+        raise InvalidInput([Problem(display_path(path), "", "expected a folder of rollout plans or a plan file, got nothing there")])
+    found, broken = load_plans(path)
+    problems = [problem for exc in broken.values() for problem in exc.problems]
+    if problems:
+        raise InvalidInput(problems)
+    return found

@@ -1,7 +1,8 @@
 """A rollout plan as plain frozen data, and the keys its YAML and the trigger form may use.
 
 A stage's `gate` takes the thresholds patchflow.core.gates lists as GATE_KEYS, its
-`health` the keys patchflow.core.health lists as HEALTH_KEYS.
+`health` the keys patchflow.core.health lists as HEALTH_KEYS; the plan's `accounts` and
+a stage's `targets` take the keys patchflow.core.scopes lists.
 
 patchflow.core.plan reads a plan file into this model (patchflow.core.plan_stage
 reads each stage); patchflow.core.run_params reads the trigger form.
@@ -14,8 +15,9 @@ from patchflow.core.aws_schedules import Schedule
 from patchflow.core.gates import GateThresholds
 from patchflow.core.health import HealthSpec
 from patchflow.core.maintenance_windows import MaintenanceWindow, SsmWindowRef
+from patchflow.core.scopes import DEFAULT_SCOPE, Account, Scope
 
-PLAN_KEYS = ("name", "description", "owner", "tags", "schedule", "ledger", "notifications", "defaults", "stages")
+PLAN_KEYS = ("name", "description", "owner", "tags", "schedule", "ledger", "notifications", "accounts", "defaults", "stages")
 STAGE_KEYS = (
     "name",
     "patch_group",
@@ -39,8 +41,10 @@ STAGE_KEYS = (
     "max_age",
     "schedule",
     "health",
+    "targets",
+    "order",
 )
-PER_STAGE_ONLY = ("name", "patch_group", "schedule")
+PER_STAGE_ONLY = ("name", "patch_group", "schedule", "targets")
 APPROVAL_KEYS = ("required", "timeout")
 WINDOW_KEYS = ("schedule", "timezone", "duration", "cutoff", "ssm_window")  # ssm_window alone, or the others
 NOTIFICATION_KEYS = ("sns_topic_arn", "slack_connection_id")
@@ -102,6 +106,10 @@ class Stage:
     schedule: Schedule | None = None
     # Alarms that must stay quiet and a verification command for each wave (None: no health gate).
     health: HealthSpec | None = None
+    # Where the stage patches: one scope per account and Region of its targets; without targets,
+    # the rollout connection's own account and Region.
+    scopes: tuple[Scope, ...] = (DEFAULT_SCOPE,)
+    order: str = "parallel"  # patchflow.core.scopes.ORDERS: the scopes side by side, or one after another
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,7 @@ class RolloutPlan:
     notifications: Notifications
     stages: tuple[Stage, ...]
     source: str
+    accounts: tuple[Account, ...] = ()  # the accounts its stages' targets name; none for a single-account plan
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:

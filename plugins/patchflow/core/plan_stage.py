@@ -16,9 +16,11 @@ from patchflow.core.gates import GATE_KEYS, MOST_TARGETS, GateThresholds, read_t
 from patchflow.core.health import HEALTH_KEYS, HealthSpec
 from patchflow.core.health_plan import HEALTH_WHAT, read_health_items
 from patchflow.core.maintenance_windows import MaintenanceWindow, SsmWindowRef, cutoff_problem, parse_window_hours
+from patchflow.core.plan_accounts import read_targets
 from patchflow.core.plan_model import APPROVAL_KEYS, NOTIFY_EVENTS, REBOOT_OPTIONS, STAGE_KEYS, STAGE_SCHEDULE_KEYS, WINDOW_KEYS, Approval
 from patchflow.core.ratecontrol import parse_max_concurrency, parse_max_errors, parse_waves
 from patchflow.core.schedule import airflow_cron_reason
+from patchflow.core.scopes import ORDERS, Account
 from patchflow.core.validation import (
     Entry,
     Findings,
@@ -216,10 +218,12 @@ def merge_defaults(defaults: Mapping[Any, Entry], stage: Mapping[Any, Entry]) ->
     return merged
 
 
-def read_stage(found: Findings, merged: Mapping[Any, Entry], path: str, earlier: Sequence[str], zone: str | None = "UTC") -> dict[str, Any]:
+def read_stage(found: Findings, merged: Mapping[Any, Entry], path: str, earlier: Sequence[str], zone: str | None = "UTC",
+               accounts: tuple[Account, ...] | None = ()) -> dict[str, Any]:
     """The fields of one stage; values that failed validation are None (their problems are recorded).
 
-    `zone` is the plan's time zone, which the stage's schedule runs in (None when it was unreadable).
+    `zone` is the plan's time zone, which the stage's schedule runs in (None when it was unreadable);
+    `accounts` the plan's, which its targets name (() when it has none, None when they were unreadable).
     """
     items = read_keys(found, merged, STAGE_KEYS)
 
@@ -269,6 +273,8 @@ def read_stage(found: Findings, merged: Mapping[Any, Entry], path: str, earlier:
     fields["max_age_seconds"] = read_release_age(found, items.get("max_age"), fields["pin_to"], "max_age")
     fields["schedule"] = read_stage_schedule(found, items.get("schedule"), zone)
     fields["health"] = read_health(found, items.get("health"))
+    fields["scopes"] = read_targets(found, items.get("targets"), accounts)
+    fields["order"] = read_choice(found, entry("order", "parallel"), ORDERS)
     return fields
 
 

@@ -24,6 +24,8 @@ from patchflow.core.report_records import (
     Pin,
     Report,
     RunOutcome,
+    SCOPE_KEYS,
+    ScopeSummary,
     Stage,
     StageManifest,
     StageState,
@@ -88,6 +90,7 @@ def _stage(name: str, records: Sequence[LedgerRecord]) -> Stage:
         state = StageState.BLOCKED
     verifications = latest_verifications(records)
     waves = tuple(_wave(r, verifications) for r in wave_records)
+    scopes = _scopes(records)
     gate = verdict.get("verdict", {}) if verdict else None
     counts = dict(gate.get("counts", {})) if gate is not None else {}
     if waves and not counts:
@@ -97,8 +100,8 @@ def _stage(name: str, records: Sequence[LedgerRecord]) -> Stage:
         name=name,
         patch_group=preflight.get("patch_group", "") if preflight else "",
         state=state,
-        targets=len(preflight.get("targets", [])) if preflight else 0,
-        offline=tuple(preflight.get("offline", [])) if preflight else (),
+        targets=sum(scope.targets for scope in scopes) if scopes else len(preflight.get("targets", [])) if preflight else 0,
+        offline=_unique(r.get("offline", []) for r in _latest_per_scope(records, RecordKind.PREFLIGHT)),
         baselines=dict(preflight.get("baselines", {})) if preflight else {},
         default_baselines=dict(preflight.get("default_baselines", {})) if preflight else {},
         command_ids=_unique(r.get("command_ids", []) for r in sent),
@@ -115,8 +118,35 @@ def _stage(name: str, records: Sequence[LedgerRecord]) -> Stage:
         error=failure.get("reason", "") if failure else None,
         release=_chosen_release(chosen) if chosen else None,
         health=health,
-        warnings=tuple(preflight.get("warnings", [])) if preflight else (),
+        warnings=_unique(r.get("warnings", []) for r in _latest_per_scope(records, RecordKind.PREFLIGHT)),
+        scopes=scopes,
     )
+
+
+def _where(record: LedgerRecord) -> tuple:
+    return tuple(record.get(key) for key in SCOPE_KEYS)
+
+
+def _latest_per_scope(records: Sequence[LedgerRecord], kind: RecordKind) -> list[LedgerRecord]:
+    """The latest record of `kind` in each account and Region, in the order the scopes first wrote one."""
+    latest: dict[tuple, LedgerRecord] = {}
+    for record in records:
+        if record["kind"] == kind:
+            latest[_where(record)] = record
+    return list(latest.values())
+
+
+def _scopes(records: Sequence[LedgerRecord]) -> tuple[ScopeSummary, ...]:
+    """A stage with targets: each account and Region its preflight reached, with its targets and its own gate's verdict."""
+    preflights = [r for r in _latest_per_scope(records, RecordKind.PREFLIGHT) if any(r.get(key) for key in SCOPE_KEYS)]
+    verdicts = {_where(r): r.get("verdict", {}) for r in records if r["kind"] == RecordKind.STAGE_VERDICT}
+    summaries = []
+    for preflight in preflights:
+        where = _where(preflight)
+        verdict = verdicts.get(where)
+        summaries.append(ScopeSummary(*where, targets=len(preflight.get("targets", [])),
+                                      verdict=Verdict(verdict.get("passed"), _reasons(verdict.get("reasons", []))) if verdict is not None else None))
+    return tuple(summaries)
 
 
 def _chosen_release(record: ReleaseChosenRecord) -> ChosenRelease:
@@ -131,6 +161,7 @@ def _wave(record: WaveResultRecord, verifications: Mapping[str, dict]) -> Wave:
     verdict = record.get("verdict", {})
     # A scan is no install: the health check after the install wave verified what that install did.
     checked = {} if record.get("operation") == "Scan" else verifications
+    where = {key: record[key] for key in SCOPE_KEYS if record.get(key) is not None}
     return Wave(
         wave=record.get("wave"),
         operation=record.get("operation", "Install"),
@@ -139,11 +170,12 @@ def _wave(record: WaveResultRecord, verifications: Mapping[str, dict]) -> Wave:
         counts=dict(verdict.get("counts", {})),
         verdict=Verdict(verdict.get("passed"), _reasons(verdict.get("reasons"))),
         instances=tuple(
-            InstanceRow({**row, "verification": checked[row.get("instance_id")]} if row.get("instance_id") in checked else dict(row))
+            InstanceRow({**row, **where, "verification": checked[row.get("instance_id")]} if row.get("instance_id") in checked else {**row, **where})
             for row in record.get("instances", [])
         ),
         started_at=record.get("started_at"),
         finished_at=record.get("finished_at"),
+        where={key: record.get(key) for key in SCOPE_KEYS} if where else {},
     )
 
 
@@ -184,13 +216,24 @@ def has_health_checks(report: Report) -> bool:
     return any(stage.health for stage in report.stages)
 
 
+def has_scopes(report: Report) -> bool:
+    return any(stage.scopes for stage in report.stages)
+
+
 def summary_header(report: Report) -> tuple[str, ...]:
-    return SUMMARY_HEADER_WITH_HEALTH if has_health_checks(report) else SUMMARY_HEADER
+    header = SUMMARY_HEADER_WITH_HEALTH if has_health_checks(report) else SUMMARY_HEADER
+    # Where each stage ran stands after its group; a run in the connection's own account keeps the table it always had.
+    return (*header[:2], "where", *header[2:]) if has_scopes(report) else header
+
+
+def where_cell(stage: Stage) -> str:
+    """`prod eu-west-1, prod eu-central-1`: each account (alias, else id) and Region the stage reached; `-` for none."""
+    return ", ".join(f"{scope.account_alias or scope.account or '-'} {scope.region or '-'}" for scope in stage.scopes) or "-"
 
 
 def summary_rows(report: Report) -> list[tuple[str, ...]]:
     rows = []
-    with_health = has_health_checks(report)
+    with_health, with_scopes = has_health_checks(report), has_scopes(report)
     for stage in report.stages:
         counts = stage.counts
         gate = "-" if stage.verdict is None else ("PASS" if stage.verdict.passed else "BLOCK")
@@ -200,6 +243,7 @@ def summary_rows(report: Report) -> list[tuple[str, ...]]:
             (
                 stage.name,
                 stage.patch_group or "-",
+                *([where_cell(stage)] if with_scopes else []),
                 str(counts.get("targets", stage.targets)),
                 str(counts.get("succeeded", 0)),
                 str(counts.get("failed", 0) + counts.get("timed_out", 0)),

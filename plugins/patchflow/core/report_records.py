@@ -186,9 +186,12 @@ class Wave:
     instances: tuple[InstanceRow, ...] = ()
     started_at: str | None = None
     finished_at: str | None = None
+    # Where the wave ran (patchflow.core.scopes.Scope.to_json()); report.json has them only for a stage with targets.
+    where: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
+            **self.where,
             "wave": self.wave,
             "operation": self.operation,
             "command_ids": list(self.command_ids),
@@ -199,6 +202,24 @@ class Wave:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
         }
+
+
+SCOPE_KEYS = ("account", "account_alias", "region")  # patchflow.core.scopes.Scope.to_json()
+
+
+@dataclass(frozen=True)
+class ScopeSummary:
+    """One account and Region of a stage: its targets and its own verdict (None before its gate)."""
+
+    account: str | None
+    account_alias: str | None
+    region: str | None
+    targets: int = 0
+    verdict: Verdict | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"account": self.account, "account_alias": self.account_alias, "region": self.region, "targets": self.targets,
+                "verdict": None if self.verdict is None else self.verdict.to_json()}
 
 
 @dataclass(frozen=True)
@@ -227,6 +248,8 @@ class Stage:
     release: ChosenRelease | None = None  # a release from an earlier run; report.json has the field only then
     health: tuple[HealthCheck, ...] = ()  # the stage's health checks in time order; report.json has the field only when there are any
     warnings: tuple[str, ...] = ()  # what preflight warned of without stopping the stage; report.json has the field only when there are any
+    # Each account and Region of a stage with targets: where, its targets and its own verdict; report.json has the field only then.
+    scopes: tuple[ScopeSummary, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -257,6 +280,8 @@ class Stage:
             data["health"] = [check.to_json() for check in self.health]
         if self.warnings:
             data["warnings"] = list(self.warnings)
+        if self.scopes:
+            data["scopes"] = [scope.to_json() for scope in self.scopes]
         return data
 
 
@@ -368,11 +393,25 @@ class _ReportFileReader(FieldReader):
         release = None if release is None else self.chosen_release(release, join_path(path, "release"))
         health = read_health_checks(self, take("health", LIST, default=[]), join_path(path, "health"))
         warnings = tuple(take("warnings", TEXTS, default=[]))
+        scopes = tuple(self.scope(scope, join_path(path, "scopes", index)) for index, scope in enumerate(take("scopes", LIST, default=[])))
         return Stage(
             name, patch_group, StageState(state) if state is not None else StageState.NOT_STARTED, targets, offline, baselines, default_baselines,
             command_ids, waves, counts, verdict, manifest, drift, install_override_lists, pinned_to, nothing_new_for, not_sent, moved_on, error, release,
-            health, warnings,
+            health, warnings, scopes,
         )
+
+    def where(self, data: Mapping, path: str) -> dict[str, Any]:
+        """A wave's or a scope's account and Region, where written (a stage without targets has none)."""
+        return {key: self.take(data, path, key, TEXT_OR_NULL) for key in SCOPE_KEYS if key in data}
+
+    def scope(self, value: Any, path: str) -> ScopeSummary:
+        data = self.mapping(value, path)
+        if data is None:
+            return ScopeSummary(None, None, None)
+        where = {key: self.take(data, path, key, TEXT_OR_NULL) for key in SCOPE_KEYS}
+        verdict = self.take(data, path, "verdict", MAPPING_OR_NULL)
+        return ScopeSummary(where["account"], where["account_alias"], where["region"], self.take(data, path, "targets", COUNT) or 0,
+                            None if verdict is None else self.verdict(verdict, join_path(path, "verdict")))
 
     def wave(self, value: Any, path: str) -> Wave:
         data = self.mapping(value, path)
@@ -388,7 +427,7 @@ class _ReportFileReader(FieldReader):
         verdict = Verdict(None, None) if verdict is None else self.verdict(verdict, join_path(path, "verdict"))
         instances = tuple(self.row(row, join_path(path, "instances", index)) for index, row in enumerate(take("instances", LIST) or []))
         started_at, finished_at = take("started_at", TEXT_OR_NULL), take("finished_at", TEXT_OR_NULL)
-        return Wave(wave, operation, command_ids, targets, counts, verdict, instances, started_at, finished_at)
+        return Wave(wave, operation, command_ids, targets, counts, verdict, instances, started_at, finished_at, self.where(data, path))
 
     def verdict(self, data: Mapping, path: str) -> Verdict:
         passed, reasons = self.take(data, path, "passed", FLAG_OR_NULL), self.take(data, path, "reasons", TEXTS_OR_NULL)

@@ -142,7 +142,7 @@ def _run(args) -> int:
         env = airflow_env(airflow_home, dags_folder, endpoint)
         prepare_aws(plan, env)
         python = sys.executable
-        if run_step("syncing patch baselines from include/baselines", [python, "-m", "patchflow", "sync"], env, log_path):
+        if run_step("syncing patch baselines from include/baselines", [python, "-m", "patchflow", "sync", "--plans", str(plan_path)], env, log_path):
             raise DemoError(f"baseline sync failed; see {log_path}")
         if not (airflow_home / ".migrated").exists():
             if run_step("preparing the Airflow metadata database", [python, "-m", "airflow", "db", "migrate"], env, log_path):

@@ -179,7 +179,7 @@ def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -
     # Independent of each other, so side by side: fleetsim's baselines, Airflow's schema.
     one_shots = [
         processes.start(name, argv, env)
-        for name, argv in (("sync", [sys.executable, "-m", "patchflow", "sync"]), ("db-migrate", [sys.executable, "-m", "airflow", "db", "migrate"]))
+        for name, argv in (("sync", [sys.executable, "-m", "patchflow", "sync", "--plans", str(plan_path.resolve())]), ("db-migrate", [sys.executable, "-m", "airflow", "db", "migrate"]))
     ]
     for one_shot in one_shots:
         try:

@@ -44,6 +44,9 @@ def run(args) -> int:
         for plan in plans:
             prepare_aws(plan, env)
         subprocess.run([sys.executable, "-m", "patchflow", "sync"], env=env, cwd=PROJECT_ROOT, check=False)
+        # The pools of the plans' accounts and Regions must exist before the scheduler meets their tasks.
+        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, cwd=PROJECT_ROOT, check=False, stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-m", "patchflow", "pools", "--apply"], env=env, cwd=PROJECT_ROOT, check=False)
         print(f"fleetsim at {sim.endpoint}; starting Airflow on http://127.0.0.1:{args.port} (user admin, password printed below)")
         process = subprocess.Popen(["airflow", "standalone"], env=env, cwd=PROJECT_ROOT, start_new_session=True)
         try:

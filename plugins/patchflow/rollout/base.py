@@ -24,6 +24,8 @@ from patchflow.core.records import RecordKind
 from patchflow.core.releases import Release
 from patchflow.core.run_params import RunParams, validate_run_params
 from patchflow.core.scheduled_runs import scheduled_selection
+from patchflow.core.scopes import DEFAULT_SCOPE, Scope
+from patchflow.aws.scope_access import access_for
 from patchflow.aws import commands as ssm_commands
 from patchflow.rollout.triggers import CommandCompletionTrigger, aws_client_for, ssm_client_for, ssm_send_client_for
 
@@ -40,12 +42,26 @@ class Rollout:
     aws_conn_id: str | None
     region_name: str | None
     scheduled_at: datetime | None = None  # the time Airflow scheduled this run for; None for a run somebody triggered
+    scope: Scope = DEFAULT_SCOPE  # the account and Region this task works in
+
+    @property
+    def access(self) -> dict | None:
+        """How this task reaches its scope (patchflow.aws.scope_access.Access as JSON); None: the connection's own."""
+        return scope_access_json(self.scope, self.run_id)
 
     def ssm(self):
-        return ssm_client_for(self.aws_conn_id, self.region_name)
+        return ssm_client_for(self.aws_conn_id, self.region_name, self.access)
 
     def ssm_for_send(self):
-        return ssm_send_client_for(self.aws_conn_id, self.region_name)
+        return ssm_send_client_for(self.aws_conn_id, self.region_name, self.access)
+
+    def client(self, service: str):
+        """A client of `service` in this task's scope."""
+        return aws_client_for(service, self.aws_conn_id, self.region_name, access=self.access)
+
+    def in_scope(self, scope: Scope) -> "Rollout":
+        """The same run seen from another scope: its clients work there and its records say so."""
+        return replace(self, scope=scope, ledger=replace(self.ledger, where=scope.to_json() if not scope.is_default else {}))
 
     def selected(self, stage: Stage) -> bool:
         return stage.name in self.params.stages
@@ -66,12 +82,17 @@ class Rollout:
 class RolloutOperator(BaseOperator):
     ui_color = "#e8f1fb"
 
-    def __init__(self, *, plan: RolloutPlan, stage: Stage | None = None, aws_conn_id: str | None = "aws_default", region_name: str | None = None, **kwargs):
+    def __init__(self, *, plan: RolloutPlan, stage: Stage | None = None, aws_conn_id: str | None = "aws_default", region_name: str | None = None,
+                 scope: Scope = DEFAULT_SCOPE, scope_group: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self.plan = plan
         self.stage = stage
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
+        # The account and Region this task works in, and the task group of that scope inside the stage's
+        # (None when the stage has one scope: its tasks sit in the stage's group, as a single-account stage's do).
+        self.scope = scope
+        self.scope_group = scope_group
 
     def rollout(self, context) -> Rollout:
         dag_run = context["dag_run"]
@@ -79,9 +100,13 @@ class RolloutOperator(BaseOperator):
         s3_factory = (lambda: aws_client_for("s3", self.aws_conn_id, self.region_name))
         store = open_store(self.plan.ledger_uri, s3_client_factory=s3_factory)
         ledger = RunLedger(store, dag_run.dag_id, dag_run.run_id)
-        return Rollout(self.plan, params, ledger, dag_run.dag_id, dag_run.run_id, self.aws_conn_id, self.region_name, scheduled_at)
+        rollout = Rollout(self.plan, params, ledger, dag_run.dag_id, dag_run.run_id, self.aws_conn_id, self.region_name, scheduled_at)
+        return rollout.in_scope(self.scope)
 
     def group_task(self, name: str) -> str:
+        """The id of the task `name` of this task's stage, in this task's scope group when it has one."""
+        if self.scope_group:
+            return f"{self.stage.name}.{self.scope_group}.{name}"
         return f"{self.stage.name}.{name}"
 
 
@@ -94,9 +119,14 @@ class CommandSendingOperator(RolloutOperator):
 
     poll_interval: float = 5.0
 
+    def scoped_ssm(self, run_id: str):
+        """An SSM client in this task's scope where no Rollout is at hand (on_kill, Airflow's own time-out)."""
+        return ssm_client_for(self.aws_conn_id, self.region_name, scope_access_json(self.scope, run_id))
+
     def send_or_reattach(self, context, rollout: Rollout, requests, already) -> list[str]:
         """The command id of every request, in order: found in `already` (comment -> progress) or sent now."""
         ssm, sender, since_run_start = rollout.ssm(), rollout.ssm_for_send(), run_start(context)
+        self._run_id = rollout.run_id
         command_ids: list[str] = []
         for request in requests:
             if request.comment in already:
@@ -123,6 +153,7 @@ class CommandSendingOperator(RolloutOperator):
                 region_name=self.region_name,
                 echo=echo,
                 document_names=document_names,
+                access=scope_access_json(self.scope, context["dag_run"].run_id),
             ),
             method_name="execute_complete",
         )
@@ -131,12 +162,20 @@ class CommandSendingOperator(RolloutOperator):
         # Killed on a worker between sending and deferring: what was sent must not keep running on the nodes.
         sent = getattr(self, "_in_flight", [])
         if sent:
-            ssm_commands.cancel_commands(ssm_client_for(self.aws_conn_id, self.region_name), sent)
+            ssm_commands.cancel_commands(self.scoped_ssm(getattr(self, "_run_id", "")), sent)
             self.log.warning("task killed; cancelled %s", ", ".join(sent))
 
 
+def scope_access_json(scope: Scope, run_id: str) -> dict | None:
+    """How a task reaches `scope` (patchflow.aws.scope_access.Access), as a trigger carries it; None: the connection's own."""
+    found = access_for(scope, run_id)
+    return found.to_json() if found is not None else None
+
+
 def block(rollout: Rollout, stage: Stage, reason: str, *, kind: RecordKind = RecordKind.RUN_FINISHED) -> None:
-    """Record the block, tell people, and fail the task so the run is visibly failed."""
+    """Record the block, tell people, and fail the task so the run is visibly failed; the reason names the scope."""
+    if not rollout.scope.is_default:
+        reason = f"{rollout.scope.name}: {reason}"
     rollout.ledger.append(kind, outcome="blocked", blocking_stage=stage.name, reason=reason)
     notify.send(rollout.plan, "block", f"Rollout {rollout.plan.name} blocked at {stage.name}", reason, run_id=rollout.run_id, stage=stage,
                 aws_conn_id=rollout.aws_conn_id)

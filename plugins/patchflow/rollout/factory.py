@@ -13,6 +13,8 @@ from airflow.sdk import DAG, Param, TaskGroup, TriggerRule
 from patchflow.core.durations import spoken_duration
 from patchflow.core.maintenance_windows import window_summary
 from patchflow.core.plan import RolloutPlan, Stage, load_plan
+from patchflow.core.api_pools import pool_name
+from patchflow.core.scopes import DEFAULT_SCOPE
 from patchflow.rollout.approval import StageApprovalOperator
 from patchflow.rollout.health import HealthCheckOperator
 from patchflow.rollout.notifiers import ApprovalRequestNotifier
@@ -22,6 +24,7 @@ from patchflow.rollout.stage import (
     MaintenanceWindowOperator,
     ManifestOperator,
     PreflightOperator,
+    ScopePart,
     SoakOperator,
     StageGateOperator,
     StartRunOperator,
@@ -51,7 +54,7 @@ def build_stage_group(plan: RolloutPlan, stage: Stage, *, pinned_by_later_stage:
                     stage=stage,
                     subject=f"Start stage {stage.name} of rollout {plan.name}?",
                     body=(
-                        f"Stage **{stage.name}** patches group `{stage.patch_group}`.\n\n"
+                        f"Stage **{stage.name}** patches group `{stage.patch_group}`{scopes_text(stage)}.\n\n"
                         "Approve to start it. Reject, or no answer in time, stops the rollout as a failure."
                     ),
                     response_timeout=timedelta(seconds=stage.approval.timeout_seconds),
@@ -62,36 +65,73 @@ def build_stage_group(plan: RolloutPlan, stage: Stage, *, pinned_by_later_stage:
                 )
             )
         chain.append(MaintenanceWindowOperator(task_id="window", **common))
-        chain.append(PreflightOperator(task_id="preflight", **common))
-        # A stage later stages pin to always scans first: its scan is the evidence of what was
-        # missing before its install, from which the manifest is built.
-        if stage.scan_first or pinned_by_later_stage:
-            chain.append(
-                PatchWaveOperator(
-                    task_id="scan", wave_index=1, operation="Scan", poll_interval=poll_interval(), record_evidence=pinned_by_later_stage, **common
-                )
-            )
-            if stage.pin_to:
-                chain.append(DriftReportOperator(task_id="drift", **common))
-        waves = [
-            PatchWaveOperator(task_id=f"wave_{n}", wave_index=n, operation="Install", poll_interval=poll_interval(), **common)
-            for n in range(1, len(stage.waves) + 1)
-        ]
-        # With a health gate each wave is checked before the next one starts; its rows (verification
-        # failures marked) come after the wave's own in the gate, so they replace them there.
-        checked = []
-        for n, wave in enumerate(waves, start=1):
-            checked.append(wave)
-            if stage.health is not None:
-                checked.append(HealthCheckOperator(task_id=f"health_{n}", wave_index=n, poll_interval=poll_interval(), **common))
-        chain.extend(checked)
-        chain.append(StageGateOperator(task_id="gate", wave_task_ids=[t.task_id for t in checked], **common))
-        if pinned_by_later_stage:
-            chain.append(ManifestOperator(task_id="manifest", wave_task_ids=[w.task_id for w in waves], **common))
-        chain.append(SoakOperator(task_id="soak", poll_interval=poll_interval(), **common))
-        for upstream, downstream in zip(chain, chain[1:]):
-            upstream >> downstream
+        if len(stage.scopes) == 1:
+            scoped = {**common, "scope": stage.scopes[0], **pool_of(stage.scopes[0])}
+            checked = scope_tasks(stage, scoped, pinned_by_later_stage=pinned_by_later_stage)
+            chain.extend(checked)
+            wave_ids = [t.task_id for t in checked if t.task_id.split(".")[-1].startswith(("wave_", "health_"))]
+            chain.append(StageGateOperator(task_id="gate", wave_task_ids=wave_ids, **scoped))
+            if pinned_by_later_stage:
+                chain.append(ManifestOperator(task_id="manifest", wave_task_ids=[i for i in wave_ids if i.split(".")[-1].startswith("wave_")], **scoped))
+            chain.append(SoakOperator(task_id="soak", poll_interval=poll_interval(), **scoped))
+            link(chain)
+            return group
+        link(chain)
+        # Several accounts or Regions: each scope patches, gates and soaks in a group of its own, side by side or
+        # one after another (a block in one leaves the later ones untouched); the stage gate then judges them all.
+        scope_groups, scope_parts = [], []
+        for scope in stage.scopes:
+            with TaskGroup(group_id=scope.label, tooltip=scope.name) as scope_group:
+                scoped = {**common, "scope": scope, "scope_group": scope.label, **pool_of(scope)}
+                tasks = scope_tasks(stage, scoped, pinned_by_later_stage=False)
+                wave_ids = [t.task_id for t in tasks if t.task_id.split(".")[-1].startswith(("wave_", "health_"))]
+                tasks.append(StageGateOperator(task_id="gate", wave_task_ids=wave_ids, **scoped))
+                tasks.append(SoakOperator(task_id="soak", poll_interval=poll_interval(), **scoped))
+                link(tasks)
+            scope_groups.append(scope_group)
+            scope_parts.append(ScopePart(scope, f"{stage.name}.{scope.label}.preflight", wave_ids))
+        gate = StageGateOperator(task_id="gate", wave_task_ids=[], scope_parts=scope_parts, **common)
+        if stage.order == "one_at_a_time":
+            link([chain[-1], *scope_groups, gate])
+        else:
+            for scope_group in scope_groups:
+                chain[-1] >> scope_group >> gate
     return group
+
+
+def scope_tasks(stage: Stage, scoped: dict, *, pinned_by_later_stage: bool) -> list:
+    """Preflight, the scan, the drift report and every wave with its health check, in one account and Region."""
+    tasks = [PreflightOperator(task_id="preflight", **scoped)]
+    # A stage later stages pin to always scans first: its scan is the evidence of what was
+    # missing before its install, from which the manifest is built.
+    if stage.scan_first or pinned_by_later_stage:
+        tasks.append(PatchWaveOperator(task_id="scan", wave_index=1, operation="Scan", poll_interval=poll_interval(), record_evidence=pinned_by_later_stage, **scoped))
+        if stage.pin_to:
+            tasks.append(DriftReportOperator(task_id="drift", **scoped))
+    # With a health gate each wave is checked before the next one starts; its rows (verification
+    # failures marked) come after the wave's own in the gate, so they replace them there.
+    for n in range(1, len(stage.waves) + 1):
+        tasks.append(PatchWaveOperator(task_id=f"wave_{n}", wave_index=n, operation="Install", poll_interval=poll_interval(), **scoped))
+        if stage.health is not None:
+            tasks.append(HealthCheckOperator(task_id=f"health_{n}", wave_index=n, poll_interval=poll_interval(), **scoped))
+    return tasks
+
+
+def pool_of(scope) -> dict:
+    """The scope's API budget (patchflow.core.api_pools); none for the connection's own account and Region."""
+    name = pool_name(scope)
+    return {"pool": name} if name else {}
+
+
+def link(tasks: list) -> None:
+    for upstream, downstream in zip(tasks, tasks[1:]):
+        upstream >> downstream
+
+
+def scopes_text(stage: Stage) -> str:
+    if stage.scopes == (DEFAULT_SCOPE,):
+        return ""
+    return " in " + "; ".join(scope.name for scope in stage.scopes)
 
 
 def plan_doc(plan: RolloutPlan) -> str:

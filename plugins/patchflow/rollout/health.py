@@ -33,11 +33,11 @@ from patchflow.core.records import RecordKind, WaveRow, patched_instances
 from patchflow.core.releases import ReleaseEvent, ReleaseEventKind
 from patchflow.rollout.base import CommandSendingOperator, Rollout, RolloutOperator, block, pinned_release, run_start
 from patchflow.rollout.links import SsmCommandConsoleLink
-from patchflow.rollout.triggers import AlarmWatchTrigger, aws_client_for, ssm_client_for
+from patchflow.rollout.triggers import AlarmWatchTrigger
 
 
 def cloudwatch_for(rollout: Rollout):
-    return aws_client_for("cloudwatch", rollout.aws_conn_id, rollout.region_name)
+    return rollout.client("cloudwatch")
 
 
 def now_iso() -> str:
@@ -50,13 +50,14 @@ def now_iso() -> str:
 def first_unmatched_selector(rollout: Rollout, stages: Sequence[Stage]) -> tuple[Stage, str] | None:
     """The first stage (in plan order) with a selector that matches no alarm, and why: checked before anything is sent."""
     watching = [stage for stage in stages if stage.health is not None and stage.health.alarms]
-    if not watching:
-        return None
-    cloudwatch = cloudwatch_for(rollout)
     for stage in watching:
-        for index, (selector, names) in enumerate(zip(stage.health.alarms, resolve_selectors(cloudwatch, stage.health.alarms))):
-            if not names:
-                return stage, unmatched_selector_reason(index, selector)
+        # Alarms are regional: each account and Region the stage patches must have the alarms its selectors name.
+        for scope in stage.scopes:
+            cloudwatch = cloudwatch_for(rollout.in_scope(scope))
+            for index, (selector, names) in enumerate(zip(stage.health.alarms, resolve_selectors(cloudwatch, stage.health.alarms))):
+                if not names:
+                    reason = unmatched_selector_reason(index, selector)
+                    return stage, reason if scope.is_default else f"{scope.name}: {reason}"
     return None
 
 
@@ -167,7 +168,7 @@ class HealthCheckOperator(CommandSendingOperator):
         if next_method == "__fail__":
             sent = context["ti"].xcom_pull(task_ids=self.task_id, key="command_ids") or []
             if sent:
-                ssm_commands.cancel_commands(ssm_client_for(self.aws_conn_id, self.region_name), sent)
+                ssm_commands.cancel_commands(self.scoped_ssm(context["dag_run"].run_id), sent)
                 self.log.warning("wait ended by Airflow (%s); cancelled %s", (next_kwargs or {}).get("error", "unknown"), ", ".join(sent))
         return super().resume_execution(next_method, next_kwargs, context)
 
@@ -231,6 +232,7 @@ def watch_alarms(operator: RolloutOperator, context, rollout: Rollout, poll_inte
             aws_conn_id=operator.aws_conn_id,
             region_name=operator.region_name,
             echo={"soaked_until": until.isoformat()},
+            access=rollout.access,
         ),
         method_name="soak_watched",
     )

@@ -27,8 +27,8 @@ def command_ids_of(ti_key: Any) -> list[str]:
 
 
 def region_of(operator: Any) -> str:
-    """The region the task's SSM client talks to: its region_name, its AWS connection's, or the environment's."""
-    region = getattr(operator, "region_name", None)
+    """The region the task's SSM client talks to: its scope's, its region_name, its AWS connection's, or the environment's."""
+    region = getattr(getattr(operator, "scope", None), "region", None) or getattr(operator, "region_name", None)
     if region:
         return region
     try:

@@ -3,10 +3,11 @@ manifest, drift report and soak. Decisions live in the pure core; these only mov
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+from botocore.exceptions import BotoCoreError, ClientError
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from patchflow.rollout import health, notify
@@ -32,10 +33,14 @@ from patchflow.core.report_records import RunOutcome
 from patchflow.core.promotion import ReleaseFrom, release_sources
 from patchflow.core.releases import Release, ReleaseEvent, ReleaseEventKind, choose_release, release_id_for
 from patchflow.core.scheduled_runs import refused_start, scheduled_selection
+from patchflow.core.scope_gates import ScopeResults, evaluate_scopes
+from patchflow.core.plan import Stage
+from patchflow.core.scopes import Scope
 from patchflow.core.stage_windows import answer_json, start_refusal, window_decision
 from patchflow.rollout.base import RolloutOperator, artifact_json, block, pinned_release
 from patchflow.rollout.links import RolloutReportLink
 from patchflow.aws import inventory
+from patchflow.aws.scope_access import RoleNotAssumable
 from patchflow.aws.compliance import reported_patches
 from patchflow.aws import maintenance_windows as ssm_windows
 
@@ -64,6 +69,10 @@ class StartRunOperator(RolloutOperator):
         )
         if rollout.scheduled_at is not None:
             self._refuse_a_surprise_run(rollout)
+        # Every account the selected stages patch must be reachable before anything is sent anywhere.
+        for stage, scope, problem in unreachable_accounts(rollout, selected):
+            rollout.ledger.append(RecordKind.STAGE_FAILED, stage=stage.name, reason=problem, **scope.to_json())
+            block(rollout, stage, f"preflight: {problem}")
         # Fail closed before anything is sent: a health gate whose selector matches no alarm would watch nothing.
         unmatched = health.first_unmatched_selector(rollout, selected)
         if unmatched is not None:
@@ -79,11 +88,11 @@ class StartRunOperator(RolloutOperator):
 
     def _read_ssm_windows(self, rollout, selected) -> dict[str, dict | str]:
         """Every SSM window the selected stages name, read once now: the reference -> SSM's answer, or why there is none."""
-        refs = {stage.window.name_or_id: stage.window for stage in selected if isinstance(stage.window, SsmWindowRef)}
+        # A window lives in an account and Region: the stage's first scope's.
+        refs = {stage.window.name_or_id: (stage.window, stage.scopes[0]) for stage in selected if isinstance(stage.window, SsmWindowRef)}
         if not refs:
             return {}
-        ssm = rollout.ssm()
-        found = {key: ssm_windows.find_window(ssm, ref) for key, ref in refs.items()}
+        found = {key: ssm_windows.find_window(rollout.in_scope(scope).ssm(), ref) for key, (ref, scope) in refs.items()}
         for key, read in found.items():
             if not isinstance(read, str):
                 self.log.info("SSM window %s: %s (%s), schedule %s in %s, %s h, cutoff %s h, next execution %s", key, read.get("WindowId"),
@@ -133,6 +142,31 @@ class StartRunOperator(RolloutOperator):
             )
             chosen[stage.name] = release.to_json()
         return chosen
+
+
+def unreachable_accounts(rollout, stages) -> list[tuple[Stage, Scope, str]]:
+    """Each account of the stages' scopes that cannot be reached (its role refused, or credentials of another
+    account), once per account and Region, in plan order; STS GetCallerIdentity needs no permission."""
+    problems, seen = [], set()
+    for stage in stages:
+        for scope in stage.scopes:
+            if scope.account is None or (scope.account.id, scope.region) in seen:
+                continue
+            seen.add((scope.account.id, scope.region))
+            problem = account_problem(rollout.in_scope(scope), scope)
+            if problem is not None:
+                problems.append((stage, scope, problem))
+    return problems
+
+
+def account_problem(rollout, scope: Scope) -> str | None:
+    try:
+        identity = rollout.client("sts").get_caller_identity()
+    except (RoleNotAssumable, ClientError, BotoCoreError) as exc:
+        return f"{scope.name}: {exc}"
+    if identity.get("Account") != scope.account.id:
+        return f"{scope.name}: the credentials reached account {identity.get('Account')} ({identity.get('Arn')}), not {scope.account.id}"
+    return None
 
 
 class MaintenanceWindowOperator(RolloutOperator):
@@ -217,38 +251,66 @@ class PreflightOperator(RolloutOperator):
         return [warning] if warning else []
 
 
+@dataclass(frozen=True)
+class ScopePart:
+    """One account and Region of a stage that has several: where its preflight and its waves' rows are."""
+
+    scope: Scope
+    preflight_task_id: str
+    wave_task_ids: list[str]
+
+
 class StageGateOperator(RolloutOperator):
-    """The stage's gate over every wave's results: promotion happens only through here."""
+    """The stage's gate over every wave's results: promotion happens only through here.
+
+    In a stage with several accounts or Regions, each scope's group ends in a gate of its own (a block
+    there leaves the scopes after it untouched), and the stage's gate judges them all together and each
+    on its own (patchflow.core.scope_gates).
+    """
 
     operator_extra_links = (RolloutReportLink(),)
 
-    def __init__(self, *, wave_task_ids: list[str], **kwargs):
+    def __init__(self, *, wave_task_ids: list[str], scope_parts: list[ScopePart] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.wave_task_ids = wave_task_ids
+        self.scope_parts = list(scope_parts or [])
 
     def execute(self, context):
         rollout = self.rollout(context)
         if not rollout.selected(self.stage):
             return {"selected": False}
-        rows = {row.instance_id: row for row in wave_rows(context, self.wave_task_ids)}
-        preflight = context["ti"].xcom_pull(task_ids=self.group_task("preflight")) or {}
-        for target in preflight.get("targets", []):
-            rows.setdefault(target["instance_id"], WaveRow(target["instance_id"], None, Outcome.NOT_DISPATCHED))
-        results = [InstanceResult.from_row(row) for row in rows.values()]
         thresholds = rollout.thresholds(self.stage)
         if rollout.params.dry_run:
             thresholds = replace(thresholds, min_compliant_percent=None, max_pending_reboot=None)
-        verdict = evaluate_gate(results, thresholds, expected_targets=self.stage.expected_min_targets)
-        rollout.ledger.append(RecordKind.STAGE_VERDICT, stage=self.stage.name, verdict=verdict.to_json())
-        if self.stage.pin_to and not rollout.params.dry_run:
+        if self.scope_parts:
+            by_scope = [ScopeResults(part.scope.name, part.scope.to_json(), tuple(stage_results(context, part.preflight_task_id, part.wave_task_ids)))
+                        for part in self.scope_parts]
+            verdict_json = evaluate_scopes(by_scope, thresholds, expected_targets=self.stage.expected_min_targets)
+        else:
+            results = stage_results(context, self.group_task("preflight"), self.wave_task_ids)
+            verdict_json = evaluate_gate(results, thresholds, expected_targets=self.stage.expected_min_targets).to_json()
+        passed = bool(verdict_json["passed"])
+        rollout.ledger.append(RecordKind.STAGE_VERDICT, stage=self.stage.name, verdict=verdict_json)
+        # A scope's own gate passing is not the stage passing: only the stage's gate records that its release passed.
+        whole_stage = self.scope_group is None
+        if self.stage.pin_to and not rollout.params.dry_run and (whole_stage or not passed):
             # The release this stage installed passed it, or was blocked here: later runs choose by this.
             release_id = pinned_release(context, rollout, self.stage).release_id
             if release_id:
-                kind = ReleaseEventKind.PASSED if verdict.passed else ReleaseEventKind.BLOCKED
+                kind = ReleaseEventKind.PASSED if passed else ReleaseEventKind.BLOCKED
                 rollout.releases.add_event(ReleaseEvent(release_id, kind, datetime.now(timezone.utc), stage=self.stage.name, run_id=rollout.run_id))
-        if not verdict.passed:
-            block(rollout, self.stage, "gate: " + "; ".join(verdict.reasons))
-        return verdict.to_json()
+        if not passed:
+            block(rollout, self.stage, "gate: " + "; ".join(verdict_json["reasons"]))
+        return verdict_json
+
+
+def stage_results(context, preflight_task_id: str, wave_task_ids: list[str]) -> list[InstanceResult]:
+    """Every target's latest row from the waves; a target preflight found that no wave reached counts as not dispatched."""
+    rows = {row.instance_id: row for row in wave_rows(context, wave_task_ids)}
+    preflight = context["ti"].xcom_pull(task_ids=preflight_task_id) or {}
+    for target in preflight.get("targets", []):
+        rows.setdefault(target["instance_id"], WaveRow(target["instance_id"], None, Outcome.NOT_DISPATCHED))
+    return [InstanceResult.from_row(row) for row in rows.values()]
 
 
 class ManifestOperator(RolloutOperator):

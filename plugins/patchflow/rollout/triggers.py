@@ -19,11 +19,30 @@ from patchflow.aws.commands import PATCH_DOCUMENT, command_progress
 from patchflow.core.health import alarm_reasons
 
 
-def aws_client_for(service: str, aws_conn_id: str | None, region_name: str | None, config=None):
-    """A boto3 client through the Airflow connection, or the default credential chain without one."""
-    from patchflow.aws.client import RETRY_CONFIG, aws_client
+def aws_client_for(service: str, aws_conn_id: str | None, region_name: str | None, config=None, access: dict | None = None):
+    """A boto3 client through the Airflow connection, or the default credential chain without one.
+
+    With `access` (patchflow.aws.scope_access.Access as JSON) the client works in that scope: its
+    Region, and its account through the account's own connection or the role assumed from the
+    rollout's credentials.
+    """
+    from patchflow.aws.client import RETRY_CONFIG, aws_client, shared_session
+    from patchflow.aws.scope_access import Access, assumed_session
 
     config = config or RETRY_CONFIG
+    scoped = Access.from_json(access)
+    if scoped is not None:
+        region_name = scoped.region or region_name
+        if scoped.connection_id:
+            aws_conn_id = scoped.connection_id
+        elif scoped.role_arn:
+            if aws_conn_id:
+                from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+                base = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="sts", region_name=region_name).get_session(region_name=region_name)
+            else:
+                base = shared_session()
+            return aws_client(service, region_name=region_name, session=assumed_session(base, scoped), config=config)
     if aws_conn_id:
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
@@ -31,15 +50,15 @@ def aws_client_for(service: str, aws_conn_id: str | None, region_name: str | Non
     return aws_client(service, region_name=region_name, config=config)
 
 
-def ssm_client_for(aws_conn_id: str | None, region_name: str | None):
-    return aws_client_for("ssm", aws_conn_id, region_name)
+def ssm_client_for(aws_conn_id: str | None, region_name: str | None, access: dict | None = None):
+    return aws_client_for("ssm", aws_conn_id, region_name, access=access)
 
 
-def ssm_send_client_for(aws_conn_id: str | None, region_name: str | None):
+def ssm_send_client_for(aws_conn_id: str | None, region_name: str | None, access: dict | None = None):
     """The client SendCommand goes through: it never retries by itself (see patchflow.aws.client.SEND_CONFIG)."""
     from patchflow.aws.client import SEND_CONFIG
 
-    return aws_client_for("ssm", aws_conn_id, region_name, config=SEND_CONFIG)
+    return aws_client_for("ssm", aws_conn_id, region_name, config=SEND_CONFIG, access=access)
 
 
 class CommandCompletionTrigger(BaseTrigger):
@@ -56,6 +75,7 @@ class CommandCompletionTrigger(BaseTrigger):
         max_consecutive_errors: int = 5,
         echo: dict[str, Any] | None = None,
         document_names: list[str] | None = None,
+        access: dict | None = None,
     ):
         super().__init__()
         self.command_ids = list(command_ids)
@@ -67,6 +87,7 @@ class CommandCompletionTrigger(BaseTrigger):
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
         self.max_consecutive_errors = max_consecutive_errors
+        self.access = access  # the scope's account and Region (patchflow.aws.scope_access.Access); None: the connection's own
         # Handed back in every event: the deferring task's own defer kwargs do not
         # survive every resume path (`airflow dags test` replaces them with the event).
         self.echo = dict(echo or {})
@@ -84,6 +105,7 @@ class CommandCompletionTrigger(BaseTrigger):
                 "max_consecutive_errors": self.max_consecutive_errors,
                 "echo": self.echo,
                 "document_names": self.document_names,
+                "access": self.access,
             },
         )
 
@@ -91,7 +113,7 @@ class CommandCompletionTrigger(BaseTrigger):
         return TriggerEvent({**payload, "command_ids": self.command_ids, "echo": self.echo})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        client = await asyncio.to_thread(ssm_client_for, self.aws_conn_id, self.region_name)
+        client = await asyncio.to_thread(ssm_client_for, self.aws_conn_id, self.region_name, self.access)
         invoked_after = datetime.fromisoformat(self.invoked_after)
         deadline = datetime.fromisoformat(self.deadline) if self.deadline else None
         errors = 0
@@ -147,7 +169,7 @@ class CommandCompletionTrigger(BaseTrigger):
     async def on_kill(self) -> None:
         from patchflow.aws.commands import cancel_commands
 
-        client = await asyncio.to_thread(ssm_client_for, self.aws_conn_id, self.region_name)
+        client = await asyncio.to_thread(ssm_client_for, self.aws_conn_id, self.region_name, self.access)
         await asyncio.to_thread(cancel_commands, client, self.command_ids)
 
 
@@ -169,6 +191,7 @@ class AlarmWatchTrigger(BaseTrigger):
         region_name: str | None = None,
         max_consecutive_errors: int = 5,
         echo: dict[str, Any] | None = None,
+        access: dict | None = None,
     ):
         super().__init__()
         self.alarm_names = list(alarm_names)
@@ -179,6 +202,7 @@ class AlarmWatchTrigger(BaseTrigger):
         self.region_name = region_name
         self.max_consecutive_errors = max_consecutive_errors
         self.echo = dict(echo or {})  # handed back in every event, as CommandCompletionTrigger does
+        self.access = access
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -192,6 +216,7 @@ class AlarmWatchTrigger(BaseTrigger):
                 "region_name": self.region_name,
                 "max_consecutive_errors": self.max_consecutive_errors,
                 "echo": self.echo,
+                "access": self.access,
             },
         )
 
@@ -199,7 +224,7 @@ class AlarmWatchTrigger(BaseTrigger):
         return TriggerEvent({**payload, "alarm_names": self.alarm_names, "echo": self.echo})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        client = await asyncio.to_thread(aws_client_for, "cloudwatch", self.aws_conn_id, self.region_name)
+        client = await asyncio.to_thread(aws_client_for, "cloudwatch", self.aws_conn_id, self.region_name, None, self.access)
         until = datetime.fromisoformat(self.until)
         errors = 0
         polls = 0

@@ -20,7 +20,6 @@ from patchflow.core.stage_windows import stage_window
 from patchflow.rollout.base import CommandSendingOperator, Rollout, block, pinned_release, run_start
 from patchflow.rollout.links import SsmCommandConsoleLink
 from patchflow.rollout.stage import ssm_window_answers
-from patchflow.rollout.triggers import ssm_client_for
 from patchflow.aws import commands as ssm_commands
 from patchflow.aws.compliance import fresh_patch_states, reported_patches
 
@@ -128,7 +127,7 @@ class PatchWaveOperator(CommandSendingOperator):
         if next_method == "__fail__":
             sent = context["ti"].xcom_pull(task_ids=self.task_id, key="command_ids") or []
             if sent:
-                ssm = ssm_client_for(self.aws_conn_id, self.region_name)
+                ssm = self.scoped_ssm(context["dag_run"].run_id)
                 progress = ssm_commands.cancel_and_settle(ssm, sent, poll_seconds=self.poll_interval)
                 self.log.warning("wait ended by Airflow (%s); cancelled %s", (next_kwargs or {}).get("error", "unknown"), ", ".join(sent))
                 batch = {t["instance_id"]: t for t in self._batch(context)}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -100,11 +101,15 @@ def gather_model(user: Any) -> tuple[dict | None, list[str]]:
     if dag_ids and not readable:
         return None, dag_ids
     visible = [p for p in plans if p["dag_id"] in set(readable)]
-    fleet = gather.read_fleet(gather.page_client("ssm"), visible)
-    ledger = gather.read_ledgers(visible, s3_client_factory=lambda: gather.page_client("s3"), readable_dag_ids=readable)
+    # Other accounts and Regions wait on STS as well as SSM: read them while the own account and the ledger are read.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollouts-page-scopes") as pool:
+        scoped = pool.submit(gather.read_scoped_fleet, visible)
+        fleet = gather.read_fleet(gather.page_client("ssm"), visible)
+        ledger = gather.read_ledgers(visible, s3_client_factory=lambda: gather.page_client("s3"), readable_dag_ids=readable)
+        scoped_fleets = scoped.result()
     model = build_page(
         plans=visible, plan_problems=problems, fleet=fleet, ledger=ledger, now=datetime.now(timezone.utc),
-        base_url=_base_url(), user=_user_name(user) if user is not None else None,
+        base_url=_base_url(), user=_user_name(user) if user is not None else None, scoped_fleets=scoped_fleets,
     )
     return model, []
 

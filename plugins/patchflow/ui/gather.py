@@ -5,25 +5,31 @@ its typed `Report`), or as a failure dict ({"kind", "where", "detail"}) that
 `model.failure_notice` turns into words. Nothing here raises to the caller, so the page always renders.
 Clients are built for a page, not a rollout: short timeouts and one retry, so
 an unreachable fleet is reported in about a second rather than after minutes
-of adaptive back-off. Knows nothing of Airflow.
+of adaptive back-off. A stage's other accounts are reached as a rollout reaches
+them (patchflow.aws.scope_access), the role assumed through the page's own
+short-timeout session; only an account with an Airflow connection of its own
+goes through Airflow, the way the rollout's tasks do.
 """
 from __future__ import annotations
 
 import json
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from patchflow.aws.ledger import RunLedger, Store, open_store, safe_segment
 from patchflow.aws.release_store import ReleaseStore
+from patchflow.aws.scope_access import Access, RoleNotAssumable, access_for, assumed_session
 from patchflow.core.errors import InvalidInput
 from patchflow.core.ledger_records import LedgerRecord
 from patchflow.core.report import build_report, render_html
 from patchflow.core.report_records import Report
 from patchflow.ui.model import merge_failures
 from patchflow.ui.releases_model import has_pinned_stage, standing_data
+from patchflow.ui.scopes_model import scopes_to_read
 
 log = logging.getLogger(__name__)
 
@@ -36,22 +42,60 @@ PERMISSION_CODES = (
 THROTTLE_CODES = ("ThrottlingException", "Throttling", "TooManyRequestsException", "SlowDown", "RequestLimitExceeded")
 MISSING_CODES = ("NoSuchBucket",)
 
+# The RoleSessionName the page's AssumeRole calls carry, so CloudTrail tells them from a rollout's.
+PAGE_SESSION = "rollouts-page"
+# Accounts and Regions read at once; each waits on STS and SSM, so a page over many accounts need not take their sum.
+SCOPE_READERS = 8
+
 _RECORD_KEY = re.compile(r"^(?P<dag>[^/]+)/(?P<run>[^/]+)/records/(?P<at>\d{4}-\d{2}-\d{2}T\d{6}(?:\.\d+)?Z)-")
 
 
-def page_client(service: str, region_name: str | None = None):
-    import boto3
+def page_config():
+    """Short timeouts and one retry: a page says an endpoint is down in seconds, where a rollout keeps trying."""
     from botocore.config import Config
 
-    session = boto3.session.Session()
-    config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=15)
-    return session.client(service, region_name=region_name or session.region_name or "us-east-1", config=config)
+    return Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=15)
+
+
+def page_session():
+    """A boto3 session whose every client, STS's for an assumed role too, has the page's short timeouts."""
+    import boto3
+    import botocore.session
+
+    core = botocore.session.get_session()
+    core.set_default_client_config(page_config())
+    return boto3.session.Session(botocore_session=core)
+
+
+def page_client(service: str, region_name: str | None = None):
+    session = page_session()
+    return session.client(service, region_name=region_name or session.region_name or "us-east-1")
+
+
+def scope_client(service: str, access: Mapping | None):
+    """A page client in one account and Region (patchflow.aws.scope_access.Access as JSON), reached as the rollout reaches it."""
+    scoped = Access.from_json(access)
+    if scoped is None:
+        return page_client(service)
+    if scoped.connection_id:
+        from patchflow.rollout.triggers import aws_client_for
+
+        return aws_client_for(service, None, scoped.region, config=page_config(), access=scoped.to_json())
+    if scoped.role_arn:
+        # aws_client_for would assume it through the rollout's shared session, whose STS client waits
+        # out botocore's default retries (some ten seconds for an endpoint that refuses connections).
+        session = assumed_session(page_session(), scoped)
+        return session.client(service, region_name=scoped.region or session.region_name or "us-east-1", config=page_config())
+    return page_client(service, scoped.region)
 
 
 def classify_failure(exc: BaseException, where: str = "") -> dict:
     """An exception from boto3 (or anything else) as {"kind", "where", "detail"}, worded for a person."""
     if isinstance(exc, InvalidInput):  # a stored file of the wrong shape: every problem, each naming the file
         return {"kind": "error", "where": where, "detail": "; ".join(str(problem) for problem in exc.problems)}
+    if isinstance(exc, RoleNotAssumable):  # its message names the role and STS's answer, whose kind it takes
+        cause = classify_failure(exc.__cause__, where) if exc.__cause__ is not None else {"kind": "error"}
+        return {"kind": cause["kind"], "where": where, "detail": _first_line(exc)}
     names = {cls.__name__ for cls in type(exc).__mro__}
     response = getattr(exc, "response", None)
     if names & set(UNREACHABLE):
@@ -104,49 +148,89 @@ def plan_view(plan, now: datetime) -> dict:
             "name": stage.name, "patch_group": stage.patch_group, "pin_to": stage.pin_to,
             "after_stage": after_stage(plan, stage) if stage.pin_to else None,
             "next_run": next_run.astimezone(timezone.utc).isoformat() if next_run else None,
+            "scopes": [scope_view(scope) for scope in stage.scopes if not scope.is_default], "order": stage.order,
         }
 
     return {"name": plan.name, "dag_id": plan.dag_id, "ledger_uri": plan.ledger_uri, "stages": [stage_view(s) for s in plan.stages]}
+
+
+def scope_view(scope) -> dict:
+    """One account and Region of a stage (patchflow.core.scopes.Scope): how rows name it, and how the page reaches it."""
+    access = access_for(scope, PAGE_SESSION)
+    return {"label": scope.label, "name": scope.name, **scope.to_json(), "access": access.to_json() if access else None}
 
 
 # --------------------------------------------------------------------------- the fleet
 
 
 def read_fleet(ssm, plans: Sequence[Mapping]) -> dict:
-    """Members, patch states and baselines of every patch group a plan names or a baseline is registered for."""
-    from patchflow.aws import inventory
-    from patchflow.aws.commands import _paginate
+    """Members, patch states and baselines of every patch group, in the connection's own account and Region, that a
+    stage without targets names or a baseline is registered for."""
     from patchflow.ui.model import ordered_groups
 
     where = getattr(getattr(ssm, "meta", None), "endpoint_url", "") or ""
     region = getattr(getattr(ssm, "meta", None), "region_name", "") or ""
     try:
-        registered: dict[str, dict[str, dict]] = {}
-        for mapping in _paginate(ssm.describe_patch_groups, "Mappings", MaxResults=100):
-            identity = mapping.get("BaselineIdentity", {})
-            registered.setdefault(mapping["PatchGroup"], {})[identity.get("OperatingSystem", "")] = {
-                "id": identity.get("BaselineId", ""),
-                "name": identity.get("BaselineName", ""),
-                "default": bool(identity.get("DefaultBaseline")),
-            }
-        groups = {}
-        for entry in ordered_groups(plans, registered):
-            name = entry["name"]
-            members = inventory.patch_group_members(ssm, name)
-            states = inventory.patch_states(ssm, [m.instance_id for m in members]) if members else {}
-            baselines = dict(registered.get(name, {}))
-            unregistered = sorted({m.operating_system for m in members if m.operating_system} - set(baselines))
-            for os_name, baseline_id in inventory.baselines_for_group(ssm, name, unregistered).items():
-                baselines[os_name] = {"id": baseline_id, "name": "", "default": True} if baseline_id else None
-            groups[name] = {
-                "members": [{"instance_id": m.instance_id, "operating_system": m.operating_system, "ping_status": m.ping_status} for m in members],
-                "states": {i: _plain(s) for i, s in states.items()},
-                "baselines": baselines,
-            }
+        registered = registered_baselines(ssm)
+        groups = {entry["name"]: read_group(ssm, entry["name"], registered) for entry in ordered_groups(plans, registered)}
         return {"ok": True, "region": region, "registered": sorted(registered), "groups": groups}
     except Exception as exc:  # reported on the page, never raised
         log.warning("patch rollouts page: reading the fleet failed: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
         return {"ok": False, "region": region, "failure": classify_failure(exc, where)}
+
+
+def registered_baselines(ssm) -> dict[str, dict[str, dict]]:
+    """Patch group -> OS -> the baseline registered for it."""
+    from patchflow.aws.commands import _paginate
+
+    registered: dict[str, dict[str, dict]] = {}
+    for mapping in _paginate(ssm.describe_patch_groups, "Mappings", MaxResults=100):
+        identity = mapping.get("BaselineIdentity", {})
+        registered.setdefault(mapping["PatchGroup"], {})[identity.get("OperatingSystem", "")] = {
+            "id": identity.get("BaselineId", ""),
+            "name": identity.get("BaselineName", ""),
+            "default": bool(identity.get("DefaultBaseline")),
+        }
+    return registered
+
+
+def read_group(ssm, name: str, registered: Mapping[str, Mapping[str, dict]]) -> dict:
+    """One patch group's members, their patch states and the baseline in force for each of their operating systems."""
+    from patchflow.aws import inventory
+
+    members = inventory.patch_group_members(ssm, name)
+    states = inventory.patch_states(ssm, [m.instance_id for m in members]) if members else {}
+    baselines = dict(registered.get(name, {}))
+    unregistered = sorted({m.operating_system for m in members if m.operating_system} - set(baselines))
+    for os_name, baseline_id in inventory.baselines_for_group(ssm, name, unregistered).items():
+        baselines[os_name] = {"id": baseline_id, "name": "", "default": True} if baseline_id else None
+    return {
+        "members": [{"instance_id": m.instance_id, "operating_system": m.operating_system, "ping_status": m.ping_status} for m in members],
+        "states": {i: _plain(s) for i, s in states.items()},
+        "baselines": baselines,
+    }
+
+
+def read_scoped_fleet(plans: Sequence[Mapping], client_for: Callable[[str, Mapping | None], Any] = scope_client) -> list[dict]:
+    """The patch groups of every account and Region a plan's stage targets, each read there; one that cannot be
+    reached comes back as a failure ({"ok": False, "failure"}) beside the others. [] for plans without targets."""
+    entries = scopes_to_read(plans)
+    if not entries:
+        return []
+    with ThreadPoolExecutor(max_workers=min(SCOPE_READERS, len(entries)), thread_name_prefix="rollouts-page-scope") as pool:
+        return list(pool.map(lambda entry: _read_scope(entry, client_for), entries))
+
+
+def _read_scope(entry: Mapping, client_for: Callable[[str, Mapping | None], Any]) -> dict:
+    scope = entry["scope"]
+    where = {key: scope.get(key) for key in ("account", "account_alias", "region")}
+    try:
+        ssm = client_for("ssm", scope.get("access"))
+        registered = registered_baselines(ssm)
+        return {"ok": True, **where, "groups": {group["name"]: read_group(ssm, group["name"], registered) for group in entry["groups"]}}
+    except Exception as exc:  # reported on the page beside the other accounts and Regions, never raised
+        log.warning("patch rollouts page: reading %s failed: %s", scope["name"], exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        return {"ok": False, **where, "failure": classify_failure(exc, scope["name"])}
 
 
 def _plain(state: Mapping) -> dict:

@@ -110,10 +110,13 @@ def _int(state: Mapping, key: str) -> int:
 
 
 def ordered_groups(plans: Sequence[Mapping], registered: Iterable[str]) -> list[dict]:
-    """Every group a plan patches (plan and stage order) then any other group with a registered baseline."""
+    """Every group a plan patches in the connection's own account and Region (plan and stage order), then any
+    other group with a registered baseline there. A stage with targets patches elsewhere (patchflow.ui.scopes_model)."""
     groups: dict[str, dict] = {}
     for plan in plans:
         for stage in plan.get("stages", []):
+            if stage.get("scopes"):
+                continue
             entry = groups.setdefault(stage["patch_group"], {"name": stage["patch_group"], "used_by": []})
             entry["used_by"].append(f"{plan['name']}/{stage['name']}")
     for name in sorted(set(registered) - set(groups)):
@@ -355,6 +358,7 @@ def build_page(
     base_url: str | None = "",
     user: str | None = None,
     run_limit: int = DEFAULT_RUN_LIMIT,
+    scoped_fleets: Sequence[Mapping] = (),
 ) -> dict:
     """Everything the page shows.
 
@@ -362,7 +366,10 @@ def build_page(
             or {"ok": False, "failure": {...}}
     ledger: {"ok": True, "reports": [Report, ...], "failures": [failure, ...]} or {"ok": False, "failure": {...}}
             (ok also: "releases": {plan name: [releases_model.standing_data, ...]}, "release_failures": [failure with "plan", ...])
+    scoped_fleets: each account and Region a stage targets, as gather.read_scoped_fleet read it (none without targets)
     """
+    from patchflow.ui.scopes_model import has_scopes, plan_where, scope_sections  # here: scopes_model builds on this module
+
     notices = []
     for problem in plan_problems:
         notices.append(
@@ -424,6 +431,8 @@ def build_page(
         path = [{"name": s["name"], "patch_group": s["patch_group"], "state": state, "label": label, "tone": "idle"} for s in plan["stages"]]
         promotions.append({"plan": plan["name"], "dag_id": plan["dag_id"], "run_id": "", "dag_run_url": "", "outcome_text": outcome, "tone": "idle", "path": path, "when": ""})
     promotions += [_promotion(run) for run in latest_by_plan.values()]  # runs of plans no longer in include/rollouts
+    where_by_plan = {plan["name"]: plan_where(plan) for plan in plans}
+    promotions = [{**promotion, "where": where_by_plan.get(promotion["plan"], [])} for promotion in promotions]
     return {
         "title": "Patch rollouts",
         "generated_at": now.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -432,6 +441,9 @@ def build_page(
         "sources": {"fleet": fleet_status, "ledger": ledger_status},
         "notices": notices,
         "groups": groups,
+        # Each account and Region a stage targets, its own section of the groups table; none for a plan without targets.
+        "scoped": has_scopes(plans),
+        "scoped_groups": scope_sections(plans, scoped_fleets, now),
         "promotions": promotions,
         "runs": runs,
         "releases": release_tables(plans, ledger, now, base_url),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from patchflow.core.links import console_command_url
 from patchflow.core.report_health import health_verdict
-from patchflow.core.report_records import Stage, StageState, Wave
+from patchflow.core.report_records import SCOPE_KEYS, ScopeSummary, Stage, StageState, Verdict, Wave
 
 
 def short_id(value: str | None, length: int = 8) -> str:
@@ -16,12 +16,7 @@ def short_id(value: str | None, length: int = 8) -> str:
 def stage_row(stage: Stage, *, patch_group: str, pinned_to: str | None, region: str | None) -> dict:
     """A stage's row in a run's table; `patch_group` and `pinned_to` as the run (or, for older runs, the plan) says."""
     verdict = stage.verdict
-    if stage.state is StageState.FAILED:
-        gate = "ERROR"
-    elif verdict is None:
-        gate = "-"
-    else:
-        gate = "PASS" if verdict.passed else "BLOCK"
+    gate = "ERROR" if stage.state is StageState.FAILED else gate_word(verdict)
     reasons = list(verdict.reasons or ()) if verdict else []
     if stage.error:
         reasons.append(stage.error)
@@ -39,7 +34,39 @@ def stage_row(stage: Stage, *, patch_group: str, pinned_to: str | None, region: 
         "unreachable": counts.get("unreachable", 0) + counts.get("not_dispatched", 0),
         "offline": list(stage.offline),
         "pinned_to": pinned_to,
-        "waves": [wave_row(w, region) for w in stage.waves],
+        # A stage with targets shows its waves under the account and Region each ran in.
+        "waves": [wave_row(w, region) for w in stage.waves if not any(_ran_in(w, scope) for scope in stage.scopes)],
+        "scopes": [scope_row(scope, [w for w in stage.waves if _ran_in(w, scope)], region) for scope in stage.scopes],
+    }
+
+
+def gate_word(verdict: Verdict | None) -> str:
+    if verdict is None:
+        return "-"
+    return "PASS" if verdict.passed else "BLOCK"
+
+
+def where_name(account: str | None, account_alias: str | None, region: str | None) -> str:
+    """`prod (333333333333), eu-west-1`: the account by alias and id (or id alone) and the Region, as a row names them."""
+    who = f"{account_alias} ({account})" if account_alias and account else account_alias or account or "own account"
+    return f"{who}, {region}" if region else who
+
+
+def _ran_in(wave: Wave, scope: ScopeSummary) -> bool:
+    return bool(wave.where) and all(wave.where.get(key) == getattr(scope, key) for key in SCOPE_KEYS)
+
+
+def scope_row(scope: ScopeSummary, waves: list[Wave], region: str | None) -> dict:
+    """One account and Region of a stage with targets: its targets, its own gate verdict and the waves sent there."""
+    return {
+        "account": scope.account,
+        "account_alias": scope.account_alias,
+        "region": scope.region,
+        "where": where_name(scope.account, scope.account_alias, scope.region),
+        "targets": scope.targets,
+        "gate": gate_word(scope.verdict),
+        "reasons": list(scope.verdict.reasons or ()) if scope.verdict else [],
+        "waves": [wave_row(w, region) for w in waves],
     }
 
 
@@ -52,6 +79,8 @@ def health_cell(stage: Stage) -> dict | None:
 
 
 def wave_row(wave: Wave, region: str | None) -> dict:
+    """A wave's line; its commands link to the console in the Region the wave ran in (the page's own for a stage without targets)."""
+    region = wave.where.get("region") or region
     passed = wave.verdict.passed
     return {
         "label": "Scan" if wave.operation == "Scan" else f"{wave.operation or 'Install'} wave {wave.wave}",

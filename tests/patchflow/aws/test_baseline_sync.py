@@ -140,7 +140,8 @@ def fleet():
 
 def sync(fleet, *options, baselines=None):
     env = {**os.environ, **fleet.env()}
-    argv = [sys.executable, "-m", "patchflow", "sync", *options] + (["--baselines", str(baselines)] if baselines else [])
+    # The demo plan: one account and Region, the fleet's own.
+    argv = [sys.executable, "-m", "patchflow", "sync", "--plans", "include/rollouts/demo.yaml", *options] + (["--baselines", str(baselines)] if baselines else [])
     finished = subprocess.run(argv, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     return finished.returncode, finished.stdout, finished.stderr
 

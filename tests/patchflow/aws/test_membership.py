@@ -142,7 +142,7 @@ demo_fleet = fleetsim_fixture("include/fleets/demo.yaml", seed=7)
 @pytest.mark.fleetsim
 def test_the_demo_fleet_after_sync_has_no_problems(demo_fleet):
     env = {**os.environ, **demo_fleet.env()}
-    synced = subprocess.run([sys.executable, "-m", "patchflow", "sync"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    synced = subprocess.run([sys.executable, "-m", "patchflow", "sync", "--plans", "include/rollouts/demo.yaml"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert (synced.returncode, synced.stderr) == (0, "")
     ssm, ec2 = demo_fleet.client("ssm"), demo_fleet.client("ec2")
     pages = ssm.get_paginator("describe_instance_information").paginate()

@@ -50,6 +50,7 @@ from patchflow.core.plan import (
     WINDOW_KEYS,
     parse_plan,
 )
+from patchflow.core.scopes import ACCOUNT_KEYS, ACCOUNTS_KEYS, ORDERS, TARGET_KEYS
 
 from tests.schema_reading import read_as_an_editor, read_schema, refused_at, undescribed, validator_for
 
@@ -177,6 +178,9 @@ SHARED_STAGE_KEYS = tuple(key for key in STAGE_KEYS if key not in PER_STAGE_ONLY
         pytest.param(("defaults", "health"), HEALTH_KEYS, id="defaults.health"),
         pytest.param(("stages", "health", "alarms"), ALARM_SELECTOR_KEYS, id="stage.health.alarms"),
         pytest.param(("stages", "health", "verify"), VERIFY_KEYS, id="stage.health.verify"),
+        pytest.param(("accounts",), ACCOUNTS_KEYS, id="accounts"),
+        pytest.param(("accounts", "list"), ACCOUNT_KEYS, id="accounts.list"),
+        pytest.param(("stages", "targets"), TARGET_KEYS, id="stage.targets"),
     ],
 )
 def test_the_plan_schema_has_exactly_the_loaders_keys(keys, expected):
@@ -195,6 +199,8 @@ def test_defaults_take_a_stages_shared_keys_exactly_as_a_stage_does():
         pytest.param(("stages",), "reboot_option", REBOOT_OPTIONS, id="reboot_option"),
         pytest.param(("stages",), "notify", NOTIFY_EVENTS, id="notify"),
         pytest.param(("stages", "health"), "insufficient_data", INSUFFICIENT_DATA_CHOICES, id="health.insufficient_data"),
+        pytest.param(("stages",), "order", ORDERS, id="order"),
+        pytest.param(("defaults",), "order", ORDERS, id="defaults.order"),
     ],
 )
 def test_the_plan_schema_offers_exactly_the_loaders_choices(keys, key, expected):
@@ -288,6 +294,17 @@ def plan_document() -> dict:
             "stages": [{"name": "dev", "patch_group": "dev"}, {"name": "prod", "patch_group": "prod", "approval": True}]}
 
 
+def with_accounts(plan: dict) -> dict:
+    """The plan's accounts (two, dev and prod), written in when it has none."""
+    return plan.setdefault("accounts", {"list": [{"id": "111111111111", "alias": "dev"}, {"id": "333333333333", "alias": "prod"}]})
+
+
+def first_target(plan: dict) -> dict:
+    """The first stage's target (dev in us-east-1), with the accounts it names."""
+    with_accounts(plan)
+    return plan["stages"][0].setdefault("targets", {"account": "dev", "regions": ["us-east-1"]})
+
+
 # Where a key goes in plan_document(): the schema's property names leading there, and the mapping to write it in.
 PLAN_PLACES = {
     "plan": ((), lambda plan: plan),
@@ -301,6 +318,9 @@ PLAN_PLACES = {
     "health": (("stages", "health"), lambda plan: plan["stages"][0].setdefault("health", {"alarms": [{"name": "storefront-dev-5xx"}]})),
     "verify": (("stages", "health", "verify"), lambda plan: plan["stages"][0].setdefault("health", {}).setdefault("verify", {"commands": ["true"]})),
     "selector": (("stages", "health", "alarms"), lambda plan: plan["stages"][0].setdefault("health", {}).setdefault("alarms", [{}])[0]),
+    "accounts": (("accounts",), lambda plan: with_accounts(plan)),
+    "account": (("accounts", "list"), lambda plan: with_accounts(plan)["list"][0]),
+    "target": (("stages", "targets"), lambda plan: first_target(plan)),
 }
 PLAN_DEFAULTS = [
     pytest.param(place, key, schema["default"], id=f"{place}.{key}")
@@ -500,6 +520,45 @@ def test_writing_out_a_baseline_default_changes_nothing(place, key, default):
         pytest.param("verify", "timeout_seconds", 3600, True, id="verify-timeout-3600"),
         pytest.param("verify", "timeout_seconds", 3601, False, id="verify-timeout-3601"),
         pytest.param("verify", "timeout_seconds", "300", False, id="verify-timeout-text"),
+        pytest.param("plan", "accounts", None, True, id="accounts-null"),
+        pytest.param("plan", "accounts", {"list": []}, False, id="accounts-list-empty"),
+        pytest.param("plan", "accounts", {"role": "arn:aws:iam::{account}:role/x"}, False, id="accounts-without-list"),
+        pytest.param("plan", "accounts", "../org", False, id="accounts-file-outside-the-folder"),
+        pytest.param("accounts", "role", "arn:aws-us-gov:iam::{account}:role/ops/patchflow-target", True, id="role-govcloud-with-path"),
+        pytest.param("accounts", "role", "arn:aws:iam::{account}:role/" + "r" * 64, True, id="role-name-64"),
+        pytest.param("accounts", "role", "arn:aws:iam::{account}:role/" + "r" * 65, False, id="role-name-65"),
+        pytest.param("accounts", "role", "arn:aws:iam::{account}:user/patchflow", False, id="role-a-user"),
+        pytest.param("accounts", "role", "arn:aws:iam::{account}:role/patchflow-target\n", False, id="role-trailing-newline"),
+        pytest.param("accounts", "external_id", "patchflow:prod/eu=1", True, id="external-id-punctuation"),
+        pytest.param("accounts", "external_id", "x" * 1224, True, id="external-id-1224"),
+        pytest.param("accounts", "external_id", "x" * 1225, False, id="external-id-1225"),
+        pytest.param("accounts", "external_id", "patchflöw", False, id="external-id-non-ascii"),
+        pytest.param("accounts", "external_id", 12345, False, id="external-id-number"),
+        pytest.param("account", "id", "011111111111", True, id="id-leading-zero"),
+        pytest.param("account", "id", 111111111111, False, id="id-unquoted"),
+        pytest.param("account", "id", "11111111111", False, id="id-11-digits"),
+        pytest.param("account", "alias", "prod-eu", True, id="alias"),
+        pytest.param("account", "alias", "a" * 64, False, id="alias-64"),
+        pytest.param("account", "alias", "-prod", False, id="alias-leading-hyphen"),
+        pytest.param("account", "alias", "222222222222", False, id="alias-12-digits"),
+        pytest.param("account", "connection", "aws_dev", True, id="connection"),
+        pytest.param("account", "connection", "aws dev", False, id="connection-with-space"),
+        pytest.param("account", "role", "arn:aws:iam::{account}:role/own", True, id="own-role"),
+        pytest.param("account", "external_id", "own", True, id="own-external-id"),
+        pytest.param("stage", "order", "one_at_a_time", True, id="order-one-at-a-time"),
+        pytest.param("stage", "order", "serial", False, id="order-unknown"),
+        pytest.param("defaults", "order", "one_at_a_time", True, id="defaults-order"),
+        pytest.param("defaults", "targets", {"account": "dev", "regions": ["us-east-1"]}, False, id="defaults-targets"),
+        pytest.param("stage", "targets", None, True, id="targets-null"),
+        pytest.param("stage", "targets", [], False, id="targets-empty-list"),
+        pytest.param("target", "account", "111111111111", True, id="target-account-by-id"),
+        pytest.param("target", "regions", ["us-gov-west-1", "cn-north-1", "us-isob-east-1", "eu-central-1"], True, id="regions-partitions"),
+        pytest.param("target", "regions", ["us-east-1", "us-east-1"], False, id="regions-twice"),
+        pytest.param("target", "regions", ["us-east"], False, id="region-without-number"),
+        pytest.param("target", "regions", ["US-EAST-1"], False, id="region-upper-case"),
+        pytest.param("target", "regions", [], False, id="regions-empty"),
+        pytest.param("target", "regions", "us-east-1", False, id="regions-not-a-list"),
+        pytest.param("target", "colour", "red", False, id="target-unknown-key"),
     ],
 )
 def test_the_plan_schema_and_the_loader_agree_on(place, key, value, verdict):
@@ -659,6 +718,11 @@ def test_the_schema_and_the_loader_agree_on_what_depends_on_the_operating_system
 # Files whose problem a schema can state (a key, a type, a range, an enum, a pattern, a required
 # key), with every place the schema objects to. The loader's own messages are in the .expected files.
 STRUCTURAL_PLANS = {
+    "accounts-alias-and-external-id-bad": ["$.accounts"],
+    "accounts-connection-beside-role": ["$.accounts"],
+    "accounts-id-not-quoted": ["$.accounts"],
+    "accounts-role-bad": ["$.accounts"],
+    "accounts-unknown-keys": ["$.accounts"],
     "allow-ungated-not-bool": ["$.stages[1].allow_ungated"],
     "empty-file": ["$"],
     "gate-values-bad": ["$.stages[0].gate"],
@@ -680,12 +744,17 @@ STRUCTURAL_PLANS = {
     "ssm-window-bad-name": ["$.stages[0].window", "$.stages[1].window"],
     "ssm-window-beside-schedule": ["$.stages[0].window"],
     "stages-not-mappings": ["$.stages[0]", "$.stages[1]", "$.stages[2]"],
+    "targets-pinned-stage-in-two-regions": ["$.defaults.order"],
+    "targets-regions-bad": ["$.stages[0].targets", "$.stages[1].targets", "$.stages[2].targets"],
+    "targets-unknown-account": ["$.stages[1].targets", "$.stages[2].targets"],
+    "targets-without-accounts": ["$.defaults"],
     "unknown-key-in-defaults": ["$.defaults", "$.stages[1].window"],
     "unknown-keys": ["$", "$.stages[0]"],
     "window-whole-hours": ["$.stages[0].window"],
 }
 # Rules across values or files, and meanings: only the loader can check these, so the schema passes the file.
 LOADER_ONLY_PLANS = [
+    "accounts-file-missing", "accounts-listed-twice", "targets-patch-group-shared",
     "approval-timeout-too-long", "min-bake-on-unpinned-stage", "no-gate-anywhere", "pin-with-default-ledger", "pin-with-file-ledger",
     "prod-no-approval-no-gate", "prod-not-last-ungated", "schedule-airflow-cannot-run", "schedule-last-weekday",
 ]

@@ -93,8 +93,12 @@ def run_rollout(airflow_db, monkeypatch, tmp_path):
         if prepare_ledger:
             sim.client("s3").create_bucket(Bucket=LEDGER_BUCKET)
         sim.client("sns").create_topic(Name=TOPIC_NAME)
+        plan_path = tmp_path / f"{plan['name']}.yaml"
+        plan_path.write_text(yaml.safe_dump(plan, sort_keys=False))
         if sync_baselines:
-            sync = subprocess.run([sys.executable, "-m", "patchflow", "sync"], env={**os.environ, **sim.env()}, capture_output=True, text=True, cwd=PROJECT_ROOT)
+            # Into every account and Region the plan patches, as `make demo` syncs for its plan.
+            sync = subprocess.run([sys.executable, "-m", "patchflow", "sync", "--plans", str(plan_path)], env={**os.environ, **sim.env()},
+                                  capture_output=True, text=True, cwd=PROJECT_ROOT)
             assert sync.returncode == 0, sync.stdout + sync.stderr
 
         from patchflow.aws.ledger import RunLedger, open_store
@@ -102,8 +106,6 @@ def run_rollout(airflow_db, monkeypatch, tmp_path):
         from patchflow.core.report import build_report
         from patchflow.rollout.factory import build_dag
 
-        plan_path = tmp_path / f"{plan['name']}.yaml"
-        plan_path.write_text(yaml.safe_dump(plan, sort_keys=False))
         dag = build_dag(load_plan(plan_path))
         responder = HumanResponder(dag.dag_id, answer) if answer else None
         if responder:

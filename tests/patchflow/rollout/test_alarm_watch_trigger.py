@@ -56,7 +56,7 @@ def test_the_trigger_round_trips_through_serialize():
     again = getattr(importlib.import_module(module), name)(**kwargs)
     assert again.serialize() == (path, kwargs)
     assert (path, sorted(kwargs)) == ("patchflow.rollout.triggers.AlarmWatchTrigger", [
-        "alarm_names", "aws_conn_id", "echo", "insufficient_data_allowed", "max_consecutive_errors", "poll_interval", "region_name", "until",
+        "access", "alarm_names", "aws_conn_id", "echo", "insufficient_data_allowed", "max_consecutive_errors", "poll_interval", "region_name", "until",
     ])
 
 

@@ -278,7 +278,7 @@ def test_the_written_dag_stub_builds_the_plans_dag(project, dags, imported):
 def test_the_imported_files_lint_clean_and_sync_as_no_change(import_fleet, project, imported):
     assert imported.returncode == 0
     lint = patchflow(import_fleet, "lint", str(project / "baselines"), str(project / "rollouts"))
-    sync = patchflow(import_fleet, "sync", "--dry-run", "--baselines", str(project / "baselines"))
+    sync = patchflow(import_fleet, "sync", "--dry-run", "--baselines", str(project / "baselines"), "--plans", str(project / "rollouts"))
     assert (lint.returncode, lint.stdout, lint.stderr) == (0, "OK: 2 baselines and 1 rollout plans in 3 files\n", "")
     assert (sync.returncode, sync.stdout, sync.stderr) == (0, "sync: would make 0 changes, 0 conflicts\n", "")
 

@@ -88,11 +88,13 @@ def test_a_block_is_notified_through_the_rollout_connection(monkeypatch):
 
     from airflow.sdk.exceptions import AirflowFailException
 
+    from patchflow.core.scopes import DEFAULT_SCOPE
     from patchflow.rollout import base
 
     sent = []
     monkeypatch.setattr(base.notify, "send", lambda *args, **kwargs: sent.append((args[1], kwargs["aws_conn_id"])))
-    rollout = SimpleNamespace(ledger=SimpleNamespace(append=lambda *a, **k: None), plan=SimpleNamespace(name="demo"), run_id="r1", aws_conn_id=CONNECTION_ID)
+    rollout = SimpleNamespace(ledger=SimpleNamespace(append=lambda *a, **k: None), plan=SimpleNamespace(name="demo"), run_id="r1", aws_conn_id=CONNECTION_ID,
+                              scope=DEFAULT_SCOPE)
     with pytest.raises(AirflowFailException):
         base.block(rollout, SimpleNamespace(name="dev"), "gate: 1 of 3 failed")
     assert sent == [("block", CONNECTION_ID)]

@@ -63,7 +63,7 @@ def client(monkeypatch):
         (None, (), "/report?dag_id=rollout_demo&run_id=r", 302, None),
         (None, (), "/api/page", 401, "Not authenticated"),
         ("bob", (), "/", 403, "No permission to see patch rollouts"),
-        ("bob", (), "/api/page", 403, "No permission to read runs of rollout_demo, rollout_monthly, rollout_weekly"),
+        ("bob", (), "/api/page", 403, "No permission to read runs of rollout_demo, rollout_monthly, rollout_multi_account, rollout_weekly"),
         ("bob", ("rollout_weekly",), "/report?dag_id=rollout_demo&run_id=r", 403, "may not read runs of rollout_demo"),
         ("ann", ("rollout_demo", "rollout_weekly"), "/", 200, "The fleet is unreachable"),
         ("ann", ("rollout_demo",), "/", 200, "signed in as ann"),

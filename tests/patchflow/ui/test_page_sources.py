@@ -189,9 +189,9 @@ def test_a_plan_read_for_the_page_names_the_stage_each_pinned_stage_waits_for(tm
     (tmp_path / "demo.yaml").write_text((PROJECT_ROOT / "include" / "rollouts" / "demo.yaml").read_text())
     plans, problems = gather.read_plans(tmp_path)
     assert (problems, [plan["stages"] for plan in plans]) == ([], [[
-        {"name": "dev", "patch_group": "dev", "pin_to": None, "after_stage": None, "next_run": None},
-        {"name": "test", "patch_group": "test", "pin_to": "dev", "after_stage": "dev", "next_run": None},
-        {"name": "prod", "patch_group": "prod", "pin_to": "dev", "after_stage": "test", "next_run": None},
+        {"name": "dev", "patch_group": "dev", "pin_to": None, "after_stage": None, "next_run": None, "scopes": [], "order": "parallel"},
+        {"name": "test", "patch_group": "test", "pin_to": "dev", "after_stage": "dev", "next_run": None, "scopes": [], "order": "parallel"},
+        {"name": "prod", "patch_group": "prod", "pin_to": "dev", "after_stage": "test", "next_run": None, "scopes": [], "order": "parallel"},
     ]])
 
 
