@@ -66,4 +66,5 @@ def test_a_broken_plan_is_its_own_dag_files_import_error_with_the_lint_message(t
     assert list(bag.dag_ids) == ["rollout_demo"]
     (error_file, message), = bag.import_errors.items()
     assert Path(error_file).name == "rollout_broken.py"
-    assert f"{broken_plan}: stages[0].patch_group: expected " in message
+    line, text = next((number, text) for number, text in enumerate(broken_plan.read_text().splitlines(), 1) if "patch_group: 42" in text)
+    assert f"{broken_plan}:{line}:{text.index('patch_group') + 1}: stages[0] (dev).patch_group: expected " in message

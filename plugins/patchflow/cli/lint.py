@@ -11,7 +11,7 @@ A default folder that does not exist is skipped.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -68,7 +68,7 @@ def lint(paths: Iterable[Path]) -> LintResult:
             document = load_document(path)
         except InvalidInput as exc:
             source = display_path(path)
-            result.problems.extend(Problem(source, p.path, p.message) for p in exc.problems)
+            result.problems.extend(replace(p, source=source) for p in exc.problems)
             continue
         try:
             if kind_folder(path) == "accounts":

@@ -20,6 +20,7 @@ from typing import Sequence
 # (name, module, one-line help).
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("lint", "patchflow.cli.lint", "check baseline files and rollout plans; exit 1 on any problem"),
+    ("check", "patchflow.cli.check", "check that every stage of a plan can run in the live accounts; exit 1 on any problem"),
     ("preview", "patchflow.cli.preview", "list the catalog patches a baseline approves on a date"),
     ("sync", "patchflow.cli.sync", "make SSM patch baselines, patch groups and defaults match include/baselines"),
     ("groups", "patchflow.cli.groups", "report patch group membership and its problems; --assign FILE moves instances"),

@@ -1,14 +1,19 @@
 """Problems found in user input, reported all at once.
 
 Every message names where the bad value came from (a file, or the DAG run's
-params), the path inside it, what was expected and what was found:
+params), the line and column where a file holds it, the path inside it, what
+was expected and what was found:
 
-    include/baselines/prod-al2023.yaml: approval_rules[1].approve_after_days: expected an integer 0-360, got 'seven'
+    include/baselines/prod-al2023.yaml:14:7: approval_rules[1].approve_after_days: expected an integer 0-360, got 'seven'
+
+A list item with a name of its own carries it in the path, so a plan's stages
+read as people call them: stages[1] (staging).window.timezone.
 
 The readers that find them live in patchflow.core.validation.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -36,16 +41,35 @@ def join_path(*parts: object) -> str:
     return out
 
 
+def named_item(path: str, name: str) -> str:
+    """'stages[1]', 'staging' -> 'stages[1] (staging)': a list item's path with the name it is known by."""
+    return f"{path} ({name})"
+
+
+# The names named_item() adds: what a stage name may be (lower-case letters, digits, _ and -).
+ITEM_NAME = re.compile(r"\] \([a-z][a-z0-9_-]*\)")
+
+
+def unnamed_path(path: str) -> str:
+    """A path without the names named_item() added: where the value sits in the document."""
+    return ITEM_NAME.sub("]", path)
+
+
 @dataclass(frozen=True)
 class Problem:
     source: str
     path: str
     message: str
+    line: int | None = None  # 1-based, where the file holds the value; None when the source is no file or the problem is the whole file
+    column: int | None = None
 
     def __str__(self) -> str:
+        where = self.source
+        if self.line is not None:
+            where += f":{self.line}" if self.column is None else f":{self.line}:{self.column}"
         if self.path:
-            return f"{self.source}: {self.path}: {self.message}"
-        return f"{self.source}: {self.message}"
+            return f"{where}: {self.path}: {self.message}"
+        return f"{where}: {self.message}"
 
     @classmethod
     def expected(cls, source: str, path: str, what: str, got: object) -> "Problem":

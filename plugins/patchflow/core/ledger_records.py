@@ -80,6 +80,15 @@ class GateVerdictJson(TypedDict):
     thresholds: dict[str, Any]
 
 
+class ListedPatchJson(TypedDict):
+    """A patch as DescribeInstancePatches reported it: patchflow.core.report_patches.ListedPatch.to_json()."""
+
+    id: str  # KBId: Linux 'name.arch', Windows 'KB...'
+    title: str
+    severity: str  # "" where the service reports none (apt)
+    cve_ids: list[str]  # reported only for patches Missing or Failed
+
+
 class PinnedTo(TypedDict):
     """What a pinned stage's wave installed: the source stage's manifest (older ledgers lack release)."""
 
@@ -123,6 +132,8 @@ class RunStartedRecord(RecordCommon):
     dry_run: bool
     change_ticket: str
     params: dict[str, Any]  # the trigger form as submitted
+    # Every stage of the plan -> its patch group (older ledgers lack it: a stage that never started had no group in the report).
+    patch_groups: NotRequired[dict[str, str]]
     # Only a run whose stages keep their window in SSM: each stage's ssm_window as the plan writes it ->
     # SSM's GetMaintenanceWindow answer, read when the run started (a window SSM has not is in the block's reason).
     ssm_windows: NotRequired[dict[str, Any]]
@@ -162,6 +173,9 @@ class WaveResultRecord(RecordCommon):
     started_at: str
     finished_at: str
     polls: int | None
+    # Only a scan's: each operating system it scanned -> the patches it found Missing or Failed there (what an install
+    # would install), each once; an operating system with nothing missing has an empty list.
+    missing_patches: NotRequired[dict[str, list[ListedPatchJson]]]
 
 
 class WaveCancelledRecord(RecordCommon):
@@ -196,6 +210,9 @@ class ManifestRecord(RecordCommon):
     nothing_new_for: list[str]
     without_scan_evidence: list[str]  # instance ids patched without a scan before: left out of the manifest
     release_id: str
+    # What the stage installed: operating system -> [{id, title}] (patchflow.core.manifest.Manifest.to_json()'s patches);
+    # older ledgers keep it only in the manifest.json at `location`.
+    patches: NotRequired[dict[str, list[dict[str, str]]]]
 
 
 class ReleaseChosenRecord(RecordCommon):

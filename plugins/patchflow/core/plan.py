@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from patchflow.core.aws_schedules import Schedule
-from patchflow.core.errors import MISSING, InvalidInput, Problem, join_path, raise_if_any
+from patchflow.core.errors import MISSING, InvalidInput, Problem, join_path, named_item, raise_if_any
 from patchflow.core.gates import GATE_KEYS  # noqa: F401  (a gate's keys, importable with the plan's others)
 from patchflow.core.plan_accounts import CONNECTION_ID, accounts_dir_for, patch_group_clash, pinned_scope_problem, read_plan_accounts
 from patchflow.core.plan_model import (  # noqa: F401  (the plan's vocabulary and model, importable from here)
@@ -43,11 +43,11 @@ from patchflow.core.plan_model import (  # noqa: F401  (the plan's vocabulary an
     Stage,
     dag_id_for,
 )
-from patchflow.core.plan_stage import checked_zone_name, is_absent, merge_defaults, read_cron, read_stage
+from patchflow.core.plan_stage import STAGE_NAME, checked_zone_name, is_absent, merge_defaults, read_cron, read_stage
 from patchflow.core.scheduled_runs import DEFAULT_LATE_START_LIMIT, calendar_conflicts, parse_late_start_limit, spoken_moment
 from patchflow.core.scopes import Scope
-from patchflow.core.validation import Entry, Findings, entries_of, load_file, read_keys, read_mapping, read_text, read_with
-from patchflow.core.yamlfile import PROJECT_ROOT, display_path
+from patchflow.core.validation import Entry, Findings, entries_of, load_file, located, read_keys, read_mapping, read_text, read_with
+from patchflow.core.yamlfile import PROJECT_ROOT, display_path, read_document
 
 PLAN_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{2,62}$")
 OWNER = re.compile(r"\s*\S")  # any text that is not blank
@@ -104,13 +104,22 @@ def plan_schedule(found: Findings, top: TopSchedule, path: str, scheduled_stages
     return None
 
 
+def path_of_stage(index: int, stage: Any) -> str:
+    """Where a stage is written, with its name when it has a valid one: stages[1] (staging)."""
+    path = join_path("stages", index)
+    name = stage.get("name") if isinstance(stage, Mapping) else None
+    if isinstance(name, str) and STAGE_NAME.match(name):
+        return named_item(path, name)
+    return path
+
+
 def calendar_problems(found: Findings, plan: RolloutPlan) -> None:
     """Stage schedules under which a pinned stage would run with its source but without the stage before it."""
     zone = plan.schedule.timezone if plan.schedule else "UTC"
     for conflict in calendar_conflicts(plan):
         index = plan.stage_names.index(conflict.stage)
         found.add(
-            join_path("stages", index, "schedule", "cron"),
+            join_path(path_of_stage(index, {"name": conflict.stage}), "schedule", "cron"),
             f"expected a schedule that never runs {conflict.stage} with {conflict.source} but without {conflict.before} "
             f"({conflict.stage} installs only a release that passed {conflict.before}), got {plan.stages[index].schedule.expression!r}, "
             f"which runs with {conflict.source} on {spoken_moment(conflict.moment, zone)} {zone}",
@@ -208,7 +217,7 @@ def parse_plan(data: Any, source: str, accounts_dir: Path | None = None) -> Roll
         names: list[str] = []
         groups: dict[tuple[str, Scope], str] = {}  # (patch group, scope) -> the stage that uses it there
         for index, raw in enumerate(stages_value):
-            path = join_path("stages", index)
+            path = path_of_stage(index, raw)
             if not isinstance(raw, Mapping):
                 found.expected(path, "a mapping with name and patch_group", raw)
                 continue
@@ -281,9 +290,8 @@ def load_plans(directory: str | Path) -> tuple[list[RolloutPlan], dict[Path, Inv
             broken[path] = exc
             continue
         if plan.dag_id in seen:
-            broken[path] = InvalidInput(
-                [Problem(plan.source, "name", f"expected a plan name whose DAG id no other plan has, got {plan.name!r} ({plan.dag_id} is also {seen[plan.dag_id]})")]
-            )
+            clash = Problem(plan.source, "name", f"expected a plan name whose DAG id no other plan has, got {plan.name!r} ({plan.dag_id} is also {seen[plan.dag_id]})")
+            broken[path] = InvalidInput([located(clash, plan.source, read_document(path).positions)])
             continue
         seen[plan.dag_id] = plan.source
         plans.append(plan)

@@ -36,7 +36,7 @@ from patchflow.core.validation import (
     read_with,
 )
 
-STAGE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+STAGE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}\Z")
 DEFAULT_APPROVAL_TIMEOUT = "4h"
 APPROVAL_TIMEOUT_RANGE = (60, 7 * 86400)
 
@@ -142,34 +142,35 @@ def read_window(found: Findings, entry: Entry | None) -> MaintenanceWindow | Ssm
             found.add(path, f"expected a {required}, got nothing")
     zone = read_with(found, items.get("timezone", ("UTC", join_path(path, "timezone"))), checked_zone_name)
     schedule = None
-    if "schedule" in items and zone is not None:
-        schedule = read_with(found, items["schedule"], parse_schedule, zone)
+    if "schedule" in items:
+        # Read in UTC when the zone is unknown (reported already), so the schedule's own problems are reported too.
+        schedule = read_with(found, items["schedule"], parse_schedule, zone or "UTC")
     duration = read_with(found, items["duration"], parse_window_hours, 1, 24) if "duration" in items else None
     cutoff = read_with(found, items.get("cutoff", (0, join_path(path, "cutoff"))), parse_window_hours, 0, 23)
     if duration is not None and cutoff is not None and cutoff_problem(duration, cutoff):
         found.add(items.get("cutoff", (0, join_path(path, "cutoff")))[1], cutoff_problem(duration, cutoff))
         return None
-    if schedule is None or duration is None or cutoff is None:
+    if zone is None or schedule is None or duration is None or cutoff is None:
         return None
     return MaintenanceWindow(schedule, duration, cutoff)
 
 
 def read_cron(found: Findings, entry: Entry, zone: str | None) -> Schedule | None:
-    """A cron() expression Airflow's cron timetable can run exactly as AWS would; None when the zone is unknown."""
+    """A cron() expression Airflow's cron timetable can run exactly as AWS would; None when the zone is unknown
+    (its problems reported all the same)."""
     expression, path = entry
     if not (isinstance(expression, str) and expression.strip().startswith("cron(")):
         found.expected(path, "a cron(...) expression such as cron(0 2 ? * SUN *)", expression)
         return None
-    if zone is None:
-        return None
-    schedule = read_with(found, entry, parse_schedule, zone)
+    # Read in UTC when the zone is unknown (reported already), so the cron's own problems are reported too.
+    schedule = read_with(found, entry, parse_schedule, zone or "UTC")
     if schedule is None:
         return None
     reason = airflow_cron_reason(schedule)
     if reason:
         found.add(path, f"expected a cron() schedule Airflow can run, got {expression!r} ({reason})")
         return None
-    return schedule
+    return schedule if zone is not None else None
 
 
 def read_stage_schedule(found: Findings, entry: Entry | None, zone: str | None) -> Schedule | None:

@@ -2,7 +2,11 @@
 
 `build_report` returns a typed `Report` (patchflow.core.report_records);
 report.json (`Report.to_json()`) is the machine-readable truth; report.md and
-report.html say the same for people. The summary table is what `make demo` prints.
+report.html say the same for people, the nodes that need attention first and
+every time as ISO 8601 UTC with a Z. The summary table is what `make demo` prints.
+
+A dry run installs nothing, so it promotes nothing: its outcome is `dry_run` (or where
+it stopped), its passing stages are `scanned`, and each lists what it would install.
 """
 from __future__ import annotations
 
@@ -16,7 +20,10 @@ from patchflow.core.html_templates import render_template
 from patchflow.core.ledger_records import CommandSentRecord, LedgerRecord, PinnedTo, ReleaseChosenRecord, RunFinishedRecord, WaveResultRecord
 from patchflow.core.records import RecordKind
 from patchflow.core.releases import format_duration
-from patchflow.core.report_health import check_line, failed_first, health_checks, health_verdict, latest_alarms, latest_verifications
+from patchflow.core.report_attention import ATTENTION_COLUMNS, attention_heading, attention_rows, problems_first
+from patchflow.core.report_fields import shown_time
+from patchflow.core.report_health import check_line, health_checks, health_verdict, latest_alarms, latest_verifications
+from patchflow.core.report_patches import PATCH_COLUMNS, installed_patches, list_heading, patch_rows, scans_found_missing
 from patchflow.core.report_records import (
     ChosenRelease,
     InstanceRow,
@@ -42,7 +49,8 @@ def build_report(records: Iterable[LedgerRecord]) -> Report:
     pins_recorded = any("pinned_to" in r for r in records if r["kind"] == RecordKind.COMMAND_SENT)
     # The run's selected stages in its order, then any other stage a record names, in order of appearance.
     names = dict.fromkeys([*started.get("stages", []), *(r["stage"] for r in records if r.get("stage") is not None)])
-    stages = [_stage(name, [r for r in records if r.get("stage") == name]) for name in names]
+    dry_run, planned_groups = started.get("dry_run", False), started.get("patch_groups", {})
+    stages = [_stage(name, [r for r in records if r.get("stage") == name], dry_run, planned_groups.get(name, "")) for name in names]
     if not pins_recorded:
         # Runs recorded before pinned_to existed: their override lists live under the source's manifest folder.
         manifests = {stage.name: stage.manifest for stage in stages if stage.manifest}
@@ -51,16 +59,24 @@ def build_report(records: Iterable[LedgerRecord]) -> Report:
         plan=started.get("plan", ""),
         dag_id=started.get("dag_id", records[0]["dag_id"] if records else ""),
         run_id=started.get("run_id", records[0]["run_id"] if records else ""),
-        dry_run=started.get("dry_run", False),
-        change_ticket=started.get("change_ticket", ""),
+        dry_run=dry_run,
+        change_ticket=started.get("change_ticket") or "",
         started_at=started.get("at"),
         finished_at=finished.get("at") if finished else None,
-        outcome=RunOutcome(finished.get("outcome")) if finished else RunOutcome.RUNNING,
+        outcome=_outcome(finished, dry_run),
         blocking_stage=finished.get("blocking_stage") if finished else None,
         reason=finished.get("reason", "") if finished else "",
         pins_recorded=pins_recorded,
         stages=tuple(stages),
     )
+
+
+def _outcome(finished: RunFinishedRecord | None, dry_run: bool) -> RunOutcome:
+    if finished is None:
+        return RunOutcome.RUNNING
+    outcome = RunOutcome(finished.get("outcome"))
+    # Runs that finished before dry runs had an outcome of their own recorded a passing dry run as promoted.
+    return RunOutcome.DRY_RUN if dry_run and outcome is RunOutcome.PROMOTED else outcome
 
 
 STATE_AFTER = {
@@ -70,8 +86,12 @@ STATE_AFTER = {
 }
 
 
-def _stage(name: str, records: Sequence[LedgerRecord]) -> Stage:
-    """One stage from its own records, in time order: the latest preflight, verdict, manifest and drift count."""
+def _stage(name: str, records: Sequence[LedgerRecord], dry_run: bool = False, planned_group: str = "") -> Stage:
+    """One stage from its own records, in time order: the latest preflight, verdict, manifest and drift count.
+
+    `planned_group` is the plan's patch group for the stage, as the run's start recorded it: a stage that
+    never reached its preflight still names the group it would have patched.
+    """
 
     def latest(kind: RecordKind) -> LedgerRecord | None:
         return next((r for r in reversed(records) if r["kind"] == kind), None)
@@ -83,8 +103,10 @@ def _stage(name: str, records: Sequence[LedgerRecord]) -> Stage:
                                   RecordKind.RELEASE_CHOSEN)
     )
     state = next((STATE_AFTER[r["kind"]](r) for r in reversed(records) if r["kind"] in STATE_AFTER), StageState.NOT_STARTED)
+    if dry_run and state is StageState.PROMOTED:
+        state = StageState.SCANNED  # its gate passed over scans: nothing was installed
     health = health_checks(records)
-    if state in (StageState.RUNNING, StageState.PROMOTED) and any(not check.passed for check in health):
+    if state in (StageState.RUNNING, StageState.PROMOTED, StageState.SCANNED) and any(not check.passed for check in health):
         # A failed health check ends the run, yet it may come before the stage's preflight record (an alarm
         # already firing) or after its passing verdict (an alarm firing during the soak).
         state = StageState.BLOCKED
@@ -98,7 +120,7 @@ def _stage(name: str, records: Sequence[LedgerRecord]) -> Stage:
     pins: list[PinnedTo] = [r["pinned_to"] for r in sent if r.get("pinned_to")]
     return Stage(
         name=name,
-        patch_group=preflight.get("patch_group", "") if preflight else "",
+        patch_group=preflight.get("patch_group", "") if preflight else planned_group,
         state=state,
         targets=sum(scope.targets for scope in scopes) if scopes else len(preflight.get("targets", [])) if preflight else 0,
         offline=_unique(r.get("offline", []) for r in _latest_per_scope(records, RecordKind.PREFLIGHT)),
@@ -120,6 +142,8 @@ def _stage(name: str, records: Sequence[LedgerRecord]) -> Stage:
         health=health,
         warnings=_unique(r.get("warnings", []) for r in _latest_per_scope(records, RecordKind.PREFLIGHT)),
         scopes=scopes,
+        would_install=scans_found_missing(wave_records) if dry_run else None,
+        installed=installed_patches(manifest, wave_records),
     )
 
 
@@ -273,25 +297,36 @@ def summary_table(report: Report) -> str:
 
 
 def headline(report: Report) -> str:
+    """The run in one line, as the summary, report.md, report.html, the notification and Airflow's task log give it; with its change ticket."""
+    said = _outcome_line(report)
+    if not report.change_ticket:
+        return said
+    return f"{said if said.endswith(('.', '!', '?')) else said + '.'} Change ticket: {report.change_ticket}."
+
+
+def _outcome_line(report: Report) -> str:
+    dry = "DRY RUN " if report.dry_run else ""
     if report.outcome is RunOutcome.PROMOTED:
         return f"PROMOTED: every stage of {report.plan} passed its gate."
+    if report.outcome is RunOutcome.DRY_RUN:
+        return f"DRY RUN: nothing was installed; every gate of {report.plan} passed as a scan."
     if report.outcome is RunOutcome.BLOCKED:
-        return f"BLOCKED at stage {report.blocking_stage}: {report.reason}"
-    return f"{report.outcome.value.upper()}: {report.reason or 'the run did not finish'}"
+        return f"{dry}BLOCKED at stage {report.blocking_stage}: {report.reason}"
+    return f"{dry}{report.outcome.value.upper()}: {report.reason or 'the run did not finish'}"
 
 
 def render_markdown(report: Report) -> str:
     out = [f"# Patch rollout report: {report.plan}", "", f"**{headline(report)}**", ""]
     out += [
         f"- DAG run: `{report.dag_id}` / `{report.run_id}`",
-        f"- Started: {report.started_at}  Finished: {report.finished_at}",
+        f"- Started: {shown_time(report.started_at)}  Finished: {shown_time(report.finished_at)}",
         f"- Dry run (scan only): {'yes' if report.dry_run else 'no'}",
+        f"- Change ticket: {report.change_ticket or 'none'}",
     ]
-    if report.change_ticket:
-        out.append(f"- Change ticket: {report.change_ticket}")
-    header = summary_header(report)
-    out += ["", "## Summary", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(row) + " |" for row in summary_rows(report)]
+    attention = attention_rows(report)
+    if attention:
+        out += ["", f"## {attention_heading(attention)}", "", *_markdown_table(ATTENTION_COLUMNS, [entry.cells() for entry in attention])]
+    out += ["", "## Summary", "", *_markdown_table(summary_header(report), summary_rows(report))]
     for stage in report.stages:
         out += ["", f"## Stage {stage.name} (patch group `{stage.patch_group or '-'}`): {stage.state.value}", ""]
         if stage.error:
@@ -301,11 +336,14 @@ def render_markdown(report: Report) -> str:
             out += [f"- {reason}" for reason in stage.verdict.reasons or ()]
         out += _health_markdown(stage)
         out += stage_facts(stage)
+        for title, lists in patch_lists(stage):
+            out += ["", f"### {list_heading(title, lists)}"]
+            out += ["", *_markdown_table(PATCH_COLUMNS, patch_rows(lists))] if patch_rows(lists) else []
         for wave in stage.waves:
             verdict = "PASS" if wave.verdict.passed else "BLOCK"
             out += ["", f"### {wave.operation} wave {wave.wave}: {wave.targets} instances, {verdict}", ""]
             out += [f"- {reason}" for reason in wave.verdict.reasons or ()]
-            out.append(f"- Commands: {', '.join(wave.command_ids) or '-'}; {wave.started_at} to {wave.finished_at}")
+            out.append(f"- Commands: {', '.join(wave.command_ids) or '-'}; {shown_time(wave.started_at)} to {shown_time(wave.finished_at)}")
             verified = wave_verified(wave)
             out += ["", "| instance | os | outcome | status | compliant | pending reboot | command |" + (" health check |" if verified else ""),
                     "|---|---|---|---|---|---|---|" + ("---|" if verified else "")]
@@ -317,6 +355,16 @@ def render_markdown(report: Report) -> str:
                 )
             out += _output_tails_markdown(wave)
     return "\n".join(out) + "\n"
+
+
+def _markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(row) + " |" for row in rows)]
+
+
+def patch_lists(stage: Stage) -> list[tuple[str, Mapping]]:
+    """The stage's patch lists with their titles: what a dry run would install, what a pin-source stage installed."""
+    lists = [("Would install (the scans found these missing)", stage.would_install)] if stage.would_install is not None else []
+    return lists + ([("Installed (the stage's manifest)", stage.installed)] if stage.installed else [])
 
 
 def _health_markdown(stage: Stage) -> list[str]:
@@ -337,8 +385,8 @@ def wave_verified(wave: Wave) -> bool:
 
 
 def wave_rows(wave: Wave) -> list[InstanceRow]:
-    """The wave's rows as its table lists them: nodes whose health check failed first."""
-    return failed_first(wave.instances) if wave_verified(wave) else list(wave.instances)
+    """The wave's rows as its table lists them: nodes that did not succeed or whose health check failed first."""
+    return problems_first(wave.instances)
 
 
 def _output_tails_markdown(wave: Wave) -> list[str]:
@@ -412,4 +460,12 @@ def render_html(report: Report) -> str:
         latest_alarms=latest_alarms,
         wave_verified=wave_verified,
         wave_rows=wave_rows,
+        shown_time=shown_time,
+        attention=attention_rows(report),
+        attention_heading=attention_heading,
+        attention_columns=ATTENTION_COLUMNS,
+        patch_lists=patch_lists,
+        list_heading=list_heading,
+        patch_rows=patch_rows,
+        patch_columns=PATCH_COLUMNS,
     )

@@ -1,10 +1,13 @@
-"""What a field of report.json may hold, and the reader that checks each field against it.
+"""What a field of report.json may hold, the reader that checks each field against it, and how a time is shown.
 
 report_records reads the report's own fields with these, report_health the health checks'; both
 collect every problem into one Findings so a bad report.json is refused with all of them named.
+report.json keeps each time as its record wrote it; report.md, report.html and the summary show
+every one in one format, ISO 8601 in UTC to the second with a Z (`shown_time`).
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any, Callable, Iterable, Mapping
 
@@ -61,3 +64,15 @@ class FieldReader:
     def each(self, values: Iterable[Any], path: str, read: Callable[[Any, str], Any]) -> tuple:
         """read(item, path[index]) for every item of a list field."""
         return tuple(read(value, join_path(path, index)) for index, value in enumerate(values))
+
+
+def shown_time(value: str | None) -> str:
+    """`2026-12-01T02:00:02Z` from any ISO 8601 time a record wrote (Z or an offset; none means UTC); `-` for none; other text as it is."""
+    if not value:
+        return "-"
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -27,6 +27,7 @@ from patchflow.core.report_fields import (
     TEXTS,
     FieldReader,
     one_of,
+    shown_time,
 )
 from patchflow.core.health import HealthPhase
 from patchflow.core.records import RecordKind
@@ -54,8 +55,8 @@ class AlarmStatus:
         return {"name": self.name, "state": self.state, "reason": self.reason, "updated_at": self.updated_at}
 
     def describe(self) -> str:
-        """`storefront-dev-5xx: ALARM since 2026-12-02T10:41:07+00:00: Threshold Crossed: ...`"""
-        since = f" since {self.updated_at}" if self.updated_at else ""
+        """`storefront-dev-5xx: ALARM since 2026-12-02T10:41:07Z: Threshold Crossed: ...`"""
+        since = f" since {shown_time(self.updated_at)}" if self.updated_at else ""
         return f"{self.name}: {self.state}{since}" + (f": {self.reason}" if self.reason else "")
 
 
@@ -197,11 +198,6 @@ def latest_alarms(checks: Sequence[HealthCheck]) -> tuple[AlarmStatus, ...]:
 def check_line(check: HealthCheck) -> str:
     """One check for the report's list: `wave 1: passed: healthy: 2 alarm(s) OK, 5 of 5 instances verified`."""
     return f"{check.where}: {'passed' if check.passed else 'BLOCKED'}" + (f": {'; '.join(check.reasons)}" if check.reasons else "")
-
-
-def failed_first(rows: Sequence) -> list:
-    """A wave's rows (report_records.InstanceRow) with the nodes whose verification failed first, each group in the wave's order."""
-    return sorted(rows, key=lambda row: 0 if row.verification is not None and not row.verification.passed else 1)
 
 
 # --------------------------------------------------------------------------- reading report.json

@@ -38,6 +38,7 @@ from patchflow.core.report_fields import (
     one_of,
 )
 from patchflow.core.report_health import HealthCheck, NodeVerification, check_row_verification, read_health_checks
+from patchflow.core.report_patches import PatchLists, lists_to_json, read_patch_lists
 from patchflow.core.validation import Findings
 
 
@@ -47,6 +48,9 @@ class RunOutcome(StrEnum):
     BLOCKED = "blocked"
     FAILED = "failed"
     SKIPPED = "skipped"  # a scheduled run that started too late: nothing was patched (patchflow.core.scheduled_runs)
+    # A dry run whose every stage passed its gate as a scan: nothing was installed, so nothing was promoted.
+    # (Ledgers from before this value finish a dry run "promoted"; build_report reads those as this.)
+    DRY_RUN = "dry_run"
 
 
 class StageState(StrEnum):
@@ -55,6 +59,7 @@ class StageState(StrEnum):
     PROMOTED = "promoted"
     BLOCKED = "blocked"
     FAILED = "failed"
+    SCANNED = "scanned"  # a dry run's stage whose gate passed: scanned, nothing installed
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,15 @@ class InstanceRow:
         return self.recorded.get("command_id", "")
 
     @property
+    def failed_patches(self) -> int:
+        return self.recorded.get("failed_patches", 0)
+
+    @property
+    def not_installed(self) -> tuple[str, ...]:
+        """A pinned stage's row: the manifest's patches the node still lacks."""
+        return tuple(self.recorded.get("not_installed", ()))
+
+    @property
     def verification(self) -> NodeVerification | None:
         found = self.recorded.get("verification")
         return None if found is None else NodeVerification.from_row(found)
@@ -250,6 +264,10 @@ class Stage:
     warnings: tuple[str, ...] = ()  # what preflight warned of without stopping the stage; report.json has the field only when there are any
     # Each account and Region of a stage with targets: where, its targets and its own verdict; report.json has the field only then.
     scopes: tuple[ScopeSummary, ...] = ()
+    # A dry run's stage: what its scans found missing, per OS; None when no scan recorded a list (report.json has the field only then).
+    would_install: PatchLists | None = None
+    # A pin-source stage: what it installed, per OS, from its manifest record; report.json has the field only when there is a list.
+    installed: PatchLists = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -282,6 +300,10 @@ class Stage:
             data["warnings"] = list(self.warnings)
         if self.scopes:
             data["scopes"] = [scope.to_json() for scope in self.scopes]
+        if self.would_install is not None:
+            data["would_install"] = lists_to_json(self.would_install)
+        if self.installed:
+            data["installed"] = lists_to_json(self.installed)
         return data
 
 
@@ -337,7 +359,8 @@ class _ReportFileReader(FieldReader):
     Fields read with a default came after the report's first version (pins_recorded; a stage's
     default_baselines, install_override_lists, pinned_to, nothing_new_for, not_sent, moved_on;
     error, written only for a failed stage; health, only for a stage with health checks; warnings, only
-    for a stage preflight warned about): an older
+    for a stage preflight warned about; would_install, only for a dry run's stage; installed, only for a
+    stage whose manifest record lists its patches): an older
     report.json lacks them, and is still read.
     """
 
@@ -394,10 +417,13 @@ class _ReportFileReader(FieldReader):
         health = read_health_checks(self, take("health", LIST, default=[]), join_path(path, "health"))
         warnings = tuple(take("warnings", TEXTS, default=[]))
         scopes = tuple(self.scope(scope, join_path(path, "scopes", index)) for index, scope in enumerate(take("scopes", LIST, default=[])))
+        would_install = take("would_install", MAPPING_OR_NULL, default=None)
+        would_install = None if would_install is None else read_patch_lists(self, would_install, join_path(path, "would_install"))
+        installed = read_patch_lists(self, take("installed", MAPPING, default={}), join_path(path, "installed"))
         return Stage(
             name, patch_group, StageState(state) if state is not None else StageState.NOT_STARTED, targets, offline, baselines, default_baselines,
             command_ids, waves, counts, verdict, manifest, drift, install_override_lists, pinned_to, nothing_new_for, not_sent, moved_on, error, release,
-            health, warnings, scopes,
+            health, warnings, scopes, would_install, installed,
         )
 
     def where(self, data: Mapping, path: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from patchflow.core.errors import join_path, raise_if_any
+from patchflow.core.errors import InvalidInput, join_path, raise_if_any
 from patchflow.core.gates import GateThresholds, Limit, stricter
 from patchflow.core.plan_model import RUN_PARAM_KEYS, RolloutPlan, Stage
 from patchflow.core.promotion import ledger_stages, skipped_between
@@ -19,6 +19,10 @@ from patchflow.core.validation import Findings, entries_of, one_of, read_bool, r
 # A ticket like CHG0012345 or OPS-12, or nothing; spaces around it are dropped.
 CHANGE_TICKET = re.compile(r"^\s*([A-Z][A-Z0-9]{1,15}-?[0-9]{1,20})?\s*$")
 RELEASE_ID = re.compile(r"^r-[0-9a-f]{16}$")
+# The spelling patchflow.core.gates.Limit reads (a count, or a percentage up to 100%), or nothing, as a JSON
+# schema pattern: the trigger form refuses anything else before a run exists. Whether the plan accepts the
+# limit (no looser than any selected stage's own) depends on the stages chosen, so the run's start decides that.
+MAX_FAILED_SPELLING = r"^\s*([0-9]+|0*(100(\.0+)?|[0-9]{1,2}(\.[0-9]+)?)%)?\s*$"
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,17 @@ class RunParams:
         return gate
 
 
+def max_failed_help(plan: RolloutPlan) -> str:
+    """The trigger form's description of max_failed, naming each stage's own limit it may only tighten."""
+    own = ", ".join(f"{stage.name} {stage.gate.max_failed}" for stage in plan.stages)
+    return f"Optional: a stricter max_failed for every selected stage's gate, a count like 0 or a percentage; no looser than each stage's own ({own})."
+
+
+def refused_params_reason(refused: InvalidInput) -> str:
+    """Why the run's start refuses its params, on one line."""
+    return "the run's params were refused, nothing was sent: " + "; ".join(str(problem) for problem in refused.problems)
+
+
 def _selected_stage_names(found: Findings, plan: RolloutPlan, names: Any) -> tuple[str, ...]:
     known = plan.stage_names
     if names is None:
@@ -58,7 +73,7 @@ def _selected_stage_names(found: Findings, plan: RolloutPlan, names: Any) -> tup
 
 def _max_failed(found: Findings, plan: RolloutPlan, stages: tuple[str, ...], value: Any) -> Limit | None:
     """The run's max_failed, if it is a limit no looser than any selected stage's own."""
-    if value is None or value == "":  # 0 is a real (the strictest) limit
+    if value is None or (isinstance(value, str) and not value.strip()):  # 0 is a real (the strictest) limit
         return None
     limit = read_with(found, (value, "max_failed"), Limit.parse)
     if limit is None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
-from patchflow.core.errors import InvalidInput, Problem, join_path, shown
-from patchflow.core.yamlfile import display_path, load_document
+from patchflow.core.errors import InvalidInput, Problem, join_path, shown, unnamed_path
+from patchflow.core.yamlfile import Position, display_path, read_document
 
 Parsed = TypeVar("Parsed")
 
@@ -48,13 +49,39 @@ class Findings:
 
 
 def load_file(path: str | Path, parse: Callable[[Any, str], Parsed]) -> Parsed:
-    """Read one YAML or JSON file and parse it; every problem, a syntax error too, names the file as shown to people."""
+    """Read one YAML or JSON file and parse it; every problem, a syntax error too, names the file as shown
+    to people and the line where the file holds the value."""
     source = display_path(path)
     try:
-        data = load_document(path)
+        document = read_document(path)
     except InvalidInput as exc:
-        raise InvalidInput(Problem(source, p.path, p.message) for p in exc.problems) from None
-    return parse(data, source)
+        raise InvalidInput(replace(p, source=source) for p in exc.problems) from None
+    try:
+        return parse(document.data, source)
+    except InvalidInput as exc:
+        raise InvalidInput(located(p, source, document.positions) for p in exc.problems) from None
+
+
+# The last part of a path: .key or [index].
+LAST_PART = re.compile(r"(?:\.[^.\[]*|\[\d+\])\Z")
+
+
+def located(problem: Problem, source: str, positions: Mapping[str, Position]) -> Problem:
+    """The problem with the line and column of its value in `source`, or of the nearest enclosing value
+    written there (a missing key is reported where its mapping is). Problems of other files, and of the
+    file as a whole, are left as they are."""
+    if problem.source != source or problem.line is not None:
+        return problem
+    path = unnamed_path(problem.path)
+    while path:
+        if path in positions:
+            line, column = positions[path]
+            return replace(problem, line=line, column=column)
+        shorter = LAST_PART.sub("", path)
+        if shorter == path:
+            return problem
+        path = shorter
+    return problem
 
 
 # --------------------------------------------------------------------------- mappings
@@ -65,10 +92,28 @@ def entries_of(value: Mapping, path: str) -> dict[Any, Entry]:
     return {key: (item, join_path(path, str(key))) for key, item in value.items()}
 
 
-def known_key_hint(key: str, known: Sequence[str], noun: str = "key") -> str:
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+def spelling(key: str) -> str:
+    """A key as compared with the known ones: case, - for _ and spaces at either end do not count."""
+    return key.strip().lower().replace("-", "_")
+
+
+def nearest_key(key: str, known: Sequence[str]) -> str | None:
+    """The known key `key` is most likely a typo of, or None when none is close."""
+    by_spelling = {spelling(name): name for name in reversed(known)}  # the first of two alike spellings wins
+    written = spelling(key)
+    close = difflib.get_close_matches(written, list(by_spelling), n=1, cutoff=0.75)
     if close:
-        return f"a known {noun} (did you mean {close[0]!r}?)"
+        return by_spelling[close[0]]
+    # A word too many or too few is too far for difflib (soak_time for soak, reboot for reboot_option);
+    # a key that begins the other is taken when it is the only one and not too short to tell.
+    begun = [name for name in by_spelling if min(len(name), len(written)) >= 4 and (written.startswith(name) or name.startswith(written))]
+    return by_spelling[begun[0]] if len(begun) == 1 else None
+
+
+def known_key_hint(key: str, known: Sequence[str], noun: str = "key") -> str:
+    nearest = nearest_key(key, known)
+    if nearest is not None:
+        return f"a known {noun} (did you mean {nearest!r}?)"
     return f"a known {noun} ({', '.join(known)})"
 
 

@@ -22,7 +22,8 @@ from patchflow.core.manifest import Manifest
 from patchflow.core.plan import RolloutPlan, Stage
 from patchflow.core.records import RecordKind
 from patchflow.core.releases import Release
-from patchflow.core.run_params import RunParams, validate_run_params
+from patchflow.core.errors import InvalidInput
+from patchflow.core.run_params import RunParams, refused_params_reason, validate_run_params
 from patchflow.core.scheduled_runs import scheduled_selection
 from patchflow.core.scopes import DEFAULT_SCOPE, Scope
 from patchflow.aws.scope_access import access_for
@@ -96,7 +97,12 @@ class RolloutOperator(BaseOperator):
 
     def rollout(self, context) -> Rollout:
         dag_run = context["dag_run"]
-        params, scheduled_at = run_params(self.plan, context)
+        try:
+            params, scheduled_at = run_params(self.plan, context)
+        except InvalidInput as refused:
+            # What the form's schema cannot know (a limit looser than a selected stage's gate): one line in every
+            # task of the run (start, and finish, which runs whatever happened), not our stack.
+            raise AirflowFailException(refused_params_reason(refused)) from None
         s3_factory = (lambda: aws_client_for("s3", self.aws_conn_id, self.region_name))
         store = open_store(self.plan.ledger_uri, s3_client_factory=s3_factory)
         ledger = RunLedger(store, dag_run.dag_id, dag_run.run_id)

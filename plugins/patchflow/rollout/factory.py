@@ -14,6 +14,7 @@ from patchflow.core.durations import spoken_duration
 from patchflow.core.maintenance_windows import window_summary
 from patchflow.core.plan import RolloutPlan, Stage, load_plan
 from patchflow.core.api_pools import pool_name
+from patchflow.core.run_params import CHANGE_TICKET, MAX_FAILED_SPELLING, max_failed_help
 from patchflow.core.scopes import DEFAULT_SCOPE
 from patchflow.rollout.approval import StageApprovalOperator
 from patchflow.rollout.health import HealthCheckOperator
@@ -187,8 +188,12 @@ def build_dag(plan: RolloutPlan) -> DAG:
         params={
             "dry_run": Param(False, type="boolean", title="Dry run", description="Scan only: report what would be installed, install nothing."),
             "stages": Param(stage_names, type="array", items={"type": "string", "enum": stage_names}, title="Stages", description="Run only these stages, in plan order."),
-            "max_failed": Param("", type="string", title="Tighter failure limit", description="Optional: a stricter max_failed for every gate, e.g. 0 or 5%."),
-            "change_ticket": Param("", type="string", title="Change ticket", description="Reference recorded in the ledger and the report."),
+            # Airflow's form marks a param required unless its type allows null; these two may be left empty.
+            "max_failed": Param(None, type=["null", "string"], pattern=MAX_FAILED_SPELLING, title="Tighter failure limit", description=max_failed_help(plan)),
+            "change_ticket": Param(
+                None, type=["null", "string"], pattern=CHANGE_TICKET.pattern, title="Change ticket",
+                description="Optional: a reference like CHG0012345 or OPS-12, recorded in the ledger and the report.",
+            ),
             "release": Param(
                 None, type=["null", "string"], title="Release",
                 description="Optional, for a run of pinned stages without their source stage: the release to install (r-...; see `patchflow releases PLAN`). "

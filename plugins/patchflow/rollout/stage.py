@@ -7,12 +7,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
-from botocore.exceptions import BotoCoreError, ClientError
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from patchflow.rollout import health, notify
 from patchflow.core.gates import InstanceResult, Outcome, evaluate_gate
-from patchflow.core.health import nodes_without_commands
 from patchflow.core.adoption_tasks import double_patching_warning
 from patchflow.core.maintenance_windows import SsmWindowRef
 from patchflow.core.manifest import (
@@ -26,7 +24,8 @@ from patchflow.core.manifest import (
     select_evidence,
 )
 from patchflow.core.patch_states import INSTALLED_STATES, MISSING
-from patchflow.core.preflight import baselines_in_force, ledger_baselines, unregistered_baseline_problem
+from patchflow.core.plan_check import START_CHECK, GroupFound, check_lines, group_problems, start_block
+from patchflow.core.preflight import baselines_in_force, ledger_baselines
 from patchflow.core.records import RecordKind, WaveRow, patched_instances
 from patchflow.core.report import build_report, headline, render_html, render_markdown, summary_table
 from patchflow.core.report_records import RunOutcome
@@ -34,19 +33,19 @@ from patchflow.core.promotion import ReleaseFrom, release_sources
 from patchflow.core.releases import Release, ReleaseEvent, ReleaseEventKind, choose_release, release_id_for
 from patchflow.core.scheduled_runs import refused_start, scheduled_selection
 from patchflow.core.scope_gates import ScopeResults, evaluate_scopes
-from patchflow.core.plan import Stage
 from patchflow.core.scopes import Scope
 from patchflow.core.stage_windows import answer_json, start_refusal, window_decision
 from patchflow.rollout.base import RolloutOperator, artifact_json, block, pinned_release
 from patchflow.rollout.links import RolloutReportLink
 from patchflow.aws import inventory
-from patchflow.aws.scope_access import RoleNotAssumable
+from patchflow.aws.plan_check import check_stages
 from patchflow.aws.compliance import reported_patches
 from patchflow.aws import maintenance_windows as ssm_windows
 
 
 class StartRunOperator(RolloutOperator):
-    """Validates the trigger form and opens the ledger. Nothing is sent if the params are bad.
+    """Validates the trigger form, opens the ledger and checks that every selected stage can run
+    (patchflow.core.plan_check). Nothing is sent if the params are bad or any stage cannot run.
 
     A scheduled run that starts too late after its time (or finds no stage due) ends here as
     skipped: it records why, and every later task of the run is skipped with it.
@@ -62,6 +61,7 @@ class StartRunOperator(RolloutOperator):
             plan=self.plan.name,
             stages=list(rollout.params.stages),
             all_stages=[s.name for s in self.plan.stages],
+            patch_groups={s.name: s.patch_group for s in self.plan.stages},
             dry_run=rollout.params.dry_run,
             change_ticket=rollout.params.change_ticket,
             params=dict(context["params"]),
@@ -69,10 +69,7 @@ class StartRunOperator(RolloutOperator):
         )
         if rollout.scheduled_at is not None:
             self._refuse_a_surprise_run(rollout)
-        # Every account the selected stages patch must be reachable before anything is sent anywhere.
-        for stage, scope, problem in unreachable_accounts(rollout, selected):
-            rollout.ledger.append(RecordKind.STAGE_FAILED, stage=stage.name, reason=problem, **scope.to_json())
-            block(rollout, stage, f"preflight: {problem}")
+        self._check_every_stage(rollout, selected)
         # Fail closed before anything is sent: a health gate whose selector matches no alarm would watch nothing.
         unmatched = health.first_unmatched_selector(rollout, selected)
         if unmatched is not None:
@@ -85,6 +82,22 @@ class StartRunOperator(RolloutOperator):
                 block(rollout, stage, refusal)
         releases = self._choose_releases(rollout)
         return {"stages": list(rollout.params.stages), "dry_run": rollout.params.dry_run, "releases": releases, "ssm_windows": answers}
+
+    def _check_every_stage(self, rollout, selected) -> None:
+        """Before anything is sent anywhere: each selected stage can run in each account and Region it patches
+        (the account reached, its patch group there, enough targets, registered baselines where required);
+        every problem of every stage blocks the run in one reason."""
+        checks = check_stages(selected, lambda scope, service: rollout.in_scope(scope).client(service))
+        for line in check_lines(self.plan.name, checks):
+            self.log.info("%s", line)
+        blocked = start_block(checks)
+        if blocked is None:
+            return
+        for check in checks:
+            if check.problems:
+                rollout.in_scope(check.scope).ledger.append(RecordKind.STAGE_FAILED, stage=check.stage, reason=f"{START_CHECK}: {'; '.join(check.problems)}")
+        stage_name, reason = blocked
+        block(rollout, self.plan.stage(stage_name), reason)
 
     def _read_ssm_windows(self, rollout, selected) -> dict[str, dict | str]:
         """Every SSM window the selected stages name, read once now: the reference -> SSM's answer, or why there is none."""
@@ -144,31 +157,6 @@ class StartRunOperator(RolloutOperator):
         return chosen
 
 
-def unreachable_accounts(rollout, stages) -> list[tuple[Stage, Scope, str]]:
-    """Each account of the stages' scopes that cannot be reached (its role refused, or credentials of another
-    account), once per account and Region, in plan order; STS GetCallerIdentity needs no permission."""
-    problems, seen = [], set()
-    for stage in stages:
-        for scope in stage.scopes:
-            if scope.account is None or (scope.account.id, scope.region) in seen:
-                continue
-            seen.add((scope.account.id, scope.region))
-            problem = account_problem(rollout.in_scope(scope), scope)
-            if problem is not None:
-                problems.append((stage, scope, problem))
-    return problems
-
-
-def account_problem(rollout, scope: Scope) -> str | None:
-    try:
-        identity = rollout.client("sts").get_caller_identity()
-    except (RoleNotAssumable, ClientError, BotoCoreError) as exc:
-        return f"{scope.name}: {exc}"
-    if identity.get("Account") != scope.account.id:
-        return f"{scope.name}: the credentials reached account {identity.get('Account')} ({identity.get('Arn')}), not {scope.account.id}"
-    return None
-
-
 class MaintenanceWindowOperator(RolloutOperator):
     """Waits, deferred, until the stage's window is open with time left to start work."""
 
@@ -215,24 +203,10 @@ class PreflightOperator(RolloutOperator):
         )
         for warning in warnings:
             self.log.warning("stage %s: %s", self.stage.name, warning)
-        problems = []
-        if not members:
-            problems.append(f"patch group '{self.stage.patch_group}' has no managed instances (tag 'Patch Group' or 'PatchGroup')")
-        elif len(members) < self.stage.expected_min_targets:
-            problems.append(
-                f"patch group '{self.stage.patch_group}' has {len(members)} managed instances, fewer than the {self.stage.expected_min_targets} the plan expects"
-            )
-        unknown = [m.instance_id for m in members if not m.operating_system]
-        if unknown:
-            problems.append(f"cannot tell the operating system of {', '.join(unknown)}")
-        unregistered = unregistered_baseline_problem(self.stage.patch_group, in_force, self.stage.require_registered_baseline)
-        if unregistered:
-            problems.append(unregistered)
+        # The run's start checked this already; the fleet may have changed while the run waited for a window.
+        problems = group_problems(self.stage, GroupFound({m.instance_id: m.operating_system for m in members}, in_force))
         if offline:
             self.log.warning("offline agents in %s: %s", self.stage.patch_group, ", ".join(offline))
-        verify = self.stage.health.verify if self.stage.health is not None else None
-        if verify is not None:
-            problems.extend(nodes_without_commands(verify, {m.instance_id: m.operating_system for m in members}))
         if problems:
             reason = "; ".join(problems)
             rollout.ledger.append(RecordKind.STAGE_FAILED, stage=self.stage.name, reason=reason)
@@ -355,6 +329,7 @@ class ManifestOperator(RolloutOperator):
             nothing_new_for=sorted(os_name for os_name, items in manifest.patches.items() if not items),
             without_scan_evidence=list(selection.without_scan),
             release_id=release_id_for(manifest.content_hash),
+            patches=manifest.to_json()["patches"],
         )
         release = self._record_release(context, rollout, manifest, override_lists)
         return {"content_hash": manifest.content_hash, "override_lists": override_lists, "manifest": manifest.to_json(), "release_id": release.id}
@@ -426,7 +401,13 @@ class SoakOperator(RolloutOperator):
 
 
 class FinishRunOperator(RolloutOperator):
-    """Writes the report whatever happened, and fails unless every selected stage was promoted."""
+    """Writes the report whatever happened, and fails unless every selected stage was promoted.
+
+    A dry run installs nothing, so it promotes nothing: one whose every gate passed as a scan ends
+    `dry_run`, and this task fails with its headline (DRY RUN: nothing was installed ...), so Airflow's
+    run state never shows a dry run as a promotion. Only a promotion, or a scheduled run skipped for
+    starting too late, ends this task successfully.
+    """
 
     def execute(self, context):
         rollout = self.rollout(context)
@@ -440,7 +421,7 @@ class FinishRunOperator(RolloutOperator):
             elif missing:
                 outcome, stage, reason = "failed", missing[0], _why_no_verdict(context, missing[0], self.plan.stage(missing[0]).approval is not None)
             else:
-                outcome, stage, reason = "promoted", None, ""
+                outcome, stage, reason = (RunOutcome.DRY_RUN if rollout.params.dry_run else RunOutcome.PROMOTED).value, None, ""
             records.append(rollout.ledger.append(RecordKind.RUN_FINISHED, outcome=outcome, blocking_stage=stage, reason=reason))
         report = build_report(records)
         locations = {

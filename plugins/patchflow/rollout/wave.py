@@ -16,12 +16,14 @@ from patchflow.core.manifest import NOT_YET_INSTALLED_STATES, judge_against_mani
 from patchflow.core.patch_states import NOT_INSTALLED_STATES
 from patchflow.core.ratecontrol import wave_batches
 from patchflow.core.records import RecordKind, WaveRow, not_sent_reason, online
+from patchflow.core.report_patches import ListedPatch, missing_by_os
 from patchflow.core.stage_windows import stage_window
 from patchflow.rollout.base import CommandSendingOperator, Rollout, block, pinned_release, run_start
 from patchflow.rollout.links import SsmCommandConsoleLink
 from patchflow.rollout.stage import ssm_window_answers
 from patchflow.aws import commands as ssm_commands
 from patchflow.aws.compliance import fresh_patch_states, reported_patches
+from patchflow.aws.inventory import instance_patches
 
 
 class PatchWaveOperator(CommandSendingOperator):
@@ -195,6 +197,9 @@ class PatchWaveOperator(CommandSendingOperator):
         manifest = pinned_release(context, rollout, self.stage).manifest if operation == "Install" and self.stage.pin_to else None
         rows: list[WaveRow] = []
         evidence: dict[str, list[str]] = {}
+        # A dry run's scans say what an install would install; a pin-source stage's scan gives its manifest's severities and CVEs.
+        list_missing = operation == "Scan" and (self.record_evidence or rollout.params.dry_run)
+        scanned: list[tuple[str | None, list[dict]]] = []
         for instance_id in sorted(batch):
             target = batch[instance_id]
             invocation = invocations.get(instance_id)
@@ -205,8 +210,11 @@ class PatchWaveOperator(CommandSendingOperator):
                 if manifest is not None:
                     reported = reported_patches(ssm, instance_id, NOT_YET_INSTALLED_STATES)
                     row = row.judged(judge_against_manifest(manifest, target.get("operating_system") or "", reported))
-                if self.record_evidence and operation == "Scan":
-                    evidence[instance_id] = [p.id for p in reported_patches(ssm, instance_id, NOT_INSTALLED_STATES)]
+                if list_missing:
+                    found = instance_patches(ssm, instance_id, NOT_INSTALLED_STATES)
+                    scanned.append((target.get("operating_system"), found))
+                    if self.record_evidence:
+                        evidence[instance_id] = [ListedPatch.from_reported(item).id for item in found]
             rows.append(row)
         if self.record_evidence and operation == "Scan":
             rollout.ledger.put_artifact(missing_before_artifact(self.stage.name), missing_before_json(evidence), "application/json")
@@ -227,6 +235,7 @@ class PatchWaveOperator(CommandSendingOperator):
             started_at=started_at,
             finished_at=datetime.now(timezone.utc).isoformat(),
             polls=event.get("polls"),
+            **({"missing_patches": missing_by_os(scanned)} if list_missing else {}),
         )
         if not verdict.passed:
             reason = f"{operation.lower()} wave {self.wave_index}: " + "; ".join(verdict.reasons)

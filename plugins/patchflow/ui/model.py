@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from patchflow.aws.inventory import is_compliant
 from patchflow.core.links import dag_run_url, report_url
 from patchflow.core.report_records import Report, RunOutcome
-from patchflow.ui.stage_model import short_id, stage_row
+from patchflow.ui.stage_model import short_id, shown_state, stage_row
 
 STALE_AFTER_SECONDS = 24 * 3600
 DEFAULT_RUN_LIMIT = 10
@@ -27,6 +27,7 @@ STAGE_LOOK = {
     "failed": ("failed", "bad"),
     "not started": ("not reached", "idle"),
     "not selected": ("not in this run", "idle"),
+    "scanned": ("scanned (dry run)", "idle"),  # a dry run's passing stage: nothing installed, never green
 }
 OUTCOME_LOOK = {
     "promoted": ("Promoted", "ok"),
@@ -34,6 +35,7 @@ OUTCOME_LOOK = {
     "failed": ("Failed", "bad"),
     "running": ("Running", "active"),
     "skipped": ("Skipped", "warn"),  # a scheduled run that started too late patched nothing: not a failure, but a patch day missed
+    "dry_run": ("Dry run passed", "idle"),  # every gate passed as a scan: nothing installed, nothing promoted
 }
 
 FLEET_PERMISSIONS = (
@@ -215,9 +217,14 @@ def _baseline_label(baseline: Mapping | None) -> str:
 # --------------------------------------------------------------------------- rollout runs
 
 
+def dry_run_outcome(report: Report) -> RunOutcome:
+    """The run's outcome; a dry run's report.json written before dry runs had an outcome of their own says promoted."""
+    return RunOutcome.DRY_RUN if report.dry_run and report.outcome is RunOutcome.PROMOTED else report.outcome
+
+
 def run_summary(report: Report, plan: Mapping | None, *, base_url: str | None, region: str | None) -> dict:
     """One rollout run from its report (patchflow.core.report.build_report): verdicts, reasons, links, the path picture."""
-    outcome = report.outcome.value
+    outcome = dry_run_outcome(report).value
     outcome_text, outcome_tone = OUTCOME_LOOK.get(outcome, (outcome.capitalize(), "idle"))
     pins = {s.name: s.pinned_to.stage for s in report.stages if s.pinned_to}
     if not report.pins_recorded:
@@ -230,7 +237,8 @@ def run_summary(report: Report, plan: Mapping | None, *, base_url: str | None, r
     for stage in report.stages:
         if stage.manifest and stage.manifest.hash:
             manifests.append({"stage": stage.name, "hash": stage.manifest.hash, "short": short_id(stage.manifest.hash, 12), "size": stage.manifest.size})
-        stages.append(stage_row(stage, patch_group=stage.patch_group or planned_groups.get(stage.name, ""), pinned_to=pins.get(stage.name), region=region))
+        stages.append(stage_row(stage, patch_group=stage.patch_group or planned_groups.get(stage.name, ""), pinned_to=pins.get(stage.name), region=region,
+                                dry_run=report.dry_run))
     return {
         "plan": report.plan or (plan or {}).get("name", ""),
         "dag_id": report.dag_id,
@@ -254,12 +262,16 @@ def run_summary(report: Report, plan: Mapping | None, *, base_url: str | None, r
 
 
 def _headline(report: Report) -> str:
-    if report.outcome is RunOutcome.PROMOTED:
-        return "every stage passed its gate" + (" (dry run: scan only)" if report.dry_run else "")
-    if report.outcome is RunOutcome.RUNNING:
-        return "in progress"
+    outcome = dry_run_outcome(report)
+    if outcome is RunOutcome.DRY_RUN:
+        return "dry run: every stage passed its gate as a scan; nothing was installed"
+    if outcome is RunOutcome.PROMOTED:
+        return "every stage passed its gate"
+    dry = "dry run " if report.dry_run else ""
+    if outcome is RunOutcome.RUNNING:
+        return f"{dry}in progress"
     reason = report.reason or "no reason recorded"
-    return f"stopped at {report.blocking_stage}: {reason}" if report.blocking_stage else reason
+    return f"{dry}stopped at {report.blocking_stage}: {reason}" if report.blocking_stage else f"{dry}{reason}".strip()
 
 
 def promotion_path(report: Report, plan: Mapping | None) -> list[dict]:
@@ -270,7 +282,7 @@ def promotion_path(report: Report, plan: Mapping | None) -> list[dict]:
     path = []
     for name in names:
         stage = by_name.get(name)
-        state = "not selected" if stage is None else stage.state.value
+        state = "not selected" if stage is None else shown_state(stage, report.dry_run)
         label, tone = STAGE_LOOK.get(state, (state, "idle"))
         group = (stage.patch_group if stage else "") or next(
             (s["patch_group"] for s in (plan or {}).get("stages", []) if s["name"] == name), ""
@@ -417,20 +429,20 @@ def build_page(
     from patchflow.ui.releases_model import release_notice, release_tables  # here: releases_model builds on this module
     notices += [release_notice(failure) for failure in ledger.get("release_failures", [])]
 
-    latest_by_plan: dict[str, dict] = {}
-    for run in runs:
-        latest_by_plan.setdefault(run["dag_id"], run)
+    latest_by_plan, dry_runs_since = latest_runs(ledger.get("reports", []) if ledger.get("ok") else [], plan_by_dag, base_url=base_url, region=region)
     promotions = []
     for plan in plans:
         run = latest_by_plan.pop(plan["dag_id"], None)
         if run is not None:
-            promotions.append(_promotion(run))
+            promotions.append(_promotion(run, dry_runs_since.get(plan["dag_id"])))
             continue
         # Without a ledger nothing is known of past runs: say "unknown", never "no runs".
         state, label, outcome = ("no runs", "no runs yet", "No runs yet") if ledger_status == "ok" else ("unknown", "unknown", "History unavailable")
         path = [{"name": s["name"], "patch_group": s["patch_group"], "state": state, "label": label, "tone": "idle"} for s in plan["stages"]]
-        promotions.append({"plan": plan["name"], "dag_id": plan["dag_id"], "run_id": "", "dag_run_url": "", "outcome_text": outcome, "tone": "idle", "path": path, "when": ""})
-    promotions += [_promotion(run) for run in latest_by_plan.values()]  # runs of plans no longer in include/rollouts
+        promotions.append({"plan": plan["name"], "dag_id": plan["dag_id"], "run_id": "", "dag_run_url": "", "outcome_text": outcome, "tone": "idle", "path": path, "when": "",
+                           "dry_run_since": _dry_run_note(dry_runs_since.get(plan["dag_id"]))})
+    # Runs of plans no longer in include/rollouts.
+    promotions += [_promotion(run, dry_runs_since.get(dag_id)) for dag_id, run in latest_by_plan.items()]
     where_by_plan = {plan["name"]: plan_where(plan) for plan in plans}
     promotions = [{**promotion, "where": where_by_plan.get(promotion["plan"], [])} for promotion in promotions]
     return {
@@ -450,5 +462,26 @@ def build_page(
     }
 
 
-def _promotion(run: Mapping) -> dict:
-    return {key: run[key] for key in ("plan", "dag_id", "run_id", "dag_run_url", "outcome_text", "tone", "path", "when")}
+def latest_runs(reports: Sequence[Report], plan_by_dag: Mapping[str, Mapping], *, base_url: str | None, region: str | None) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Per DAG: its latest run that was not a dry run, and the latest dry run after that one (if any).
+
+    A dry run installs nothing, so the promotion path is the latest real run's, a block included; a dry
+    run since then is only named beside it. Every report counts, not only the recent runs the page lists.
+    """
+    real: dict[str, dict] = {}
+    dry: dict[str, dict] = {}
+    for report in recent_runs(reports, len(reports)):
+        if report.dag_id in real or (report.dry_run and report.dag_id in dry):
+            continue
+        run = run_summary(report, plan_by_dag.get(report.dag_id), base_url=base_url, region=region)
+        (dry if report.dry_run else real)[report.dag_id] = run
+    return real, dry
+
+
+def _dry_run_note(run: Mapping | None) -> dict | None:
+    return None if run is None else {key: run[key] for key in ("run_id", "dag_run_url", "outcome_text", "when")}
+
+
+def _promotion(run: Mapping, dry_run_since: Mapping | None = None) -> dict:
+    promotion = {key: run[key] for key in ("plan", "dag_id", "run_id", "dag_run_url", "outcome_text", "tone", "path", "when")}
+    return {**promotion, "dry_run_since": _dry_run_note(dry_run_since)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from patchflow.core.links import console_command_url
 from patchflow.core.report_health import health_verdict
+from patchflow.core.report_patches import list_heading
 from patchflow.core.report_records import SCOPE_KEYS, ScopeSummary, Stage, StageState, Verdict, Wave
 
 
@@ -13,8 +14,14 @@ def short_id(value: str | None, length: int = 8) -> str:
     return (value or "")[:length]
 
 
-def stage_row(stage: Stage, *, patch_group: str, pinned_to: str | None, region: str | None) -> dict:
-    """A stage's row in a run's table; `patch_group` and `pinned_to` as the run (or, for older runs, the plan) says."""
+def shown_state(stage: Stage, dry_run: bool) -> str:
+    """The stage's state; a dry run's passing stage is `scanned`, also in report.json written before dry runs said so."""
+    return StageState.SCANNED.value if dry_run and stage.state is StageState.PROMOTED else stage.state.value
+
+
+def stage_row(stage: Stage, *, patch_group: str, pinned_to: str | None, region: str | None, dry_run: bool = False) -> dict:
+    """A stage's row in a run's table; `patch_group` and `pinned_to` as the run (or, for older runs, the plan) says;
+    a dry run's stage says what its scans found to install."""
     verdict = stage.verdict
     gate = "ERROR" if stage.state is StageState.FAILED else gate_word(verdict)
     reasons = list(verdict.reasons or ()) if verdict else []
@@ -24,7 +31,7 @@ def stage_row(stage: Stage, *, patch_group: str, pinned_to: str | None, region: 
     return {
         "name": stage.name,
         "patch_group": patch_group,
-        "state": stage.state.value,
+        "state": shown_state(stage, dry_run),
         "gate": gate,
         "reasons": reasons,
         "health": health_cell(stage),
@@ -37,6 +44,7 @@ def stage_row(stage: Stage, *, patch_group: str, pinned_to: str | None, region: 
         # A stage with targets shows its waves under the account and Region each ran in.
         "waves": [wave_row(w, region) for w in stage.waves if not any(_ran_in(w, scope) for scope in stage.scopes)],
         "scopes": [scope_row(scope, [w for w in stage.waves if _ran_in(w, scope)], region) for scope in stage.scopes],
+        "would_install": list_heading("would install", stage.would_install) if stage.would_install is not None else None,
     }
 
 

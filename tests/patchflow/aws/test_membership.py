@@ -271,8 +271,8 @@ def test_an_invalid_membership_file_changes_nothing(assign_fleet, tmp_path):
     ec2 = assign_fleet.client("ec2")
     before = suite_tags(ec2, "invalid")
     assert groups(assign_fleet, "--assign", str(path)) == (1, "", (
-        f"{path}: assignments[1].group: expected a patch group name, got nothing\n"
-        f"{path}: assignments[2].instance_ids[0]: expected an instance id like i-0123456789abcdef0, got 'web-1'\n"
+        f"{path}:4:5: assignments[1].group: expected a patch group name, got nothing\n"
+        f"{path}:6:20: assignments[2].instance_ids[0]: expected an instance id like i-0123456789abcdef0, got 'web-1'\n"
     ))
     assert suite_tags(ec2, "invalid") == before
 

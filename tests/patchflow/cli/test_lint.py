@@ -56,9 +56,9 @@ def test_a_broken_accounts_file_is_reported_once_though_a_plan_names_it_too(caps
     source = include.resolve() / "accounts" / "org.yaml"
     code, out, err = run_cli(capsys, "lint", str(include / "accounts"), str(include / "rollouts"))
     assert (code, out, err) == (1, (
-        f"{source}: list[1].alias: expected an account alias of lower-case letters, digits and - (up to 63, starting with a letter or digit; "
+        f"{source}:4:3: list[1].alias: expected an account alias of lower-case letters, digits and - (up to 63, starting with a letter or digit; "
         "not 12 digits), got 'Prod'\n"
-        f"{source}: list[1].id: expected an account id not listed before (list[0] has it), got '111111111111'\n"
+        f"{source}:5:3: list[1].id: expected an account id not listed before (list[0] has it), got '111111111111'\n"
     ), "2 problems in 1 of 2 files\n")
 
 

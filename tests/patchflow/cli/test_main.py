@@ -49,7 +49,7 @@ def test_only_the_chosen_command_is_imported(monkeypatch):
 
 
 BAD_ARGS = [
-    pytest.param(["frob"], "patchflow: COMMAND: expected one of lint, preview, sync, groups, releases, pools, import, demo, standalone, e2e-distributed, got 'frob'", id="unknown-command"),
+    pytest.param(["frob"], "patchflow: COMMAND: expected one of lint, check, preview, sync, groups, releases, pools, import, demo, standalone, e2e-distributed, got 'frob'", id="unknown-command"),
     pytest.param([], "patchflow: COMMAND: expected a command, got nothing", id="no-command"),
     pytest.param(["preview", "prod-al2023"], "patchflow preview: --on: expected a value, got nothing", id="preview-without-on"),
     pytest.param(["preview", "prod-al2023", "--on", "16/11/2026"], "patchflow preview: --on: expected a date YYYY-MM-DD or YYYY-MM-DDTHH:MM[Z], got '16/11/2026'", id="preview-bad-date"),

@@ -279,8 +279,8 @@ def test_an_invalid_plan_prints_its_problems_and_exits_1(capsys, tmp_path, proje
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: weekly\nowner: me\nledger: ftp://x\nstages: []\n")
     assert run_cli(capsys, str(broken)) == (1, "", (
-        f"{broken}: ledger: expected file://PATH or s3://BUCKET/PREFIX, got 'ftp://x'\n"
-        f"{broken}: stages: expected a list of at least one stage, got a list\n"))
+        f"{broken}:3:1: ledger: expected file://PATH or s3://BUCKET/PREFIX, got 'ftp://x'\n"
+        f"{broken}:4:1: stages: expected a list of at least one stage, got a list\n"))
 
 
 # --------------------------------------------------------------------------- unreadable ledgers

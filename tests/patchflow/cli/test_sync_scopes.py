@@ -132,7 +132,7 @@ def test_a_broken_plan_stops_sync_before_any_change(multi_account_fleet, plans):
     assert sync(sim, "--plans", str(plans)) == (
         1,
         "",
-        f"{plans / 'extra.yaml'}: stages[0].targets.account: expected an account the plan lists, by alias or id (shared), got 'staging'\n"
+        f"{plans / 'extra.yaml'}:14:5: stages[0] (shared).targets.account: expected an account the plan lists, by alias or id (shared), got 'staging'\n"
         "patchflow sync: --plans: expected rollout plans without problems, got 1; nothing was synced\n",
     )
     assert managed_setup(sim, None, "us-east-1") == ([], [])

@@ -243,7 +243,7 @@ def test_a_membership_file_with_broken_yaml_names_the_file(tmp_path):
     path.write_text("assignments: [\n")
     with pytest.raises(InvalidInput) as raised:
         load_membership(path)
-    assert str(raised.value).startswith(f"{path}: line 2 column 1: expected valid YAML, got a syntax error (")
+    assert str(raised.value).startswith(f"{path}:2:1: expected valid YAML, got a syntax error (")
 
 
 # --------------------------------------------------------------------------- planning tag changes

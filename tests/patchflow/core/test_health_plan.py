@@ -98,7 +98,7 @@ def problems(document: dict) -> list[str]:
     return str(raised.value).splitlines()
 
 
-AT = f"{SOURCE}: stages[0].health"
+AT = f"{SOURCE}: stages[0] (dev).health"
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 from patchflow.core.yamlfile import PROJECT_ROOT
 from patchflow.core.errors import InvalidInput
 from patchflow.core.gates import GateThresholds, Limit
-from patchflow.core.plan import Approval, load_plan, load_plans, parse_plan
+from patchflow.core.plan import Approval, load_plan, load_plans, parse_plan, path_of_stage
 from patchflow.core.run_params import RunParams, validate_run_params
 
 SOURCE = "include/rollouts/weekly.yaml"
@@ -64,37 +64,42 @@ def test_parse_plan_builds_the_whole_model():
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        pytest.param(lambda d: d["stages"][2].update(pin_to="qa"), f"{SOURCE}: stages[2].pin_to: expected the name of an earlier stage (dev, test), got 'qa'", id="pin-to-unknown"),
-        pytest.param(lambda d: d["stages"][1].update(pin_to="prod"), f"{SOURCE}: stages[1].pin_to: expected the name of an earlier stage (dev), got 'prod'", id="pin-to-later"),
-        pytest.param(lambda d: d["stages"][0].update(pin_to="dev"), f"{SOURCE}: stages[0].pin_to: expected null (the first stage has no earlier stage to pin to), got 'dev'", id="pin-first-stage"),
-        pytest.param(lambda d: d["stages"][1].update(name="dev"), f"{SOURCE}: stages[1].name: expected a stage name not used by an earlier stage, got 'dev'", id="duplicate-stage-name"),
-        pytest.param(lambda d: d["stages"][2].update(patch_group="dev"), f"{SOURCE}: stages[2].patch_group: expected a patch group no other stage uses (stages[0] uses it), got 'dev'", id="duplicate-patch-group"),
-        pytest.param(lambda d: d["stages"][0].update(patch_group=42), f"{SOURCE}: stages[0].patch_group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@; no space at either end), got 42", id="patch-group-not-text"),
-        pytest.param(lambda d: d["stages"][0].update(patch_group="dev "), f"{SOURCE}: stages[0].patch_group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@; no space at either end), got 'dev '", id="patch-group-trailing-space"),
-        pytest.param(lambda d: d["stages"][0].update(patch_group="dev\tweb"), f"{SOURCE}: stages[0].patch_group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@; no space at either end), got 'dev\\tweb'", id="patch-group-tab-inside"),
-        pytest.param(lambda d: d["stages"][0].update(gaet={}), f"{SOURCE}: stages[0].gaet: expected a known key (did you mean 'gate'?), got 'gaet'", id="unknown-stage-key"),
-        pytest.param(lambda d: d["stages"][0].update(colour="red"), f"{SOURCE}: stages[0].colour: expected a known key (name, patch_group, scan_first, reboot_option, max_concurrency, max_errors, waves, expected_min_targets, timeout_seconds, execution_timeout_seconds, gate, soak, approval, window, pin_to, notify, allow_ungated, require_registered_baseline, min_bake, max_age, schedule, health, targets, order), got 'colour'", id="unknown-stage-key-unlike-any"),
+        pytest.param(lambda d: d["stages"][2].update(pin_to="qa"), f"{SOURCE}: stages[2] (prod).pin_to: expected the name of an earlier stage (dev, test), got 'qa'", id="pin-to-unknown"),
+        pytest.param(lambda d: d["stages"][1].update(pin_to="prod"), f"{SOURCE}: stages[1] (test).pin_to: expected the name of an earlier stage (dev), got 'prod'", id="pin-to-later"),
+        pytest.param(lambda d: d["stages"][0].update(pin_to="dev"), f"{SOURCE}: stages[0] (dev).pin_to: expected null (the first stage has no earlier stage to pin to), got 'dev'", id="pin-first-stage"),
+        pytest.param(lambda d: d["stages"][1].update(name="test\n"), f"{SOURCE}: stages[1].name: expected a stage name of lower-case letters, digits, _ and - (up to 40, starting with a letter), got 'test\\n'", id="stage-name-with-newline"),
+        pytest.param(lambda d: d["stages"][1].update(name="dev"), f"{SOURCE}: stages[1] (dev).name: expected a stage name not used by an earlier stage, got 'dev'", id="duplicate-stage-name"),
+        pytest.param(lambda d: d["stages"][2].update(patch_group="dev"), f"{SOURCE}: stages[2] (prod).patch_group: expected a patch group no other stage uses (stages[0] (dev) uses it), got 'dev'", id="duplicate-patch-group"),
+        pytest.param(lambda d: d["stages"][0].update(patch_group=42), f"{SOURCE}: stages[0] (dev).patch_group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@; no space at either end), got 42", id="patch-group-not-text"),
+        pytest.param(lambda d: d["stages"][0].update(patch_group="dev "), f"{SOURCE}: stages[0] (dev).patch_group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@; no space at either end), got 'dev '", id="patch-group-trailing-space"),
+        pytest.param(lambda d: d["stages"][0].update(patch_group="dev\tweb"), f"{SOURCE}: stages[0] (dev).patch_group: expected a patch group name (1-256 letters, digits, spaces or _.:/=+-@; no space at either end), got 'dev\\tweb'", id="patch-group-tab-inside"),
+        pytest.param(lambda d: d["stages"][0].update(gaet={}), f"{SOURCE}: stages[0] (dev).gaet: expected a known key (did you mean 'gate'?), got 'gaet'", id="unknown-stage-key"),
+        pytest.param(lambda d: d["stages"][0].update(colour="red"), f"{SOURCE}: stages[0] (dev).colour: expected a known key (name, patch_group, scan_first, reboot_option, max_concurrency, max_errors, waves, expected_min_targets, timeout_seconds, execution_timeout_seconds, gate, soak, approval, window, pin_to, notify, allow_ungated, require_registered_baseline, min_bake, max_age, schedule, health, targets, order), got 'colour'", id="unknown-stage-key-unlike-any"),
         pytest.param(lambda d: d.update(stage=[]), f"{SOURCE}: stage: expected a known key (did you mean 'stages'?), got 'stage'", id="unknown-plan-key"),
-        pytest.param(lambda d: d["stages"][0]["gate"].update(max_fail="1"), f"{SOURCE}: stages[0].gate.max_fail: expected a known key (did you mean 'max_failed'?), got 'max_fail'", id="unknown-gate-key"),
-        pytest.param(lambda d: d["stages"][0].update(waves=[1, "50%"]), f"{SOURCE}: stages[0].waves: expected the last wave to be '100%' so every instance is patched, got '50%'", id="waves-not-ending-at-100"),
-        pytest.param(lambda d: d["stages"][0].update(waves=["50%", "10%", "100%"]), f"{SOURCE}: stages[0].waves: expected wave 2 above the earlier 50% (waves are cumulative), got '10%'", id="waves-decreasing"),
-        pytest.param(lambda d: d["stages"][0].update(max_concurrency="0"), f"{SOURCE}: stages[0].max_concurrency: expected a MaxConcurrency of a count 1 or more or a percentage 1%-100%, got '0'", id="bad-max-concurrency"),
+        pytest.param(lambda d: d["stages"][0]["gate"].update(max_fail="1"), f"{SOURCE}: stages[0] (dev).gate.max_fail: expected a known key (did you mean 'max_failed'?), got 'max_fail'", id="unknown-gate-key"),
+        pytest.param(lambda d: d["stages"][0].update(waves=[1, "50%"]), f"{SOURCE}: stages[0] (dev).waves: expected the last wave to be '100%' so every instance is patched, got '50%'", id="waves-not-ending-at-100"),
+        pytest.param(lambda d: d["stages"][0].update(waves=["50%", "10%", "100%"]), f"{SOURCE}: stages[0] (dev).waves: expected wave 2 above the earlier 50% (waves are cumulative), got '10%'", id="waves-decreasing"),
+        pytest.param(lambda d: d["stages"][0].update(max_concurrency="0"), f"{SOURCE}: stages[0] (dev).max_concurrency: expected a MaxConcurrency of a count 1 or more or a percentage 1%-100%, got '0'", id="bad-max-concurrency"),
         pytest.param(lambda d: d["defaults"].update(max_errors="lots"), f"{SOURCE}: defaults.max_errors: expected a MaxErrors of a count 0 or more or a percentage 0%-100%, got 'lots'", id="bad-default-reported-once-where-written"),
         pytest.param(lambda d: d["defaults"]["gate"].update(max_failed="ten"), f"{SOURCE}: defaults.gate.max_failed: expected a count like 2 or a percentage like 10% (0-100%), got 'ten'", id="bad-default-gate-key"),
-        pytest.param(lambda d: d["stages"][0].update(timeout_seconds=10), f"{SOURCE}: stages[0].timeout_seconds: expected an integer 30-2592000, got 10", id="timeout-too-short"),
-        pytest.param(lambda d: d["stages"][0].update(reboot_option="Always"), f"{SOURCE}: stages[0].reboot_option: expected RebootIfNeeded or NoReboot, got 'Always'", id="reboot-option"),
-        pytest.param(lambda d: d["stages"][0].update(soak="a while"), f"{SOURCE}: stages[0].soak: expected a duration like 30s, 5m, 2h or PT30M, got 'a while'", id="soak"),
-        pytest.param(lambda d: d["stages"][2].update(min_bake="a while"), f"{SOURCE}: stages[2].min_bake: expected a duration like 30s, 5m, 2h or PT30M, got 'a while'", id="min-bake-not-a-duration"),
+        pytest.param(lambda d: d["stages"][0].update(timeout_seconds=10), f"{SOURCE}: stages[0] (dev).timeout_seconds: expected an integer 30-2592000, got 10", id="timeout-too-short"),
+        pytest.param(lambda d: d["stages"][0].update(reboot_option="Always"), f"{SOURCE}: stages[0] (dev).reboot_option: expected RebootIfNeeded or NoReboot, got 'Always'", id="reboot-option"),
+        pytest.param(lambda d: d["stages"][0].update(soak="a while"), f"{SOURCE}: stages[0] (dev).soak: expected a duration like 30s, 5m, 2h or PT30M, got 'a while'", id="soak"),
+        pytest.param(lambda d: d["stages"][2].update(min_bake="a while"), f"{SOURCE}: stages[2] (prod).min_bake: expected a duration like 30s, 5m, 2h or PT30M, got 'a while'", id="min-bake-not-a-duration"),
         pytest.param(lambda d: d["defaults"].update(max_age=-1), f"{SOURCE}: defaults.max_age: expected a duration like 30s, 5m, 2h or PT30M, got -1", id="default-max-age-negative"),
-        pytest.param(lambda d: d["stages"][0].update(min_bake="3d"), f"{SOURCE}: stages[0].min_bake: expected min_bake only on a stage with pin_to (it applies to the release a pinned stage installs), got '3d'", id="min-bake-on-unpinned-stage"),
-        pytest.param(lambda d: d["stages"][0].update(max_age=0), f"{SOURCE}: stages[0].max_age: expected max_age only on a stage with pin_to (it applies to the release a pinned stage installs), got 0", id="max-age-on-unpinned-stage"),
-        pytest.param(lambda d: d["stages"][1]["window"].update(cutoff="PT30M"), f"{SOURCE}: stages[1].window.cutoff: expected whole hours 0-23, got 'PT30M' (30 minutes; maintenance windows take integer hours, so sub-hour values are impossible)", id="sub-hour-cutoff"),
-        pytest.param(lambda d: d["stages"][1]["window"].update(cutoff=4), f"{SOURCE}: stages[1].window.cutoff: expected a cutoff below the duration of 4 hours, got 4", id="cutoff-not-below-duration"),
-        pytest.param(lambda d: d["stages"][0]["window"].update(schedule="cron(0 2 * * SUN *)"), f"{SOURCE}: stages[0].window.schedule: expected '?' in exactly one of day-of-month and day-of-week in cron(0 2 * * SUN *), got '*' and 'SUN'", id="window-cron"),
-        pytest.param(lambda d: d["stages"][0]["window"].update(timezone="Berlin"), f"{SOURCE}: stages[0].window.timezone: expected an IANA time zone such as UTC or Europe/Berlin, got 'Berlin'", id="window-timezone"),
-        pytest.param(lambda d: d["stages"][0]["window"].pop("duration"), f"{SOURCE}: stages[0].window: expected a duration, got nothing", id="window-without-duration"),
-        pytest.param(lambda d: d["stages"][2].update(approval="yes"), f"{SOURCE}: stages[2].approval: expected true, false, or a mapping with required and timeout, got 'yes'", id="approval-shape"),
-        pytest.param(lambda d: d["stages"][2].update(notify=["sms"]), f"{SOURCE}: stages[2].notify[0]: expected one of block, approval, complete, got 'sms'", id="notify-event"),
+        pytest.param(lambda d: d["stages"][0].update(min_bake="3d"), f"{SOURCE}: stages[0] (dev).min_bake: expected min_bake only on a stage with pin_to (it applies to the release a pinned stage installs), got '3d'", id="min-bake-on-unpinned-stage"),
+        pytest.param(lambda d: d["stages"][0].update(max_age=0), f"{SOURCE}: stages[0] (dev).max_age: expected max_age only on a stage with pin_to (it applies to the release a pinned stage installs), got 0", id="max-age-on-unpinned-stage"),
+        pytest.param(lambda d: d["stages"][1]["window"].update(cutoff="PT30M"), f"{SOURCE}: stages[1] (test).window.cutoff: expected whole hours 0-23, got 'PT30M' (30 minutes; maintenance windows take integer hours, so sub-hour values are impossible)", id="sub-hour-cutoff"),
+        pytest.param(lambda d: d["stages"][1]["window"].update(cutoff=4), f"{SOURCE}: stages[1] (test).window.cutoff: expected a cutoff below the duration of 4 hours, got 4", id="cutoff-not-below-duration"),
+        pytest.param(lambda d: d["stages"][0]["window"].update(schedule="cron(0 2 * * SUN *)"), f"{SOURCE}: stages[0] (dev).window.schedule: expected '?' in exactly one of day-of-month and day-of-week in cron(0 2 * * SUN *), got '*' and 'SUN'", id="window-cron"),
+        pytest.param(lambda d: d["stages"][0]["window"].update(timezone="Berlin"), f"{SOURCE}: stages[0] (dev).window.timezone: expected an IANA time zone such as UTC or Europe/Berlin, got 'Berlin'", id="window-timezone"),
+        pytest.param(lambda d: d["stages"][0]["window"].update(timezone="Berlin", schedule="cron(0 2 * * SUN *)", cutoff=4),
+                     f"{SOURCE}: stages[0] (dev).window.timezone: expected an IANA time zone such as UTC or Europe/Berlin, got 'Berlin'\n"
+                     f"{SOURCE}: stages[0] (dev).window.schedule: expected '?' in exactly one of day-of-month and day-of-week in cron(0 2 * * SUN *), got '*' and 'SUN'\n"
+                     f"{SOURCE}: stages[0] (dev).window.cutoff: expected a cutoff below the duration of 4 hours, got 4", id="window-timezone-hides-nothing"),
+        pytest.param(lambda d: d["stages"][0]["window"].pop("duration"), f"{SOURCE}: stages[0] (dev).window: expected a duration, got nothing", id="window-without-duration"),
+        pytest.param(lambda d: d["stages"][2].update(approval="yes"), f"{SOURCE}: stages[2] (prod).approval: expected true, false, or a mapping with required and timeout, got 'yes'", id="approval-shape"),
+        pytest.param(lambda d: d["stages"][2].update(notify=["sms"]), f"{SOURCE}: stages[2] (prod).notify[0]: expected one of block, approval, complete, got 'sms'", id="notify-event"),
         pytest.param(lambda d: d.update(schedule={"cron": "cron(0 2 ? * SUN 2027)"}), f"{SOURCE}: schedule.cron: expected a cron() schedule Airflow can run, got 'cron(0 2 ? * SUN 2027)' (cron(0 2 ? * SUN 2027) restricts the year; unix cron has no year field)", id="dag-schedule-airflow-cannot-run"),
         pytest.param(lambda d: d.update(schedule={"cron": "rate(1 day)"}), f"{SOURCE}: schedule.cron: expected a cron(...) expression such as cron(0 2 ? * SUN *), got 'rate(1 day)'", id="dag-schedule-rate"),
         pytest.param(lambda d: d.update(ledger="ftp://x"), f"{SOURCE}: ledger: expected file://PATH or s3://BUCKET/PREFIX, got 'ftp://x'", id="ledger"),
@@ -103,10 +108,10 @@ def test_parse_plan_builds_the_whole_model():
         pytest.param(lambda d: d.pop("owner"), f"{SOURCE}: expected an owner, got nothing", id="no-owner"),
         pytest.param(lambda d: d.update(stages=[]), f"{SOURCE}: stages: expected a list of at least one stage, got a list", id="no-stages"),
         pytest.param(lambda d: d["defaults"].update(patch_group="all"), f"{SOURCE}: defaults.patch_group: expected only keys stages can share, got 'patch_group', which each stage sets itself", id="per-stage-key-in-defaults"),
-        pytest.param(lambda d: d["stages"][2].update(approval=False, gate="none"), f"{SOURCE}: stages[2]: expected an approval or a gate on the last stage (or allow_ungated: true), got neither", id="ungated-last-stage"),
+        pytest.param(lambda d: d["stages"][2].update(approval=False, gate="none"), f"{SOURCE}: stages[2] (prod): expected an approval or a gate on the last stage (or allow_ungated: true), got neither", id="ungated-last-stage"),
         pytest.param(
             lambda d: (d["stages"][2].update(approval=False, gate=None), d["defaults"].pop("gate")),
-            f"{SOURCE}: stages[2]: expected an approval or a gate on the last stage (or allow_ungated: true), got neither",
+            f"{SOURCE}: stages[2] (prod): expected an approval or a gate on the last stage (or allow_ungated: true), got neither",
             id="no-gate-anywhere",
         ),
     ],
@@ -115,6 +120,21 @@ def test_parse_plan_rejects(edit, message):
     with pytest.raises(InvalidInput) as caught:
         parse_plan(changed(edit), SOURCE)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("stage", "path"),
+    [
+        pytest.param({"name": "staging", "patch_group": "staging"}, "stages[1] (staging)", id="named"),
+        pytest.param({"name": "Staging"}, "stages[1]", id="invalid-name-left-out"),
+        pytest.param({"name": "staging\n"}, "stages[1]", id="name-with-newline-left-out"),
+        pytest.param({"name": 7}, "stages[1]", id="name-not-text"),
+        pytest.param({"patch_group": "staging"}, "stages[1]", id="no-name"),
+        pytest.param("staging", "stages[1]", id="not-a-mapping"),
+    ],
+)
+def test_a_stage_path_names_the_stage_when_it_has_a_valid_name(stage, path):
+    assert path_of_stage(1, stage) == path
 
 
 def test_every_problem_is_reported_in_one_pass():
@@ -127,9 +147,9 @@ def test_every_problem_is_reported_in_one_pass():
         parse_plan(changed(edit), SOURCE)
     assert str(caught.value).splitlines() == [
         f"{SOURCE}: ledger: expected file://PATH or s3://BUCKET/PREFIX, got 3",
-        f"{SOURCE}: stages[0].max_errors: expected a MaxErrors of a count 0 or more or a percentage 0%-100%, got 'x'",
-        f"{SOURCE}: stages[0].soak: expected a duration like 30s, 5m, 2h or PT30M, got 'later'",
-        f"{SOURCE}: stages[2].pin_to: expected the name of an earlier stage (dev, test), got 'qa'",
+        f"{SOURCE}: stages[0] (dev).max_errors: expected a MaxErrors of a count 0 or more or a percentage 0%-100%, got 'x'",
+        f"{SOURCE}: stages[0] (dev).soak: expected a duration like 30s, 5m, 2h or PT30M, got 'later'",
+        f"{SOURCE}: stages[2] (prod).pin_to: expected the name of an earlier stage (dev, test), got 'qa'",
     ]
 
 
@@ -232,22 +252,22 @@ def test_a_plan_cron_keeps_its_time_zone_and_late_start_limit():
                      f"{SOURCE}: schedule: expected a mapping with the time zone of the stage schedules, such as {{timezone: Europe/Berlin}}, got 'manual'",
                      id="manual-plan-with-stage-crons"),
         pytest.param(lambda d: d["stages"][2]["schedule"].update(timezone="America/New_York"),
-                     f"{SOURCE}: stages[2].schedule.timezone: expected no time zone here (every stage schedule runs in the plan's, written at the top as "
+                     f"{SOURCE}: stages[2] (prod).schedule.timezone: expected no time zone here (every stage schedule runs in the plan's, written at the top as "
                      "schedule: {timezone: ...}; Airflow runs one calendar per DAG), got 'America/New_York'",
                      id="stage-time-zone"),
         pytest.param(lambda d: d["stages"][2]["schedule"].update(colour="red"),
-                     f"{SOURCE}: stages[2].schedule.colour: expected a known key (cron), got 'colour'", id="unknown-stage-schedule-key"),
-        pytest.param(lambda d: d["stages"][0].update(schedule={}), f"{SOURCE}: stages[0].schedule: expected a cron expression such as cron(0 2 ? * WED *), got nothing",
+                     f"{SOURCE}: stages[2] (prod).schedule.colour: expected a known key (cron), got 'colour'", id="unknown-stage-schedule-key"),
+        pytest.param(lambda d: d["stages"][0].update(schedule={}), f"{SOURCE}: stages[0] (dev).schedule: expected a cron expression such as cron(0 2 ? * WED *), got nothing",
                      id="stage-schedule-without-cron"),
         pytest.param(lambda d: d["stages"][0].update(schedule="cron(0 22 ? * TUE#2 *)"),
-                     f"{SOURCE}: stages[0].schedule: expected a mapping with cron, or none, got 'cron(0 22 ? * TUE#2 *)'", id="stage-cron-without-mapping"),
+                     f"{SOURCE}: stages[0] (dev).schedule: expected a mapping with cron, or none, got 'cron(0 22 ? * TUE#2 *)'", id="stage-cron-without-mapping"),
         pytest.param(lambda d: d["stages"][0]["schedule"].update(cron="rate(30 days)"),
-                     f"{SOURCE}: stages[0].schedule.cron: expected a cron(...) expression such as cron(0 2 ? * SUN *), got 'rate(30 days)'", id="stage-rate"),
+                     f"{SOURCE}: stages[0] (dev).schedule.cron: expected a cron(...) expression such as cron(0 2 ? * SUN *), got 'rate(30 days)'", id="stage-rate"),
         pytest.param(lambda d: d["stages"][0]["schedule"].update(cron="cron(0 22 ? * TUE#2 2027)"),
-                     f"{SOURCE}: stages[0].schedule.cron: expected a cron() schedule Airflow can run, got 'cron(0 22 ? * TUE#2 2027)' "
+                     f"{SOURCE}: stages[0] (dev).schedule.cron: expected a cron() schedule Airflow can run, got 'cron(0 22 ? * TUE#2 2027)' "
                      "(cron(0 22 ? * TUE#2 2027) restricts the year; unix cron has no year field)", id="stage-cron-airflow-cannot-run"),
         pytest.param(lambda d: d["stages"][0]["schedule"].update(cron="cron(0 22 ? * TUE#6 *)"),
-                     f"{SOURCE}: stages[0].schedule.cron: expected n#k with k of 1-5 in cron(0 22 ? * TUE#6 *), got 'TUE#6'", id="stage-cron-bad"),
+                     f"{SOURCE}: stages[0] (dev).schedule.cron: expected n#k with k of 1-5 in cron(0 22 ? * TUE#6 *), got 'TUE#6'", id="stage-cron-bad"),
         pytest.param(lambda d: d["defaults"].update(schedule={"cron": "cron(0 22 ? * TUE#2 *)"}),
                      f"{SOURCE}: defaults.schedule: expected only keys stages can share, got 'schedule', which each stage sets itself", id="schedule-in-defaults"),
         pytest.param(lambda d: d["schedule"].update(late_start_limit="4m"),
@@ -256,15 +276,21 @@ def test_a_plan_cron_keeps_its_time_zone_and_late_start_limit():
                      f"{SOURCE}: schedule.late_start_limit: expected a duration like 30s, 5m, 2h or PT30M, got 'whenever'", id="late-start-limit-not-a-duration"),
         pytest.param(lambda d: d["schedule"].update(timezone="Berlin"),
                      f"{SOURCE}: schedule.timezone: expected an IANA time zone such as UTC or Europe/Berlin, got 'Berlin'", id="plan-time-zone"),
+        pytest.param(lambda d: (d["schedule"].update(timezone="Berlin"), d["stages"][0]["schedule"].update(cron="cron(0 22 ? * TUE#6 *)"),
+                                d["stages"][1]["schedule"].update(cron="cron(0 22 ? * TUE#2 2027)")),
+                     f"{SOURCE}: schedule.timezone: expected an IANA time zone such as UTC or Europe/Berlin, got 'Berlin'\n"
+                     f"{SOURCE}: stages[0] (dev).schedule.cron: expected n#k with k of 1-5 in cron(0 22 ? * TUE#6 *), got 'TUE#6'\n"
+                     f"{SOURCE}: stages[1] (test).schedule.cron: expected a cron() schedule Airflow can run, got 'cron(0 22 ? * TUE#2 2027)' "
+                     "(cron(0 22 ? * TUE#2 2027) restricts the year; unix cron has no year field)", id="plan-time-zone-hides-no-stage-cron"),
         pytest.param(lambda d: [stage.pop("schedule") for stage in d["stages"]],
                      f"{SOURCE}: schedule: expected a cron expression such as cron(0 2 ? * SUN *), or stages with schedules of their own, got nothing",
                      id="time-zone-without-any-cron"),
         pytest.param(lambda d: (d["stages"][0]["schedule"].update(cron="cron(0 22 ? * TUE *)"), d["stages"][2]["schedule"].update(cron="cron(0 22 ? * TUE#4 *)")),
-                     f"{SOURCE}: stages[2].schedule.cron: expected a schedule that never runs prod with dev but without test (prod installs only a release "
+                     f"{SOURCE}: stages[2] (prod).schedule.cron: expected a schedule that never runs prod with dev but without test (prod installs only a release "
                      "that passed test), got 'cron(0 22 ? * TUE#4 *)', which runs with dev on Tue 27 Jan 22:00 Europe/Berlin",
                      id="pinned-stage-with-its-source-but-without-the-stage-before"),
         pytest.param(lambda d: d["stages"][2]["schedule"].update(cron="cron(0 22 ? * TUE#2 *)"),
-                     f"{SOURCE}: stages[2].schedule.cron: expected a schedule that never runs prod with dev but without test (prod installs only a release "
+                     f"{SOURCE}: stages[2] (prod).schedule.cron: expected a schedule that never runs prod with dev but without test (prod installs only a release "
                      "that passed test), got 'cron(0 22 ? * TUE#2 *)', which runs with dev on Tue 13 Jan 22:00 Europe/Berlin",
                      id="pinned-stage-sharing-its-sources-cron-but-not-the-stage-befores"),
     ],
@@ -280,7 +306,7 @@ def test_load_plan_names_the_file_and_keeps_the_yaml_error(tmp_path):
     broken.write_text("name: [oops\n")
     with pytest.raises(InvalidInput) as caught:
         load_plan(broken)
-    assert str(caught.value).startswith(f"{broken}: line 2 column 1: expected valid YAML, got a syntax error (")
+    assert str(caught.value).startswith(f"{broken}:2:1: expected valid YAML, got a syntax error (")
 
 
 def test_load_plan_refuses_a_document_that_is_not_a_mapping(tmp_path):
@@ -299,10 +325,10 @@ def test_load_plans_keeps_going_past_a_broken_file(tmp_path):
     plans, broken = load_plans(tmp_path)
     assert [p.name for p in plans] == ["demo"]
     assert {path.name: str(error) for path, error in broken.items()} == {
-        "b.yaml": f"{tmp_path / 'b.yaml'}: name: expected a plan name matching ^[a-z0-9][a-z0-9_-]{{2,62}}$, got 'b'\n"
+        "b.yaml": f"{tmp_path / 'b.yaml'}:1:1: name: expected a plan name matching ^[a-z0-9][a-z0-9_-]{{2,62}}$, got 'b'\n"
         f"{tmp_path / 'b.yaml'}: expected an owner, got nothing\n"
         f"{tmp_path / 'b.yaml'}: stages: expected a list of at least one stage, got nothing",
-        "c.yaml": f"{tmp_path / 'c.yaml'}: name: expected a plan name whose DAG id no other plan has, got 'demo' (rollout_demo is also {tmp_path / 'a.yaml'})",
+        "c.yaml": f"{tmp_path / 'c.yaml'}:8:1: name: expected a plan name whose DAG id no other plan has, got 'demo' (rollout_demo is also {tmp_path / 'a.yaml'})",
     }
 
 

@@ -157,31 +157,31 @@ def test_a_broken_accounts_file_reports_its_own_problems_under_its_own_path(tmp_
     with pytest.raises(InvalidInput) as raised:
         load_plan(plan)
     assert str(raised.value).splitlines() == [
-        f"{accounts_file}: external_id: expected an external id of 2-1224 letters, digits or +=,.@:/-, got 'x'",
-        f"{accounts_file}: list[0].id: expected a 12-digit account id in quotes, got 111111111111",
+        f"{accounts_file}:1:1: external_id: expected an external id of 2-1224 letters, digits or +=,.@:/-, got 'x'",
+        f"{accounts_file}:3:6: list[0].id: expected a 12-digit account id in quotes, got 111111111111",
     ]
 
 
 @pytest.mark.parametrize(
-    "text, problem",
+    "text, where, problem",
     [
-        pytest.param("", "expected a mapping with role, external_id and list, got nothing", id="empty"),
-        pytest.param("list: [\n", "line 2 column 1: expected valid YAML, got a syntax error (expected the node content, but found '<stream end>')", id="not-yaml"),
-        pytest.param("- {id: '111111111111'}\n", "expected a mapping with role, external_id and list, got a list", id="a-list"),
+        pytest.param("", "", "expected a mapping with role, external_id and list, got nothing", id="empty"),
+        pytest.param("list: [\n", ":2:1", "expected valid YAML, got a syntax error (expected the node content, but found '<stream end>')", id="not-yaml"),
+        pytest.param("- {id: '111111111111'}\n", "", "expected a mapping with role, external_id and list, got a list", id="a-list"),
     ],
 )
-def test_an_unreadable_accounts_file_names_itself(tmp_path, text, problem):
+def test_an_unreadable_accounts_file_names_itself(tmp_path, text, where, problem):
     plan = project_with(tmp_path, text)
     with pytest.raises(InvalidInput) as raised:
         load_plan(plan)
-    assert str(raised.value) == f"{tmp_path.resolve() / 'accounts' / 'org.yaml'}: {problem}"
+    assert str(raised.value) == f"{tmp_path.resolve() / 'accounts' / 'org.yaml'}{where}: {problem}"
 
 
 def test_a_missing_accounts_file_is_named_by_its_path(tmp_path):
     plan = project_with(tmp_path, None)
     with pytest.raises(InvalidInput) as raised:
         load_plan(plan)
-    assert str(raised.value) == (f"{plan}: accounts: expected the name of a file of accounts, got 'org' "
+    assert str(raised.value) == (f"{plan}:4:1: accounts: expected the name of a file of accounts, got 'org' "
                                  f"({tmp_path.resolve() / 'accounts' / 'org.yaml'} does not exist)")
 
 

@@ -51,19 +51,19 @@ def test_a_stage_window_kept_in_ssm(document, windows):
     ("document", "message"),
     [
         pytest.param(plan(prod_window={"ssm_window": "Weekly-Patch-Window", "timezone": "Asia/Seoul"}),
-                     f"{SOURCE}: stages[1].window.timezone: expected nothing beside ssm_window (SSM gives the window's schedule, time zone, duration and cutoff), got 'Asia/Seoul'",
+                     f"{SOURCE}: stages[1] (prod).window.timezone: expected nothing beside ssm_window (SSM gives the window's schedule, time zone, duration and cutoff), got 'Asia/Seoul'",
                      id="beside-a-time-zone"),
         pytest.param(plan(defaults_window={"ssm_window": "Weekly-Patch-Window", "duration": 4}),
                      f"{SOURCE}: defaults.window.duration: expected nothing beside ssm_window (SSM gives the window's schedule, time zone, duration and cutoff), got 4",
                      id="beside-a-duration-in-defaults"),
         pytest.param(plan(prod_window={"ssm_window": "Weekly Patch Window"}),
-                     f"{SOURCE}: stages[1].window.ssm_window: expected a maintenance window name (3-128 letters, digits, _, - or .) or id (mw- and 17 hex digits), "
+                     f"{SOURCE}: stages[1] (prod).window.ssm_window: expected a maintenance window name (3-128 letters, digits, _, - or .) or id (mw- and 17 hex digits), "
                      "got 'Weekly Patch Window'", id="name-with-spaces"),
         pytest.param(plan(prod_window={"ssm_window": ["Weekly-Patch-Window"]}),
-                     f"{SOURCE}: stages[1].window.ssm_window: expected a maintenance window name (3-128 letters, digits, _, - or .) or id (mw- and 17 hex digits), "
+                     f"{SOURCE}: stages[1] (prod).window.ssm_window: expected a maintenance window name (3-128 letters, digits, _, - or .) or id (mw- and 17 hex digits), "
                      "got a list", id="a-list"),
         pytest.param(plan(prod_window="Weekly-Patch-Window"),
-                     f"{SOURCE}: stages[1].window: expected a mapping with schedule, timezone, duration and cutoff, a mapping with just ssm_window, "
+                     f"{SOURCE}: stages[1] (prod).window: expected a mapping with schedule, timezone, duration and cutoff, a mapping with just ssm_window, "
                      "or none (always open), got 'Weekly-Patch-Window'", id="a-bare-name"),
     ],
 )

@@ -41,6 +41,13 @@ def test_lint_rejects_an_ungated_prod_stage(name):
     assert result.plans == []
 
 
+@pytest.mark.parametrize("name", ["yaml-syntax-error", "window-bad-time-zone-hides-nothing", "unknown-keys-nearest"])
+def test_lint_prints_each_problem_at_the_line_loading_names(name):
+    path = INVALID / f"{name}.yaml"
+    result = lint([path])
+    assert [str(p) for p in result.problems] == expected_message(path).splitlines()
+
+
 def test_saying_so_explicitly_lets_an_ungated_prod_stage_through(tmp_path):
     for name in ("prod-no-approval-no-gate", "prod-not-last-ungated"):
         text = (INVALID / f"{name}.yaml").read_text(encoding="utf-8")

@@ -49,7 +49,7 @@ def test_blocked_run_report_names_the_stage_and_reason_and_leaves_later_stages_n
     report = build_report(reversed(_records(blocked=True)))  # record order on disk must not matter
     assert report.outcome is RunOutcome.BLOCKED
     assert [(s.name, s.state) for s in report.stages] == [("dev", StageState.BLOCKED), ("test", StageState.NOT_STARTED)]
-    assert headline(report) == "BLOCKED at stage dev: gate: 1 of 2 instances failed (50.0%), above the limit of 0"
+    assert headline(report) == "BLOCKED at stage dev: gate: 1 of 2 instances failed (50.0%), above the limit of 0. Change ticket: CHG1."
     assert summary_table(report) == (
         "stage  group  targets  succeeded  failed  unreachable  gate   commands\n"
         "-----  -----  -------  ---------  ------  -----------  -----  --------\n"
@@ -65,7 +65,7 @@ def test_promoted_run_report_carries_manifest_and_per_instance_outcomes():
     dev = report.stages[0]
     assert dev.manifest == StageManifest(hash="abc123", size=4, location=None)
     assert [i.outcome for i in dev.waves[0].instances] == ["SUCCEEDED", "SUCCEEDED"]
-    assert headline(report) == "PROMOTED: every stage of demo passed its gate."
+    assert headline(report) == "PROMOTED: every stage of demo passed its gate. Change ticket: CHG1."
     markdown = render_markdown(report)
     assert "| i-2 | AMAZON_LINUX_2023 | SUCCEEDED | Success | yes | no | c-1 |" in markdown
     assert "Pinned manifest: abc123 (4 patches)" in markdown
@@ -350,12 +350,12 @@ def _stored(change) -> dict:
     [
         pytest.param(["not", "a", "report"], ["report.json: expected a mapping, got a list"], id="not-a-mapping"),
         pytest.param(_stored(lambda r: r.pop("outcome")),
-                     ["report.json: outcome: expected one of 'running', 'promoted', 'blocked', 'failed', 'skipped', got nothing"], id="no-outcome"),
+                     ["report.json: outcome: expected one of 'running', 'promoted', 'blocked', 'failed', 'skipped', 'dry_run', got nothing"], id="no-outcome"),
         pytest.param(_stored(lambda r: r.update(dry_run="no", stages={})),
                      ["report.json: dry_run: expected true or false, got 'no'", "report.json: stages: expected a list, got a mapping"], id="every-problem-in-file-order"),
         pytest.param(_stored(lambda r: r["stages"].__setitem__(2, "prod")), ["report.json: stages[2]: expected a mapping, got 'prod'"], id="stage-not-a-mapping"),
         pytest.param(_stored(lambda r: r["stages"][2].update(state="skipped")),
-                     ["report.json: stages[2].state: expected one of 'not started', 'running', 'promoted', 'blocked', 'failed', got 'skipped'"], id="unknown-stage-state"),
+                     ["report.json: stages[2].state: expected one of 'not started', 'running', 'promoted', 'blocked', 'failed', 'scanned', got 'skipped'"], id="unknown-stage-state"),
         pytest.param(_stored(lambda r: r["stages"][0]["waves"][0]["instances"][1].update(compliant="yes")),
                      ["report.json: stages[0].waves[0].instances[1].compliant: expected true, false or null, got 'yes'"], id="instance-row-field"),
         pytest.param(_stored(lambda r: r["stages"][1]["moved_on"]["curl"].pop("offered_title")),

@@ -155,8 +155,9 @@ def test_markdown_shows_the_health_verdict_beside_the_gate_and_every_alarm():
         f"Health: BLOCKED at soak: {IN_ALARM}",
         "- wave 1: passed: healthy: 2 alarm(s) OK, 3 of 3 instances verified",
         f"- soak: BLOCKED: {IN_ALARM}",
-        f"- alarm storefront-dev-5xx: ALARM since {FIRED_AT}: {THRESHOLD}",
-        f"- alarm storefront-dev-latency: OK since 2026-12-02T09:00:00+00:00: {QUIET}",
+        # The report shows every time as ISO 8601 UTC with a Z, whatever CloudWatch's answer spelt.
+        f"- alarm storefront-dev-5xx: ALARM since 2026-12-02T10:41:07Z: {THRESHOLD}",
+        f"- alarm storefront-dev-latency: OK since 2026-12-02T09:00:00Z: {QUIET}",
         "",
     ]
 
@@ -197,7 +198,7 @@ def test_markdown_lists_failed_health_checks_first_with_their_output_in_a_block_
 def test_html_shows_the_health_verdict_and_each_nodes_check_with_its_output_escaped():
     page = render_html(build_report(_run(VERIFY_FAILED, blocked_by=f"health after wave 1: {VERIFY_FAILED_REASON}")))
     assert f"<p class='block'>Health: BLOCKED at wave 1: {VERIFY_FAILED_REASON}</p>" in page
-    assert "<li>alarm storefront-dev-5xx: OK since 2026-12-02T09:00:00+00:00: " in page
+    assert "<li>alarm storefront-dev-5xx: OK since 2026-12-02T09:00:00Z: " in page
     assert "<th>command</th><th>health check</th></tr>" in page
     assert ("<tr><td>i-2</td><td>AMAZON_LINUX_2023</td><td>SUCCEEDED</td><td>Success</td><td>yes</td><td>no</td><td>c-dev-1</td><td class='block'>failed (exit 1)"
             "<pre style='margin:2px 0;white-space:pre-wrap'>curl: (7) Failed to connect to localhost port 8080\n&lt;b&gt;```down```&lt;/b&gt;</pre></td></tr>") in page
@@ -247,6 +248,7 @@ PLAIN_RUN_MARKDOWN = """\
 - DAG run: `rollout_storefront` / `manual__7`
 - Started: 2026-12-02T10:00:00Z  Finished: 2026-12-02T11:10:00Z
 - Dry run (scan only): no
+- Change ticket: none
 
 ## Summary
 

@@ -741,6 +741,7 @@ STRUCTURAL_PLANS = {
     "patch-group-leading-space": ["$.stages[0].patch_group"],
     "pin-and-groups-bad": ["$.stages[2].patch_group"],
     "rate-control-bad": ["$.defaults.max_concurrency", "$.defaults.max_errors"],
+    "schedule-bad-time-zone-hides-nothing": ["$.schedule"],
     "ssm-window-bad-name": ["$.stages[0].window", "$.stages[1].window"],
     "ssm-window-beside-schedule": ["$.stages[0].window"],
     "stages-not-mappings": ["$.stages[0]", "$.stages[1]", "$.stages[2]"],
@@ -750,6 +751,8 @@ STRUCTURAL_PLANS = {
     "targets-without-accounts": ["$.defaults"],
     "unknown-key-in-defaults": ["$.defaults", "$.stages[1].window"],
     "unknown-keys": ["$", "$.stages[0]"],
+    "unknown-keys-nearest": ["$.stages[0]", "$.stages[0].window"],
+    "window-bad-time-zone-hides-nothing": ["$.stages[1].window"],
     "window-whole-hours": ["$.stages[0].window"],
 }
 # Rules across values or files, and meanings: only the loader can check these, so the schema passes the file.

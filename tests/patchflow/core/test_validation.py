@@ -7,12 +7,14 @@ from datetime import date, datetime
 
 import pytest
 
-from patchflow.core.errors import MISSING, InvalidInput
+from patchflow.core.errors import MISSING, InvalidInput, Problem
 from patchflow.core.validation import (
     PATCH_GROUP_RULE,
     Findings,
     is_patch_group,
     load_file,
+    located,
+    nearest_key,
     read_bool,
     read_choice,
     read_int,
@@ -94,6 +96,31 @@ def test_read_keys(mapping, known, ignored, result, problems):
     found = Findings(SOURCE)
     entries = {key: (value, f"w.{key}") for key, value in mapping.items()}
     assert (read_keys(found, entries, known, ignored), [str(p) for p in found.problems]) == (result, problems)
+
+
+STAGE_KEYS = ("name", "patch_group", "reboot_option", "timeout_seconds", "execution_timeout_seconds", "soak", "window", "waves")
+
+
+@pytest.mark.parametrize(
+    ("key", "known", "nearest"),
+    [
+        pytest.param("timzone", KEYS, "timezone", id="letter-missing"),
+        pytest.param("time_zone", KEYS, "timezone", id="underscore-added"),
+        pytest.param("Time-Zone", KEYS, "timezone", id="case-and-dash"),
+        pytest.param("TIMEZONE", KEYS, "timezone", id="upper-case"),
+        pytest.param("durations", KEYS, "duration", id="plural"),
+        pytest.param("soak_time", STAGE_KEYS, "soak", id="a-word-too-many"),
+        pytest.param("reboot", STAGE_KEYS, "reboot_option", id="a-word-short"),
+        pytest.param("timeout", STAGE_KEYS, "timeout_seconds", id="the-key-it-begins"),
+        pytest.param("wave", STAGE_KEYS, "waves", id="singular"),
+        pytest.param("tz", KEYS, None, id="too-short-to-tell"),
+        pytest.param("colour", KEYS, None, id="unlike-any"),
+        pytest.param("max_", ("max_errors", "max_concurrency"), None, id="begins-more-than-one"),
+        pytest.param("approvedpatches", {"ApprovedPatches": "approved_patches", "ApprovalRules": "approval_rules"}, "ApprovedPatches", id="suggested-as-written"),
+    ],
+)
+def test_nearest_key(key, known, nearest):
+    assert nearest_key(key, list(known)) == nearest
 
 
 @pytest.mark.parametrize(
@@ -269,10 +296,52 @@ def test_load_file_names_the_file_in_every_problem(tmp_path):
     path.write_text("a: [1\n")
     with pytest.raises(InvalidInput) as caught:
         load_file(path, lambda data, source: data)
-    assert str(caught.value) == f"{path}: line 2 column 1: expected valid YAML, got a syntax error (expected ',' or ']', but got '<stream end>')"
+    assert str(caught.value) == f"{path}:2:1: expected valid YAML, got a syntax error (expected ',' or ']', but got '<stream end>')"
 
 
 def test_load_file_hands_the_document_and_its_source_to_the_parser(tmp_path):
     path = tmp_path / "ok.yaml"
     path.write_text("a: 1\n")
     assert load_file(path, lambda data, source: (data, source)) == ({"a": 1}, str(path))
+
+
+POSITIONS = {"name": (1, 1), "stages": (2, 1), "stages[1]": (5, 5), "stages[1].window": (7, 5), "stages[1].window.timezone": (9, 7)}
+
+
+@pytest.mark.parametrize(
+    ("problem", "text"),
+    [
+        pytest.param(Problem(SOURCE, "stages[1] (staging).window.timezone", "expected a time zone, got 'Mars'"),
+                     "x.yaml:9:7: stages[1] (staging).window.timezone: expected a time zone, got 'Mars'", id="named-stage-found-by-index"),
+        pytest.param(Problem(SOURCE, "stages[1] (staging).window", "expected a duration, got nothing"),
+                     "x.yaml:7:5: stages[1] (staging).window: expected a duration, got nothing", id="a-mapping-missing-a-key"),
+        pytest.param(Problem(SOURCE, "stages[1] (staging).window.cutoff", "expected a cutoff below the duration, got 4"),
+                     "x.yaml:7:5: stages[1] (staging).window.cutoff: expected a cutoff below the duration, got 4", id="a-default-at-its-mapping"),
+        pytest.param(Problem(SOURCE, "stages[1].targets[0].regions[2]", "expected a Region, got 'x'"),
+                     "x.yaml:5:5: stages[1].targets[0].regions[2]: expected a Region, got 'x'", id="nearest-written-ancestor"),
+        pytest.param(Problem(SOURCE, "", "expected an owner, got nothing"), "x.yaml: expected an owner, got nothing", id="whole-file"),
+        pytest.param(Problem(SOURCE, "ledger", "expected s3://BUCKET, got nothing"), "x.yaml: ledger: expected s3://BUCKET, got nothing", id="not-written-at-all"),
+        pytest.param(Problem("accounts/org.yaml", "name", "expected a name, got 3"), "accounts/org.yaml: name: expected a name, got 3", id="another-file-untouched"),
+        pytest.param(Problem(SOURCE, "name", "expected a name, got 3", 4, 2), "x.yaml:4:2: name: expected a name, got 3", id="already-located"),
+    ],
+)
+def test_located_gives_the_line_where_the_value_is_written(problem, text):
+    assert str(located(problem, SOURCE, POSITIONS)) == text
+
+
+def test_load_file_gives_each_problem_of_the_parser_its_line(tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_text("name: weekly\nstages:\n  - name: dev\n    soak: later\n")
+
+    def parse(data, source):
+        found = Findings(source)
+        found.expected("stages[0] (dev).soak", "a duration", data["stages"][0]["soak"])
+        found.add("", "expected an owner, got nothing")
+        raise InvalidInput(found.problems)
+
+    with pytest.raises(InvalidInput) as caught:
+        load_file(path, parse)
+    assert str(caught.value).splitlines() == [
+        f"{path}:4:5: stages[0] (dev).soak: expected a duration, got 'later'",
+        f"{path}: expected an owner, got nothing",
+    ]

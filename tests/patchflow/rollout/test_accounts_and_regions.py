@@ -92,8 +92,13 @@ def test_a_role_that_cannot_be_assumed_stops_the_run_naming_the_account_before_a
         run = run_rollout(sim, plan(demo_plan, external_id="wrong"))
         sent = commands_by_scope(sim)
         calls = sim.api_calls()
-    denied = (f"preflight: account dev ({DEV}), Region us-east-1: cannot assume role arn:aws:iam::{DEV}:role/patchflow-target: AccessDenied: "
-              f"User: arn:aws:sts::{HUB}:user/moto is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::{DEV}:role/patchflow-target")
+    # Every account the run would patch is named, each with the stage that patches it, in one reason.
+    denied = "run start: " + "; ".join(
+        f"stage {stage} in account {alias} ({account}), Region {region}: cannot assume role arn:aws:iam::{account}:role/patchflow-target: AccessDenied: "
+        f"User: arn:aws:sts::{HUB}:user/moto is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::{account}:role/patchflow-target"
+        for stage, alias, account, region in (("dev", "dev", DEV, "us-east-1"), ("test", "test", TEST, "us-east-1"),
+                                              ("prod", "prod", PROD, "eu-west-1"), ("prod", "prod", PROD, "eu-central-1"))
+    )
     assert (run.state, run.report.outcome.value, run.report.blocking_stage, run.report.reason, sent, calls.get("ssm:SendCommand", 0)) == (
         "failed", "blocked", "dev", denied, {scope: 0 for scope in SCOPES}, 0)
 

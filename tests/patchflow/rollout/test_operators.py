@@ -111,7 +111,7 @@ def test_a_stage_with_zero_targets_fails_with_the_reason_and_sends_nothing(demo_
     run = run_rollout(demo_fleet, demo_plan(stages=[_stage("dev", "nobody")]))
 
     assert run.state == "failed"
-    assert run.report.reason == "preflight: patch group 'nobody' has no managed instances (tag 'Patch Group' or 'PatchGroup')"
+    assert run.report.reason == "run start: stage dev: patch group 'nobody' has no managed instances (tag 'Patch Group' or 'PatchGroup')"
     assert "SendCommand" not in demo_fleet.stats()
 
 

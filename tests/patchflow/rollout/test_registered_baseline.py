@@ -24,13 +24,12 @@ def test_a_stage_that_requires_a_registered_baseline_blocks_on_the_os_default_an
     blocked = run_rollout(dev_fleet, plan)
 
     assert blocked.state == "failed"
-    assert blocked.report.reason == (
-        f"preflight: no patch baseline is registered for patch group 'dev' and AMAZON_LINUX_2023 (its nodes would get the OS default {os_default}), "
-        "and the stage sets require_registered_baseline"
-    )
-    (preflight,) = blocked.kinds("preflight")
-    assert (preflight["baselines"], preflight["default_baselines"]) == ({"AMAZON_LINUX_2023": None}, {"AMAZON_LINUX_2023": os_default})
-    assert ssm.list_commands()["Commands"] == []
+    unregistered = (f"no patch baseline is registered for patch group 'dev' and AMAZON_LINUX_2023 (its nodes would get the OS default {os_default}), "
+                    "and the stage sets require_registered_baseline")
+    assert blocked.report.reason == f"run start: stage dev: {unregistered}"
+    # The run's start found it before any stage began: no preflight, nothing sent.
+    assert [(r["stage"], r["reason"]) for r in blocked.kinds("stage_failed")] == [("dev", f"run start: {unregistered}")]
+    assert (blocked.kinds("preflight"), ssm.list_commands()["Commands"]) == ([], [])
 
     # Registering even the baseline that is the OS default is a registration.
     ssm.register_patch_baseline_for_patch_group(BaselineId=os_default, PatchGroup="dev")

@@ -98,7 +98,7 @@ def test_a_report_json_of_another_shape_is_a_failure_naming_the_file_and_the_oth
     assert ([r.run_id for r in result["reports"]], result["failures"]) == (["manual__running"], [{
         "kind": "error",
         "where": "rollout_demo/manual__broken",
-        "detail": f"{file}: outcome: expected one of 'running', 'promoted', 'blocked', 'failed', 'skipped', got 'done'; {file}: stages[0].targets: expected an integer, got 'two'",
+        "detail": f"{file}: outcome: expected one of 'running', 'promoted', 'blocked', 'failed', 'skipped', 'dry_run', got 'done'; {file}: stages[0].targets: expected an integer, got 'two'",
     }])
 
 
