@@ -32,8 +32,10 @@ browser:
 	      || echo "make browser: installing chromium failed; the browser test will skip"; \
 	  else echo "make browser: chromium is not installed and cannot be here (needs apt-get as root); the browser test will skip"; fi; }
 
+# One file per process at a time, handed out in tests/conftest.py's order (the minutes-long files
+# first); without --no-loadscope-reorder xdist hands out the files with the most tests first instead.
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: $(STAMP)
 	$(BIN)/python -m patchflow lint
