@@ -4,8 +4,9 @@
 Makes SSM's custom patch baselines, patch group registrations and default
 baselines match `include/baselines/`, the same way `python -m patchflow sync`
 does, in every account and Region the rollout plans patch: the connection's
-own account and Region, then each account and Region a stage's `targets`
-name (baselines are regional and per account). A console edit to a managed
+own account and Region when a stage without `targets` patches there, and
+each account and Region a stage's `targets` name (baselines are regional
+and per account). A console edit to a managed
 baseline is drift: it shows up in **plan** and **apply** replaces it with
 what the file says.
 

@@ -4,8 +4,9 @@ include/iam/patchflow-airflow-policy.json is what one account needs; for many ac
 patchflow-hub-policy.json (the ledger, SNS and sts:AssumeRole, for the Airflow role in the hub) and
 patchflow-target-role-policy.json (SSM, CloudWatch and EC2 reads, for the role in each target account). The
 StackSet template creates that role with exactly those statements and a trust policy equal to
-patchflow-target-trust-policy.json. The recording test in test_least_privilege.py proves the single policy
-exact; these tests prove the split covers the same actions, so it is exact too.
+patchflow-target-trust-policy.json. The recording test in test_least_privilege.py proves each policy exact
+against the calls a multi-account rollout makes in the hub and in the target accounts; these tests keep the
+files' statements, resources and placeholders in step with each other.
 """
 from __future__ import annotations
 

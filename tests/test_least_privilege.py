@@ -1,14 +1,16 @@
 """Least privilege: include/iam/patchflow-airflow-policy.json grants exactly the AWS actions the project calls.
 
-The recording test runs, against one fleetsim serving include/fleets/demo.yaml,
+The recording test runs, against one fleetsim serving include/fleets/multi-account.yaml,
 everything the Airflow role does: `patchflow sync` (first run, then a run that
-updates, tags, re-registers, sets a default and deletes), the whole demo
-rollout through Airflow (`patchflow demo --endpoint`), the cancel call the
-operators make when a task is killed or times out (a healthy demo never
-reaches it), and the reads of a stage whose window stays in SSM (the demo
-plan writes no such window). fleetsim counts every request as
-`service:Action`; the test maps API operations to IAM actions and compares
-the sets both ways. The static
+updates, tags, re-registers, sets a default and deletes), the whole
+multi-account rollout through Airflow (`patchflow demo --endpoint --plan`), the
+cancel call the operators make when a task is killed or times out (a healthy
+rollout never reaches it), and the reads of a stage whose window stays in SSM
+(the plan writes no such window). fleetsim counts every request as
+`service:Action` per account; the test maps API operations to IAM actions and
+compares the sets both ways: the hub account's calls with the hub policy, the
+target accounts' with the target role policy, and all of them (less the
+AssumeRole between the two) with the single-account policy. The static
 tests keep the policy wildcard-free and its resource scoping in step with the
 shipped plans (patch groups, ledger bucket and prefixes, SNS topics).
 """
@@ -30,10 +32,18 @@ POLICY_PATH = PROJECT_ROOT / "include" / "iam" / "patchflow-airflow-policy.json"
 ASSIGN_POLICY_PATH = PROJECT_ROOT / "include" / "iam" / "patchflow-groups-assign-policy.json"
 IMPORT_POLICY_PATH = PROJECT_ROOT / "include" / "iam" / "patchflow-import-policy.json"
 IAM_README = PROJECT_ROOT / "include" / "iam" / "README.md"
-DEMO_FLEET = PROJECT_ROOT / "include" / "fleets" / "demo.yaml"
 ROLLOUTS = PROJECT_ROOT / "include" / "rollouts"
 BASELINES = PROJECT_ROOT / "include" / "baselines"
-DEMO_PLAN = str(ROLLOUTS / "demo.yaml")  # sync reaches the scopes of the plans it is given: the demo's, the fleet's own account
+HUB_POLICY_PATH = PROJECT_ROOT / "include" / "iam" / "patchflow-hub-policy.json"
+TARGET_POLICY_PATH = PROJECT_ROOT / "include" / "iam" / "patchflow-target-role-policy.json"
+# The recording runs the multi-account rollout: every call lands in the hub (the ledger, the topic, AssumeRole) or in
+# a stage's account through its assumed role, so one run proves the hub policy, the target role policy and, together,
+# the single-account policy. sync reaches the scopes of the plans it is given.
+MULTI_ACCOUNT_FLEET = PROJECT_ROOT / "include" / "fleets" / "multi-account.yaml"
+MULTI_ACCOUNT_PLAN = str(ROLLOUTS / "multi-account.yaml")
+HUB_ACCOUNT = "123456789012"
+TARGET_ACCOUNTS = ("111111111111", "222222222222", "333333333333")
+PROD_ACCOUNT = "333333333333"
 
 # The IAM service prefix of a service whose endpoint prefix differs (CloudWatch's API is `monitoring`).
 IAM_SERVICE_FOR = {"monitoring": "cloudwatch"}
@@ -315,6 +325,26 @@ def run_groups_report(env: dict[str, str]) -> None:
     assert finished.returncode in (0, 1) and "Traceback" not in finished.stderr, f"groups exited {finished.returncode}\n{finished.stderr[-3000:]}"
 
 
+# `make demo PLAN=include/rollouts/multi-account.yaml FLEET=include/fleets/multi-account.yaml`, as report.json tells it:
+# each stage's state and gate verdict and the account and Region of each of its scopes, waves and instance rows (none without).
+WHERE_THE_MULTI_ACCOUNT_DEMO_RAN = {
+    "outcome": "promoted",
+    "dev": ("promoted", True, [("dev", "us-east-1")], {("111111111111", "us-east-1")}, {("111111111111", "us-east-1")}),
+    "test": ("promoted", True, [("test", "us-east-1")], {("222222222222", "us-east-1")}, {("222222222222", "us-east-1")}),
+    "prod": ("promoted", True, [("prod", "eu-west-1"), ("prod", "eu-central-1")], {("333333333333", "eu-west-1"), ("333333333333", "eu-central-1")},
+             {("333333333333", "eu-west-1"), ("333333333333", "eu-central-1")}),
+}
+
+
+def where_the_demo_ran(report: dict) -> dict:
+    where = {"outcome": report["outcome"]}
+    for stage in report["stages"]:
+        waves = {(wave["account"], wave["region"]) for wave in stage["waves"]}
+        rows = {(row["account"], row["region"]) for wave in stage["waves"] for row in wave["instances"]}
+        where[stage["name"]] = (stage["state"], stage["verdict"]["passed"], [(s["account_alias"], s["region"]) for s in stage["scopes"]], waves, rows)
+    return where
+
+
 @pytest.mark.fleetsim
 @pytest.mark.airflow
 def test_policies_grant_exactly_the_actions_the_project_calls(tmp_path):
@@ -322,36 +352,47 @@ def test_policies_grant_exactly_the_actions_the_project_calls(tmp_path):
     from patchflow.aws.commands import cancel_commands
 
     python = sys.executable
-    with running(DEMO_FLEET, seed=7, time_scale=120) as sim:
+    with running(MULTI_ACCOUNT_FLEET, seed=7, time_scale=600) as sim:
         env = {**os.environ, **sim.env(), "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)])}
         env.pop("AWS_SESSION_TOKEN", None)
-        # --- the Airflow role
-        run([python, "-m", "patchflow", "sync", "--plans", DEMO_PLAN], env, timeout=120)
+        # --- the Airflow role in the hub, and the role it assumes in each target account
+        run([python, "-m", "patchflow", "sync", "--plans", MULTI_ACCOUNT_PLAN], env, timeout=120)
         first_sync = set(sim.api_calls())
-        demo = run([python, "-m", "patchflow", "demo", "--endpoint", sim.endpoint, "--airflow-home", str(tmp_path / "airflow"),
-                    "--reports", str(tmp_path / "reports")], env, timeout=600)
+        demo = run([python, "-m", "patchflow", "demo", "--endpoint", sim.endpoint, "--plan", MULTI_ACCOUNT_PLAN,
+                    "--airflow-home", str(tmp_path / "airflow"), "--reports", str(tmp_path / "reports")], env, timeout=900)
         assert "PROMOTED" in demo.stdout
-        lifecycle = run([python, "-m", "patchflow", "sync", "--plans", DEMO_PLAN, "--baselines", str(changed_baselines(tmp_path / "baselines")), "--delete-removed"],
-                        env, timeout=120)
+        assert where_the_demo_ran(json.loads((tmp_path / "reports" / "report.json").read_text())) == WHERE_THE_MULTI_ACCOUNT_DEMO_RAN
+        lifecycle = run([python, "-m", "patchflow", "sync", "--plans", MULTI_ACCOUNT_PLAN, "--baselines", str(changed_baselines(tmp_path / "baselines")),
+                         "--delete-removed"], env, timeout=120)
         for verb in ("update", "tag", "deregister", "set-default", "delete"):
             assert any(line.startswith(verb + " ") for line in lifecycle.stdout.splitlines()), (verb, lifecycle.stdout)
-        # The cancel the operators and the trigger make on kill or time-out (patchflow.aws.commands.cancel_commands).
-        cancel_commands(sim.client("ssm"), ["00000000-0000-0000-0000-000000000000"])
-        read_a_stage_window(sim.client("ssm"))
-        run_groups_report(env)
+        # In a stage's account, as its assumed role: the cancel the operators and the trigger make on kill or time-out
+        # (a healthy demo never reaches it), the reads of a stage whose window stays in SSM, the groups report.
+        cancel_commands(sim.client("ssm", account=PROD_ACCOUNT, region="eu-west-1"), ["00000000-0000-0000-0000-000000000000"])
+        read_a_stage_window(sim.client("ssm", account=PROD_ACCOUNT, region="eu-west-1"))
+        run_groups_report({**env, **sim.env(account=PROD_ACCOUNT, region="eu-west-1")})
+        calls = {account: sim.api_calls(account=account) for account in (HUB_ACCOUNT, *TARGET_ACCOUNTS)}
         airflow_calls = sim.api_calls()
-        # --- whoever assigns patch groups
+        # --- whoever assigns patch groups, in dev's account
         sim.reset_stats()
         membership = tmp_path / "membership.yaml"
         membership.write_text(MEMBERSHIP)
-        run([python, "-m", "patchflow", "groups", "--assign", str(membership)], env, timeout=120)
+        run([python, "-m", "patchflow", "groups", "--assign", str(membership)], {**env, **sim.env(account=TARGET_ACCOUNTS[0])}, timeout=120)
         assign_calls = sim.api_calls()
 
-    assert first_sync <= {"ssm:CreatePatchBaseline", "ssm:DescribePatchBaselines", "ssm:DescribePatchGroups",
+    assert first_sync <= {"sts:AssumeRole", "sts:GetCallerIdentity", "ssm:CreatePatchBaseline", "ssm:DescribePatchBaselines", "ssm:DescribePatchGroups",
                           "ssm:GetDefaultPatchBaseline", "ssm:RegisterPatchBaselineForPatchGroup"}
-    assert DEMO_SETUP_ONLY <= set(airflow_calls), "the demo no longer creates the bucket and topic: update DEMO_SETUP_ONLY"
-    assert WINDOW_SETUP_ONLY <= set(airflow_calls)
-    used = iam_actions({call: n for call, n in airflow_calls.items() if call not in DEMO_SETUP_ONLY | WINDOW_SETUP_ONLY})
+    assert DEMO_SETUP_ONLY <= set(calls[HUB_ACCOUNT]), "the demo no longer creates the bucket and topic: update DEMO_SETUP_ONLY"
+    assert WINDOW_SETUP_ONLY <= set(calls[PROD_ACCOUNT])
+    setup = DEMO_SETUP_ONLY | WINDOW_SETUP_ONLY
+    # Every call was made in one of the fleet's accounts, and each account's calls are exactly what its role grants.
+    assert sum(sum(counted.values()) for counted in calls.values()) == sum(airflow_calls.values())
+    hub_used = iam_actions({call: n for call, n in calls[HUB_ACCOUNT].items() if call not in setup})
+    assert sorted(hub_used ^ allowed_actions(load_policy(HUB_POLICY_PATH))) == [], "the hub policy and the hub's calls differ"
+    target_used = set().union(*(iam_actions({call: n for call, n in calls[account].items() if call not in setup}) for account in TARGET_ACCOUNTS))
+    assert sorted(target_used ^ allowed_actions(load_policy(TARGET_POLICY_PATH))) == [], "the target role policy and the target accounts' calls differ"
+    # One account does everything itself: the single-account policy is the two less the AssumeRole between them.
+    used = iam_actions({call: n for call, n in airflow_calls.items() if call not in setup}) - {"sts:AssumeRole"}
     granted = allowed_actions(load_policy())
     assert sorted(used - granted) == [], "the project calls actions the Airflow policy does not grant"
     assert sorted(granted - used) == [], "the Airflow policy grants actions the project never calls"

@@ -2,8 +2,9 @@
 
 Patch baselines, their patch group registrations and the default baseline per OS are
 regional and per account, so a stage patching prod in eu-west-1 needs the baselines there.
-Sync always reaches the rollout connection's own account and Region (the default scope, as
-before plans named accounts), then each other scope once, in the order the plans name them.
+Sync reaches the rollout connection's own account and Region (the default scope) first when a
+stage patches there or no plan is given, then each other scope once, in the order the plans name
+them. A hub whose plans patch only other accounts gets no baselines: its role may not write them.
 """
 from __future__ import annotations
 
@@ -19,12 +20,16 @@ def scope_key(scope: Scope) -> tuple[str | None, str | None]:
 
 
 def sync_scopes(plans: Iterable[RolloutPlan]) -> tuple[Scope, ...]:
-    """The default scope, then every other scope of every stage of every plan, each once, first one named wins."""
-    found: dict[tuple[str | None, str | None], Scope] = {scope_key(DEFAULT_SCOPE): DEFAULT_SCOPE}
+    """Every scope of every stage of every plan, each once, first one named wins; the default scope first when a
+    stage patches there, and alone when there is no stage at all."""
+    found: dict[tuple[str | None, str | None], Scope] = {}
     for plan in plans:
         for stage in plan.stages:
             for scope in stage.scopes:
                 found.setdefault(scope_key(scope), scope)
+    default = found.pop(scope_key(DEFAULT_SCOPE), None)
+    if default is not None or not found:
+        return (DEFAULT_SCOPE, *found.values())
     return tuple(found.values())
 
 

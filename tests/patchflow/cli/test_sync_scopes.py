@@ -1,7 +1,7 @@
 """`python -m patchflow sync` in every account and Region the plans patch, against the multi-account fleet.
 
-The hub (the environment's own account and Region) and each scope of include/rollouts/multi-account.yaml
-get the managed baselines and their patch groups; a second sync changes nothing; an account whose role
+Each scope of include/rollouts/multi-account.yaml gets the managed baselines and their patch groups, and the
+hub (the environment's own account and Region), where no stage patches, gets nothing; a second sync changes nothing; an account whose role
 cannot be assumed, whose Airflow connection is missing or reaches another account is reported while the
 others are synced; a broken plan stops sync before any change.
 """
@@ -88,18 +88,20 @@ def write_plan(folder, name: str, accounts: list[dict], stages: list[dict]) -> N
 @pytest.mark.fleetsim
 def test_sync_reaches_every_account_and_region_then_changes_nothing(multi_account_fleet, plans):
     sim = multi_account_fleet
-    scopes = [HUB, *PLAN_SCOPES]
+    scopes = PLAN_SCOPES
     lines = {label: planned_lines(sim, account, region) for label, _, account, region in scopes}
     assert all(lines.values())  # every scope starts without the managed baselines
 
     code, out, err = sync(sim, "--plans", str(plans))
     changes = sum(len(found) for found in lines.values())
     expected = [line for label, name, _, _ in scopes for line in [f"== {label}: {name} ==", *lines[label]]]
-    assert (code, out.splitlines(), err) == (0, [*expected, f"sync: made {changes} changes, 0 conflicts in 5 accounts and Regions"], "")
+    assert (code, out.splitlines(), err) == (0, [*expected, f"sync: made {changes} changes, 0 conflicts in 4 accounts and Regions"], "")
     assert {label: managed_setup(sim, account, region) for label, _, account, region in scopes} == {label: WANTED_SETUP for label, *_ in scopes}
+    # The hub's role may not write baselines (include/iam/patchflow-hub-policy.json), and no stage patches there.
+    assert managed_setup(sim, HUB[2], HUB[3]) == ([], [])
 
     headings = [f"== {label}: {name} ==" for label, name, _, _ in scopes]
-    assert sync(sim, "--plans", str(plans)) == (0, "\n".join([*headings, "sync: made 0 changes, 0 conflicts in 5 accounts and Regions"]) + "\n", "")
+    assert sync(sim, "--plans", str(plans)) == (0, "\n".join([*headings, "sync: made 0 changes, 0 conflicts in 4 accounts and Regions"]) + "\n", "")
 
 
 @pytest.mark.fleetsim
@@ -108,15 +110,15 @@ def test_an_account_whose_role_cannot_be_assumed_is_reported_and_the_others_are_
     # Sorted before multi-account.yaml: the refused account comes before the plan's own, which are still synced.
     write_plan(plans, "extra", [{"id": "444444444444", "alias": "shared"}],
                [{"name": "shared", "patch_group": "shared", "targets": {"account": "shared", "regions": ["eu-west-1"]}, "approval": True}])
-    scopes = [HUB, *PLAN_SCOPES]
+    scopes = PLAN_SCOPES
     lines = {label: planned_lines(sim, account, region) for label, _, account, region in scopes}
 
     code, out, err = sync(sim, "--plans", str(plans))
     changes = sum(len(found) for found in lines.values())
-    expected = [line for label, name, _, _ in [HUB, SHARED, *PLAN_SCOPES] for line in [f"== {label}: {name} ==", *lines.get(label, [])]]
+    expected = [line for label, name, _, _ in [SHARED, *PLAN_SCOPES] for line in [f"== {label}: {name} ==", *lines.get(label, [])]]
     assert (code, out.splitlines(), err) == (
         1,
-        [*expected, f"sync: made {changes} changes, 0 conflicts in 6 accounts and Regions"],
+        [*expected, f"sync: made {changes} changes, 0 conflicts in 5 accounts and Regions"],
         f"patchflow sync: account shared (444444444444), Region eu-west-1: cannot assume role {SHARED_ROLE}: AccessDenied: "
         f"User: arn:aws:sts::123456789012:user/moto is not authorized to perform: sts:AssumeRole on resource: {SHARED_ROLE}\n",
     )
@@ -145,13 +147,13 @@ def test_one_plan_file_names_the_scopes(multi_account_fleet, plans, tmp_path):
     write_plan(plans, "extra", [{"id": "444444444444", "alias": "shared"}],
                [{"name": "shared", "patch_group": "shared", "targets": {"account": "shared", "regions": ["eu-west-1"]}, "approval": True}])
 
-    scopes = [HUB, *PLAN_SCOPES]
+    scopes = PLAN_SCOPES
     lines = {label: planned_lines(sim, account, region) for label, _, account, region in scopes}
 
     code, out, err = sync(sim, "--dry-run", "--plans", str(plans / "multi-account.yaml"))
     changes = sum(len(found) for found in lines.values())
     expected = [line for label, name, _, _ in scopes for line in [f"== {label}: {name} ==", *(f"would {change}" for change in lines[label])]]
-    assert (code, out.splitlines(), err) == (0, [*expected, f"sync: would make {changes} changes, 0 conflicts in 5 accounts and Regions"], "")
+    assert (code, out.splitlines(), err) == (0, [*expected, f"sync: would make {changes} changes, 0 conflicts in 4 accounts and Regions"], "")
     assert {label: managed_setup(sim, account, region) for label, _, account, region in scopes} == {label: ([], []) for label, *_ in scopes}
 
 
@@ -173,7 +175,7 @@ def test_accounts_reached_through_their_own_airflow_connections(multi_account_fl
                [{"name": "dev", "patch_group": "dev", "targets": {"account": "dev", "regions": ["us-east-1"]}},
                 {"name": "test", "patch_group": "test", "targets": {"account": "test", "regions": ["us-east-1"]}},
                 {"name": "prod", "patch_group": "prod", "targets": {"account": "prod", "regions": ["eu-west-1"]}, "approval": True}])
-    scopes = [HUB, PLAN_SCOPES[2]]
+    scopes = [PLAN_SCOPES[2]]
     lines = {label: planned_lines(sim, account, region) for label, _, account, region in scopes}
 
     def connection(account: str | None) -> str:
@@ -187,13 +189,13 @@ def test_accounts_reached_through_their_own_airflow_connections(multi_account_fl
                               timeout=300, env={**os.environ, **sim.env(), **connections})
     changes = sum(len(found) for found in lines.values())
     dev, test = PLAN_SCOPES[0], PLAN_SCOPES[1]
-    expected = [f"== {HUB[0]}: {HUB[1]} ==", *lines["default"], f"== {dev[0]}: {dev[1]} ==", f"== {test[0]}: {test[1]} ==",
+    expected = [f"== {dev[0]}: {dev[1]} ==", f"== {test[0]}: {test[1]} ==",
                 f"== {PLAN_SCOPES[2][0]}: {PLAN_SCOPES[2][1]} ==", *lines["prod-eu-west-1"]]
     assert (finished.returncode, finished.stdout.splitlines(), finished.stderr.splitlines()) == (
         1,
-        [*expected, f"sync: made {changes} changes, 0 conflicts in 4 accounts and Regions"],
+        [*expected, f"sync: made {changes} changes, 0 conflicts in 3 accounts and Regions"],
         [f"patchflow sync: {dev[1]}: cannot use Airflow connection 'aws_nowhere': The conn_id `aws_nowhere` isn't defined",
          f"patchflow sync: {test[1]}: the credentials reached account 123456789012 (arn:aws:sts::123456789012:user/moto), not 222222222222"],
     )
     assert {label: managed_setup(sim, account, region) for label, _, account, region in [HUB, *PLAN_SCOPES]} == {
-        "default": WANTED_SETUP, "dev-us-east-1": ([], []), "test-us-east-1": ([], []), "prod-eu-west-1": WANTED_SETUP, "prod-eu-central-1": ([], [])}
+        "default": ([], []), "dev-us-east-1": ([], []), "test-us-east-1": ([], []), "prod-eu-west-1": WANTED_SETUP, "prod-eu-central-1": ([], [])}

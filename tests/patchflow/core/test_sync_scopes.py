@@ -1,4 +1,4 @@
-"""Where baseline sync reaches: the default scope, then every scope the plans' stages patch, once each."""
+"""Where baseline sync reaches: every scope the plans' stages patch, once each, the default scope first when a stage patches there."""
 from __future__ import annotations
 
 import pytest
@@ -45,12 +45,12 @@ def target(alias: str, *regions: str) -> dict:
         pytest.param([plan("weekly", None, None), plan("monthly", None)], [DEFAULT_SCOPE], id="single-account-plans"),
         pytest.param(
             [plan("multi", target("dev", "us-east-1"), target("test", "us-east-1"), target("prod", "eu-west-1", "eu-central-1"))],
-            [DEFAULT_SCOPE, Scope(DEV, "us-east-1"), Scope(TEST, "us-east-1"), Scope(PROD, "eu-west-1"), Scope(PROD, "eu-central-1")],
-            id="stage-order-then-written-region-order",
+            [Scope(DEV, "us-east-1"), Scope(TEST, "us-east-1"), Scope(PROD, "eu-west-1"), Scope(PROD, "eu-central-1")],
+            id="stage-order-then-written-region-order-and-the-hub-left-alone",
         ),
         pytest.param(
             [plan("multi", target("prod", "eu-central-1"), [target("dev", "us-east-1"), target("prod", "eu-west-1", "eu-central-1")])],
-            [DEFAULT_SCOPE, Scope(PROD, "eu-central-1"), Scope(DEV, "us-east-1"), Scope(PROD, "eu-west-1")],
+            [Scope(PROD, "eu-central-1"), Scope(DEV, "us-east-1"), Scope(PROD, "eu-west-1")],
             id="a-scope-of-two-stages-once",
         ),
         pytest.param(
@@ -60,13 +60,13 @@ def target(alias: str, *regions: str) -> dict:
         ),
         pytest.param(
             [plan("first", target("dev", "us-east-1")), plan("second", target("sandbox", "us-east-1", "us-west-2"), accounts=(DEV_RENAMED,))],
-            [DEFAULT_SCOPE, Scope(DEV, "us-east-1"), Scope(DEV_RENAMED, "us-west-2")],
+            [Scope(DEV, "us-east-1"), Scope(DEV_RENAMED, "us-west-2")],
             id="same-account-id-and-region-under-another-alias-once-as-first-named",
         ),
         pytest.param(
             [plan("mixed", None, target("dev", "us-east-1"), None)],
             [DEFAULT_SCOPE, Scope(DEV, "us-east-1")],
-            id="stages-without-targets-add-nothing",
+            id="a-stage-without-targets-puts-the-default-scope-first",
         ),
     ],
 )
