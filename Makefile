@@ -45,9 +45,10 @@ airflow: $(STAMP)
 
 # CeleryExecutor topology (PostgreSQL, Redis, 2 workers) started natively; rollout triggered through the REST API.
 # make e2e-distributed FLEET=include/fleets/failing-dev.yaml EXPECT=blocked   checks the block instead
+# make e2e-distributed THEN=include/fleets/failing-dev.yaml:blocked           both, on one topology
 .PHONY: e2e-distributed
 e2e-distributed: $(STAMP)
-	$(BIN)/python -m patchflow e2e-distributed --fleet "$(FLEET)" --plan "$(PLAN)" $(if $(EXPECT),--expect "$(EXPECT)")
+	$(BIN)/python -m patchflow e2e-distributed --fleet "$(FLEET)" --plan "$(PLAN)" $(if $(EXPECT),--expect "$(EXPECT)") $(if $(THEN),--then "$(THEN)")
 
 clean:
 	rm -rf .airflow reports .pytest_cache

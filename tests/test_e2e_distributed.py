@@ -1,9 +1,10 @@
 """The distributed end-to-end check, as CI runs it: `python -m patchflow e2e-distributed`.
 
-SLOW (about 2.5 and 1.5 minutes on 2 cores, 4-5 together): each test starts PostgreSQL, Redis,
+SLOW (about 3 minutes on 2 cores): the first test starts PostgreSQL, Redis,
 fleetsim, the API server, scheduler, dag-processor, triggerer and two Celery
 workers, triggers the demo rollout through the REST API and checks the outcome,
-the deferrals and both workers. Skip with `pytest -m "not distributed"`.
+the deferrals and both workers, then restarts fleetsim with a failing fleet and
+checks the block the same way on the same topology. Skip with `pytest -m "not distributed"`.
 Installs PostgreSQL and Redis from Debian's packages first if they are missing.
 """
 from __future__ import annotations
@@ -37,23 +38,23 @@ def result() -> dict:
     return json.loads((PROJECT_ROOT / REPORT_DIR / "result.json").read_text())
 
 
-def test_demo_rollout_promotes_on_celery_workers_with_waits_deferred_to_the_triggerer():
-    finished = e2e("--conf", '{"change_ticket": "CHG-1234"}')
+def test_demo_rollout_promotes_on_celery_workers_then_a_failing_fleet_shows_the_block_through_the_api():
+    # One topology, two runs: fleetsim restarts with the failing fleet between them, so Airflow starts and stops once.
+    finished = e2e("--conf", '{"change_ticket": "CHG-1234"}', "--then", "include/fleets/failing-dev.yaml:blocked")
     assert finished.returncode == 0
-    for name in ("promoted", "deferred", "workers"):
+    for name in ("promoted", "deferred", "workers", "blocked"):
         assert f"PASS  {name}" in finished.stdout
     outcome = result()
-    assert (outcome["run_state"], outcome["ledger_outcome"], outcome["executor"]) == ("success", "promoted", "celery")
-    assert {ti["hostname"] for ti in outcome["task_instances"]} == {"worker-a", "worker-b"}
+    promoted, blocked = outcome["runs"]
+    assert [(c["name"], c["passed"]) for c in promoted["checks"]] == [("promoted", True), ("deferred", True), ("workers", True)]
+    assert [(c["name"], c["passed"]) for c in blocked["checks"]] == [("blocked", True), ("deferred", True), ("workers", True)]
+    assert (promoted["fleet"], blocked["fleet"]) == ("include/fleets/demo.yaml", "include/fleets/failing-dev.yaml")
 
+    assert (promoted["run_state"], promoted["ledger_outcome"], outcome["executor"]) == ("success", "promoted", "celery")
+    assert {ti["hostname"] for ti in promoted["task_instances"]} == {"worker-a", "worker-b"}
 
-def test_failing_fleet_shows_the_block_through_the_api():
-    finished = e2e("--fleet", "include/fleets/failing-dev.yaml", "--expect", "blocked")
-    assert finished.returncode == 0
-    assert "PASS  blocked" in finished.stdout
-    outcome = result()
-    assert (outcome["run_state"], outcome["ledger_outcome"]) == ("failed", "blocked")
-    states = {ti["task_id"]: ti["state"] for ti in outcome["task_instances"]}
+    assert (blocked["run_state"], blocked["ledger_outcome"]) == ("failed", "blocked")
+    states = {ti["task_id"]: ti["state"] for ti in blocked["task_instances"]}
     assert "failed" in {state for task, state in states.items() if task.startswith("dev.")}
     assert all(state == "upstream_failed" for task, state in states.items() if task.startswith(("test.", "prod.")))
 
@@ -64,4 +65,5 @@ def test_stopping_a_waiting_wave_through_the_api_cancels_its_ssm_command():
     assert finished.returncode == 0
     assert "PASS  cancelled" in finished.stdout
     outcome = result()
-    assert (outcome["run_state"], outcome["executor"]) == ("failed", "local")
+    (cancelled,) = outcome["runs"]
+    assert (cancelled["run_state"], outcome["executor"]) == ("failed", "local")

@@ -144,9 +144,10 @@ def test_a_conflict_fails_the_apply_task_after_the_rest_is_applied(sync_dag, dem
 # --------------------------------------------------------------------------- every account and Region the plans patch
 
 BASELINES = load_baselines(PROJECT_ROOT / "include" / "baselines")
-# (label, name, account as fleetsim names it, Region) in the order sync reaches them.
+# (label, name, account as fleetsim names it, Region) in the order sync reaches them; the hub, where no stage of
+# the multi-account plan patches, is left alone.
+HUB_SCOPE = ("default", DEFAULT_NAME, None, "us-east-1")
 MULTI_ACCOUNT_SCOPES = [
-    ("default", DEFAULT_NAME, None, "us-east-1"),
     ("dev-us-east-1", "account dev (111111111111), Region us-east-1", "dev", "us-east-1"),
     ("test-us-east-1", "account test (222222222222), Region us-east-1", "test", "us-east-1"),
     ("prod-eu-west-1", "account prod (333333333333), Region eu-west-1", "prod", "eu-west-1"),
@@ -189,6 +190,7 @@ def test_sync_reaches_every_account_and_region_the_plans_patch(sync_dag, multi_a
               sorted((group, b.name, b.operating_system) for b in BASELINES for group in b.patch_groups))
     assert {label: managed_setup(multi_account_fleet, account, region) for label, _, account, region in MULTI_ACCOUNT_SCOPES} == {
         label: wanted for label, *_ in MULTI_ACCOUNT_SCOPES}
+    assert managed_setup(multi_account_fleet, HUB_SCOPE[2], HUB_SCOPE[3]) == ([], [])
 
     nothing = {label: [] for label, *_ in MULTI_ACCOUNT_SCOPES}
     assert run_dag(sync_dag) == ({"plan": "success", "apply": "success"}, {"plan": per_scope(nothing, False), "apply": per_scope(nothing, True)})
@@ -211,6 +213,5 @@ def test_a_dry_run_that_cannot_read_an_account_fails(sync_dag, multi_account_fle
                f"User: arn:aws:sts::123456789012:user/moto is not authorized to perform: sts:AssumeRole on resource: {SHARED_ROLE}")
     shared = {"scope": "account shared (444444444444), Region eu-west-1", "changes": [], "conflicts": [], "notes": [], "applied": False,
               "problem": refused}
-    default, *others = per_scope(planned, False).items()
     assert run_dag(sync_dag, dry_run=True) == (
-        {"plan": "success", "apply": "failed"}, {"plan": dict([default, ("shared-eu-west-1", shared), *others])})
+        {"plan": "success", "apply": "failed"}, {"plan": {"shared-eu-west-1": shared, **per_scope(planned, False)}})

@@ -67,3 +67,8 @@ def reported_patches(ssm, instance_id: str, states: Sequence[str]) -> list[Repor
         ReportedPatch(str(item.get("KBId", "")), str(item.get("Title", "")), item["State"])
         for item in instance_patches(ssm, instance_id, states=states)
     ]
+
+
+def failed_patch_ids(ssm, instance_id: str) -> list[str]:
+    """The ids (KBId: a KB number or a package name) of the node's patches in state Failed, one call per page."""
+    return [str(item.get("KBId", "")) for item in instance_patches(ssm, instance_id, states=("Failed",))]

@@ -26,6 +26,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("groups", "patchflow.cli.groups", "report patch group membership and its problems; --assign FILE moves instances"),
     ("releases", "patchflow.cli.releases", "list a plan's releases and where each stands; --hold, --unhold or --revoke one"),
     ("pools", "patchflow.cli.pools", "list the Airflow pools the plans' accounts and Regions use; --apply creates missing ones"),
+    ("runs", "patchflow.cli.runs", "start, list, follow, approve, reject or cancel rollout runs through Airflow's REST API"),
     ("import", "patchflow.cli.adopt", "adopt the account's Patch Manager setup: baseline files and a draft rollout plan"),
     ("demo", "patchflow.harness.demo", "run a whole rollout on the simulated fleet through Airflow"),
     ("standalone", "patchflow.harness.standalone", "start fleetsim and Airflow standalone to click through a rollout"),

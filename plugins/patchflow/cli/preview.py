@@ -1,9 +1,10 @@
 """`python -m patchflow preview BASELINE --on DATE [--diff-to DATE2]`.
 
-Which catalog patches a baseline approves at a date, as an aligned table;
-with --diff-to, only what the later date adds (what a slower stage would get
-that a faster one already had). A date alone means the end of that day, UTC,
-so a patch that becomes approved during the day is listed on it.
+Which catalog patches a baseline approves at a date, as an aligned table with
+each patch's CVEs; with --diff-to, only what the later date adds (what a slower
+stage would get that a faster one already had). A date alone means the end of
+that day, UTC, so a patch that becomes approved during the day is listed on it.
+A preview of the bundled, simulated catalog says so under the table.
 """
 from __future__ import annotations
 
@@ -15,12 +16,16 @@ from typing import Sequence
 
 from patchflow.core.approval import Decision, approved_patches
 from patchflow.core.baselines import Baseline, baseline_files, find_baseline, load_baseline
-from patchflow.core.catalog import load_catalog
+from patchflow.core.catalog import is_simulated_catalog, load_catalog
 from patchflow.core.errors import InvalidInput
 from patchflow.core.yamlfile import PROJECT_ROOT
 
 BASELINES_DIR = PROJECT_ROOT / "include" / "baselines"
-COLUMNS = ("ID", "CLASSIFICATION", "SEVERITY", "RELEASED", "COMPLIANCE", "REASON")
+COLUMNS = ("ID", "CLASSIFICATION", "SEVERITY", "RELEASED", "COMPLIANCE", "REASON", "CVES")
+SIMULATED_CATALOG_NOTE = (
+    "Note: this is fleetsim's synthetic catalog: package names, versions and titles follow real ones, but release dates, "
+    "advisory and KB numbers and CVE ids are made up."
+)
 
 
 def instant(text: str) -> datetime:
@@ -81,13 +86,16 @@ def row_of(decision: Decision) -> tuple[str, ...]:
         f"{patch.release_date:%Y-%m-%d %H:%M}",
         decision.compliance_level,
         decision.reason,
+        ", ".join(patch.cve_ids) or "-",
     )
 
 
-def render(baseline: Baseline, decisions: Sequence[Decision], catalog_size: int, headline: str) -> str:
+def render(baseline: Baseline, decisions: Sequence[Decision], catalog_size: int, headline: str, simulated: bool) -> str:
     lines = [f"{baseline.name} ({baseline.operating_system}) {headline}: {len(decisions)} of {catalog_size} catalog patches"]
     if decisions:
         lines += table([COLUMNS, *(row_of(d) for d in decisions)])
+    if simulated:
+        lines.append(SIMULATED_CATALOG_NOTE)
     return "\n".join(lines)
 
 
@@ -103,12 +111,13 @@ def preview(baseline: Baseline, on: datetime, diff_to: datetime | None, catalog_
     except FileNotFoundError:
         raise PreviewError(f"BASELINE: expected an operating system with a catalog in {catalog_dir or 'include/catalog'}, got {baseline.operating_system!r}") from None
     api = baseline.to_api()
+    simulated = is_simulated_catalog(baseline.operating_system, catalog_dir)
     approved = approved_patches(api, catalog, on)
     if diff_to is None:
-        return render(baseline, approved, len(catalog), f"approves on {when(on)}")
+        return render(baseline, approved, len(catalog), f"approves on {when(on)}", simulated)
     before = {d.patch.id for d in approved}
     added = [d for d in approved_patches(api, catalog, diff_to) if d.patch.id not in before]
-    return render(baseline, added, len(catalog), f"adds between {when(on)} and {when(diff_to)}")
+    return render(baseline, added, len(catalog), f"adds between {when(on)} and {when(diff_to)}", simulated)
 
 
 def run(args) -> int:

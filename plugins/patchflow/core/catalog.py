@@ -3,7 +3,10 @@
 A catalog entry carries what Patch Manager filters and reports on. The model
 is used by the approval evaluator (patchflow.core.approval) and by `patchflow
 preview`. Catalog data lives in include/catalog/<OPERATING_SYSTEM>.json, which
-fleetsim generates and reads with its own code (fleetsim/catalog.py).
+fleetsim generates and reads with its own code (fleetsim/catalog.py). That
+bundled catalog is synthetic: package names, versions and update titles follow
+real ones, while release dates, advisory and KB numbers and CVE ids are drawn
+from a seed; each file names its generator under "generated_by".
 """
 from __future__ import annotations
 
@@ -65,8 +68,21 @@ class Patch:
         return cls(**values)
 
 
+# The "generated_by" of the catalog files fleetsim writes (fleetsim/build_catalog.py).
+SIMULATED_CATALOG_GENERATOR = "python -m fleetsim.build_catalog"
+
+
+@lru_cache(maxsize=None)
+def _catalog_file(operating_system: str, directory: str | None) -> dict:
+    path = Path(directory) if directory else CATALOG_DIR
+    return json.loads((path / f"{operating_system}.json").read_text(encoding="utf-8"))
+
+
 @lru_cache(maxsize=None)
 def load_catalog(operating_system: str, directory: str | None = None) -> tuple[Patch, ...]:
-    path = Path(directory) if directory else CATALOG_DIR
-    data = json.loads((path / f"{operating_system}.json").read_text(encoding="utf-8"))
-    return tuple(Patch.from_json(item) for item in data["patches"])
+    return tuple(Patch.from_json(item) for item in _catalog_file(operating_system, directory)["patches"])
+
+
+def is_simulated_catalog(operating_system: str, directory: str | None = None) -> bool:
+    """Whether the catalog is the synthetic one fleetsim generated, not what a real account's Patch Manager reported."""
+    return _catalog_file(operating_system, directory).get("generated_by") == SIMULATED_CATALOG_GENERATOR

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from patchflow.core.errors import MISSING, InvalidInput, Problem, join_path, raise_if_any
+from patchflow.core.errors import MISSING, InvalidInput, Problem, join_path, named_item, raise_if_any
 from patchflow.core.plan_model import RolloutPlan
 from patchflow.core.validation import Entry, Findings, entries_of, load_file, read_mapping, read_patch_group
 
@@ -201,7 +201,7 @@ def check_membership(
                 continue
             also = "" if stage.patch_group in registered else " and no baseline is registered for it"
             findings.append(Finding(
-                "not-tagged", f"{plan.source}: {join_path('stages', index, 'patch_group')}",
+                "not-tagged", f"{plan.source}: {join_path(named_item(join_path('stages', index), stage.name), 'patch_group')}",
                 f"{stage.patch_group!r} is not tagged on any managed instance{also}",
             ))
     findings.extend(Finding("invalid-plan", f"{p.source}: {p.path}" if p.path else p.source, p.message) for p in broken_plans)

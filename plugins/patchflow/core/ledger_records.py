@@ -69,6 +69,8 @@ class WaveRowJson(TypedDict):
     moved_on: NotRequired[list[MovedOnJson]]
     # Only the rows of a wave whose stage has a health check, for the nodes it verified:
     verification: NotRequired[RowVerificationJson]
+    # Only the rows of failed nodes whose patch state counted failed patches (rows written since this field exists):
+    failed_patch_ids: NotRequired[list[str]]
 
 
 class GateVerdictJson(TypedDict):
@@ -270,6 +272,16 @@ class HealthCheckRecord(RecordCommon):
     checked_at: str
 
 
+class WaitingRecord(RecordCommon):
+    """patchflow.core.waits.Wait.to_fields()."""
+
+    stage: str
+    what: str  # window | soak | approval
+    until: str  # UTC, ISO 8601 with a Z
+    time_zone: str  # the IANA zone people see the moment in
+    detail: str
+
+
 class RunFinishedRecord(RecordCommon):
     outcome: str  # a patchflow.core.report_records.RunOutcome value other than "running"
     blocking_stage: str | None
@@ -278,7 +290,7 @@ class RunFinishedRecord(RecordCommon):
 
 LedgerRecord = Union[
     RunStartedRecord, PreflightRecord, CommandSentRecord, WaveResultRecord, WaveCancelledRecord, StageVerdictRecord,
-    StageFailedRecord, ManifestRecord, ReleaseChosenRecord, DriftRecord, HealthCheckRecord, RunFinishedRecord,
+    StageFailedRecord, ManifestRecord, ReleaseChosenRecord, DriftRecord, HealthCheckRecord, WaitingRecord, RunFinishedRecord,
 ]
 
 RECORD_FIELDS: dict[RecordKind, type] = {
@@ -293,6 +305,7 @@ RECORD_FIELDS: dict[RecordKind, type] = {
     RecordKind.RELEASE_CHOSEN: ReleaseChosenRecord,
     RecordKind.DRIFT: DriftRecord,
     RecordKind.HEALTH_CHECK: HealthCheckRecord,
+    RecordKind.WAITING: WaitingRecord,
     RecordKind.RUN_FINISHED: RunFinishedRecord,
 }
 

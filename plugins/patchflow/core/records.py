@@ -31,6 +31,7 @@ class RecordKind(StrEnum):
     RELEASE_CHOSEN = "release_chosen"  # a pinned stage's release from an earlier run, chosen at the run's start
     DRIFT = "drift"
     HEALTH_CHECK = "health_check"  # alarms and the verification command after a wave, at preflight, or during the soak
+    WAITING = "waiting"  # a stage begins to wait for its window, its soak's end or its approval (patchflow.core.waits)
     RUN_FINISHED = "run_finished"
 
 
@@ -66,6 +67,9 @@ class WaveRow:
     # Only a wave whose stage has a health check: how it ended on this node (patchflow.core.health.VerifiedNode
     # without the instance id: passed, status_details, response_code, output_tail); left out of the JSON otherwise.
     verification: Mapping[str, Any] | None = None
+    # Only a failed node whose patch state counts failed patches: their ids (KB ids or package names), sorted; rows
+    # of other nodes, and rows written before this field existed, leave it out of their JSON.
+    failed_patch_ids: tuple[str, ...] | None = None
 
     @classmethod
     def from_invocation(cls, target: Mapping, invocation: Mapping | None, not_sent: str | None) -> "WaveRow":
@@ -88,6 +92,15 @@ class WaveRow:
             missing=int(state.get("MissingCount", 0) or 0),
             failed_patches=int(state.get("FailedCount", 0) or 0),
         )
+
+    @property
+    def lists_failed_patches(self) -> bool:
+        """Whether the node's failed patches are worth naming: only a failed install that failed patches, so the
+        DescribeInstancePatches calls grow with the failures, not with the fleet."""
+        return self.outcome is Outcome.FAILED and self.failed_patches > 0
+
+    def with_failed_patch_ids(self, patch_ids: Iterable[str]) -> "WaveRow":
+        return replace(self, failed_patch_ids=tuple(sorted(set(patch_ids))))
 
     def judged(self, judgement: PinnedCompliance) -> "WaveRow":
         """A pinned stage's row: compliant means the manifest is installed, whatever the node's own baseline says."""
@@ -115,6 +128,8 @@ class WaveRow:
             data.update(not_installed=list(self.not_installed), drift=self.drift, moved_on=[dict(m) for m in self.moved_on or ()])
         if self.verification is not None:
             data["verification"] = dict(self.verification)
+        if self.failed_patch_ids is not None:
+            data["failed_patch_ids"] = list(self.failed_patch_ids)
         return data
 
     @classmethod
@@ -135,6 +150,7 @@ class WaveRow:
             drift=data.get("drift"),
             moved_on=None if not_installed is None else tuple(dict(m) for m in data.get("moved_on") or ()),
             verification=None if data.get("verification") is None else dict(data["verification"]),
+            failed_patch_ids=None if data.get("failed_patch_ids") is None else tuple(data["failed_patch_ids"]),
         )
 
 

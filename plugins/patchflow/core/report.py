@@ -111,7 +111,7 @@ def _stage(name: str, records: Sequence[LedgerRecord], dry_run: bool = False, pl
         # already firing) or after its passing verdict (an alarm firing during the soak).
         state = StageState.BLOCKED
     verifications = latest_verifications(records)
-    waves = tuple(_wave(r, verifications) for r in wave_records)
+    waves = tuple(latest_tries([_wave(r, verifications) for r in wave_records]))
     scopes = _scopes(records)
     gate = verdict.get("verdict", {}) if verdict else None
     counts = dict(gate.get("counts", {})) if gate is not None else {}
@@ -178,6 +178,15 @@ def _chosen_release(record: ReleaseChosenRecord) -> ChosenRelease:
     return ChosenRelease(
         release["id"], release["source_stage"], release["source_run_id"], release["created_at"], int(record.get("age_seconds", 0)), record.get("reason", ""),
     )
+
+
+def latest_tries(waves: Sequence[Wave]) -> list[Wave]:
+    """Each wave once, where it was first listed, with its last try's result: a retried wave task re-attaches to its
+    command and records that command's result again."""
+    latest: dict[tuple, Wave] = {}
+    for wave in waves:
+        latest[(wave.operation, wave.wave, *(wave.where.get(key) for key in SCOPE_KEYS))] = wave
+    return list(latest.values())
 
 
 def _wave(record: WaveResultRecord, verifications: Mapping[str, dict]) -> Wave:

@@ -1,8 +1,9 @@
 """The instances a person must look at first: every node that did not succeed (failed, timed out, unreachable,
 not dispatched, cancelled) or whose health check failed, each with why, as far as its wave row says.
 
-A wave row records the node's invocation status details, how many patches failed on it, a pinned stage's
-patches it still lacks and its health check's answer; it does not name the failed patches themselves.
+A wave row records the node's invocation status details, how many patches failed on it (and, on a failed node,
+which: rows written before their ids were recorded give only the count), a pinned stage's patches it still lacks
+and its health check's answer.
 """
 from __future__ import annotations
 
@@ -28,10 +29,11 @@ def outcome_word(row: InstanceRow) -> str:
 
 
 def row_reason(row: InstanceRow) -> str:
-    """`Failed; 2 patches failed; not installed: curl; health check failed (exit 1)`: what the row says of why."""
+    """`Failed; 2 patches failed: KB5034441, curl; not installed: curl; health check failed (exit 1)`: what the row says of why."""
     reasons = [row.status_details] if row.status_details else []
     if row.failed_patches:
-        reasons.append(f"{row.failed_patches} patch{'es' if row.failed_patches != 1 else ''} failed")
+        named = ": " + ", ".join(row.failed_patch_ids) if row.failed_patch_ids else ""
+        reasons.append(f"{row.failed_patches} patch{'es' if row.failed_patches != 1 else ''} failed{named}")
     if row.not_installed:
         reasons.append("not installed: " + ", ".join(row.not_installed))
     if row.verification is not None and not row.verification.passed:

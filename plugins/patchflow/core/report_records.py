@@ -174,6 +174,10 @@ class InstanceRow:
         return self.recorded.get("failed_patches", 0)
 
     @property
+    def failed_patch_ids(self) -> tuple[str, ...]:
+        return tuple(self.recorded.get("failed_patch_ids", ()))
+
+    @property
     def not_installed(self) -> tuple[str, ...]:
         """A pinned stage's row: the manifest's patches the node still lacks."""
         return tuple(self.recorded.get("not_installed", ()))

@@ -6,7 +6,9 @@ summary and writes reports/latest/. Exit 0 only when every stage promoted.
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -22,7 +24,7 @@ from patchflow.core.yamlfile import PROJECT_ROOT
 from patchflow.core.report import build_report, headline, render_html, render_markdown, summary_table
 from patchflow.core.report_records import Report, RunOutcome
 
-DEMO_TIME_SCALE = "120"
+DEMO_TIME_SCALE = 120.0
 DEMO_POLL_INTERVAL = "1"
 
 
@@ -30,10 +32,44 @@ def add_arguments(parser) -> None:
     parser.add_argument("--fleet", default="include/fleets/demo.yaml", help="fleet spec for fleetsim")
     parser.add_argument("--plan", default="include/rollouts/demo.yaml", help="rollout plan to run")
     parser.add_argument("--seed", type=int, default=7, help="fleetsim seed (same seed, same outcome)")
+    parser.add_argument(
+        "--time-scale", type=positive_number, default=DEMO_TIME_SCALE,
+        help="fleetsim simulated seconds per real second (with --endpoint, that fleetsim's own scale applies)",
+    )
     parser.add_argument("--conf", default="{}", help="trigger-form params as JSON, e.g. '{\"dry_run\": true}'")
     parser.add_argument("--reports", default="reports/latest", help="where report.json/.md/.html are written")
     parser.add_argument("--endpoint", help="use a fleetsim already answering at this URL instead of starting one (--fleet is then ignored)")
     parser.add_argument("--airflow-home", default=".airflow", help="AIRFLOW_HOME for the run (created if missing)")
+
+
+def positive_number(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is None or not number > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value!r}")
+    return number
+
+
+class HomeInUse(Exception):
+    """Another Airflow (a standalone or a demo) runs on this Airflow home."""
+
+
+@contextlib.contextmanager
+def only_airflow_on(airflow_home: Path):
+    """Held while a standalone or a demo runs Airflow on the home: a second scheduler (or a demo's
+    `dags test` beside a standalone's scheduler) on the same SQLite database runs a task's try twice
+    (seen: one try of a resumed wave started by both schedulers' workers). Airflow gives a try that
+    fails a new task-instance id, so the copy still running then reports to an id that no longer
+    exists ("Task Instance not found").
+    """
+    with (airflow_home / "airflow-home.lock").open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise HomeInUse from None
+        yield
 
 
 class DemoError(Exception):
@@ -92,6 +128,56 @@ def prepare_aws(plan, endpoint_env: dict[str, str]) -> None:
         session.client("sns", endpoint_url=endpoint).create_topic(Name=topic.rsplit(":", 1)[-1])
 
 
+# Where a demo keeps the S3 ledger of the fleetsim it started: that fleetsim's S3 lives in memory and ends with the
+# demo, and `make airflow` starts a fresh one, whose Patch rollouts page would then know the demo's runs only by name.
+LEDGER_SNAPSHOT = "ledger-snapshot"
+
+
+def _s3(endpoint_env: dict[str, str]):
+    import boto3
+
+    return boto3.session.Session(
+        aws_access_key_id=endpoint_env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=endpoint_env["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1"
+    ).client("s3", endpoint_url=endpoint_env["AWS_ENDPOINT_URL"])
+
+
+def _s3_ledger(plan) -> tuple[str, str] | None:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(plan.ledger_uri)
+    return (parsed.netloc, parsed.path.strip("/")) if parsed.scheme == "s3" else None
+
+
+def keep_ledger(plan, endpoint_env: dict[str, str], airflow_home: Path) -> int:
+    """Copy every object under the plan's S3 ledger into AIRFLOW_HOME/ledger-snapshot/BUCKET/KEY; how many."""
+    where = _s3_ledger(plan)
+    if where is None:
+        return 0
+    bucket, prefix = where
+    s3, kept = _s3(endpoint_env), 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""):
+        for item in page.get("Contents", []):
+            target = airflow_home / LEDGER_SNAPSHOT / bucket / item["Key"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+            kept += 1
+    return kept
+
+
+def restore_ledger(plan, endpoint_env: dict[str, str], airflow_home: Path) -> int:
+    """Put what earlier demos kept of the plan's S3 ledger into a fresh fleetsim's bucket (made by prepare_aws); how many."""
+    where = _s3_ledger(plan)
+    if where is None:
+        return 0
+    bucket, prefix = where
+    folder = airflow_home / LEDGER_SNAPSHOT / bucket
+    kept = [path for path in sorted((folder / prefix).rglob("*")) if path.is_file()] if (folder / prefix).is_dir() else []
+    s3 = _s3(endpoint_env)
+    for path in kept:
+        s3.put_object(Bucket=bucket, Key=path.relative_to(folder).as_posix(), Body=path.read_bytes(), ServerSideEncryption="AES256")
+    return len(kept)
+
+
 def run_step(title: str, command: list[str], env: dict[str, str], log_path: Path) -> int:
     started = time.monotonic()
     print(f"==> {title}", flush=True)
@@ -132,6 +218,15 @@ def _run(args) -> int:
     airflow_home = airflow_home if airflow_home.is_absolute() else PROJECT_ROOT / airflow_home
     airflow_home.mkdir(parents=True, exist_ok=True)
     dags_folder = airflow_home / "demo-dags"
+    try:
+        with only_airflow_on(airflow_home):
+            return _run_on(args, plan, plan_path, fleet_path, conf, airflow_home, dags_folder)
+    except HomeInUse:
+        raise DemoError(f"--airflow-home {args.airflow_home}: expected no other Airflow on it, got one running "
+                        "(a standalone or a demo: stop it first)") from None
+
+
+def _run_on(args, plan, plan_path: Path, fleet_path: Path, conf: dict, airflow_home: Path, dags_folder: Path) -> int:
     write_dag_stub(dags_folder, plan_path)
     log_path = airflow_home / "demo.log"
     log_path.write_text("")
@@ -156,6 +251,8 @@ def _run(args) -> int:
         )
         os.environ.update({k: env[k] for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
         report = latest_report(plan)
+        if not args.endpoint:
+            keep_ledger(plan, env, airflow_home)
     if report is None:
         raise DemoError(f"the DAG run left no ledger records (airflow exit {code}); see {log_path}")
     write_reports(report, PROJECT_ROOT / args.reports)
@@ -178,7 +275,7 @@ def fleet_endpoint(args, fleet_path: Path):
     shown = fleet_path.relative_to(PROJECT_ROOT) if fleet_path.is_relative_to(PROJECT_ROOT) else fleet_path
     print(f"==> starting fleetsim with {shown}", flush=True)
     try:
-        sim_context = running(str(fleet_path), seed=args.seed, time_scale=float(DEMO_TIME_SCALE))
+        sim_context = running(str(fleet_path), seed=args.seed, time_scale=args.time_scale)
         sim = sim_context.__enter__()
     except InvalidFleetSpec:
         raise

@@ -24,6 +24,12 @@ at that stage, no later stage ran. Every process it started is stopped by PID
 whatever happens. PostgreSQL and Redis come from Debian's packages (installed
 with apt-get only when missing); the Celery provider from requirements.txt.
 
+`--then FLEET:EXPECT` (repeatable) checks more outcomes on the same topology:
+after the first run it stops fleetsim, starts it with FLEET on the same port,
+creates the ledger bucket and syncs the baselines again, then triggers another
+run and checks it as `--expect EXPECT` would. Airflow starts and stops once for
+all the runs. result.json lists every run under `runs`.
+
 `--executor local` runs the same path with the LocalExecutor and no Redis
 (api-server, scheduler, dag-processor, triggerer), for a cheaper check.
 
@@ -34,6 +40,7 @@ fails, 2 when the topology could not be started.
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -46,22 +53,27 @@ import time
 from pathlib import Path
 
 from patchflow.harness.airflow_api import Api, dag_if_present, follow_run, kill_first_deferred_wave
-from patchflow.harness.checks import check_blocked, check_cancelled, check_deferred, check_promoted, check_workers, is_deferring_task, task_table, verdict
-from patchflow.harness.processes import Processes, SetupError, free_port, step, tail, wait_for
+from patchflow.harness.checks import Check, check_blocked, check_cancelled, check_deferred, check_promoted, check_workers, is_deferring_task, task_table, verdict
+from patchflow.harness.processes import Processes, SetupError, Started, free_port, step, tail, wait_for
 from patchflow.harness.services import ensure_installed, start_postgres, start_redis
 from patchflow.harness.topology import HOSTNAME_ENV, WORKER_NAMES, airflow_environment, airflow_processes
 from patchflow.core.report_records import Report
 from patchflow.core.yamlfile import PROJECT_ROOT
 
 REPORT_DIR = "reports/e2e-distributed"
+EXPECTATIONS = ("promoted", "blocked", "cancelled")
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--fleet", default="include/fleets/demo.yaml", help="fleet spec for fleetsim")
     parser.add_argument("--plan", default="include/rollouts/demo.yaml", help="rollout plan whose DAG is triggered (its stub must be in dags/)")
     parser.add_argument(
-        "--expect", choices=("promoted", "blocked", "cancelled"), default="promoted",
+        "--expect", choices=EXPECTATIONS, default="promoted",
         help="the outcome the checks require; cancelled: mark the first deferred wave failed through the API, as a person stopping it would, and require its SSM command cancelled",
+    )
+    parser.add_argument(
+        "--then", metavar="FLEET:EXPECT", type=then_rollout, action="append", default=[],
+        help="after the first run, restart fleetsim with FLEET on the same port, trigger another run on the same Airflow and require EXPECT; repeatable",
     )
     parser.add_argument("--conf", default='{"change_ticket": "CHG-1234"}', help="trigger-form params as JSON")
     parser.add_argument("--executor", choices=("celery", "local"), default="celery", help="celery: two Celery workers and Redis; local: LocalExecutor")
@@ -72,6 +84,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-install", action="store_true", help="never run apt-get or pip; fail if something is missing")
 
 
+def then_rollout(value: str) -> tuple[str, str]:
+    """--then's FLEET:EXPECT as (fleet, expect)."""
+    fleet, _, expect = value.rpartition(":")
+    if not fleet or expect not in EXPECTATIONS:
+        raise argparse.ArgumentTypeError(f"expected FLEET:EXPECT with EXPECT one of {', '.join(EXPECTATIONS)}, got {value!r}")
+    return fleet, expect
+
+
 def run(args) -> int:
     try:
         conf = json.loads(args.conf)
@@ -80,8 +100,8 @@ def run(args) -> int:
     except ValueError:
         print(f"e2e-distributed: --conf: expected a JSON object, got {args.conf!r}", file=sys.stderr)
         return 2
-    for label, given in (("--fleet", args.fleet), ("--plan", args.plan)):
-        if not (PROJECT_ROOT / given).is_file() and not Path(given).is_file():
+    for label, given in (("--fleet", args.fleet), ("--plan", args.plan), *(("--then", fleet) for fleet, _ in args.then)):
+        if not input_path(given).is_file():
             print(f"e2e-distributed: {label}: expected an existing file, got {given!r}", file=sys.stderr)
             return 2
     started = time.monotonic()
@@ -117,7 +137,8 @@ def run(args) -> int:
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"    kept {work} (Airflow home, databases); component logs in {log_dir.relative_to(PROJECT_ROOT)}", flush=True)
-    print(f"e2e-distributed: {'PASS' if code == 0 else 'FAIL'} in {time.monotonic() - started:.0f}s (executor {args.executor}, expected {args.expect})", flush=True)
+    expected = ", then ".join(expect for _, expect in [(args.fleet, args.expect), *args.then])
+    print(f"e2e-distributed: {'PASS' if code == 0 else 'FAIL'} in {time.monotonic() - started:.0f}s (executor {args.executor}, expected {expected})", flush=True)
     return code
 
 
@@ -126,9 +147,10 @@ def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -
     from patchflow.harness.demo import prepare_aws
     from patchflow.core.plan import load_plan
 
-    plan_path = (PROJECT_ROOT / args.plan) if (PROJECT_ROOT / args.plan).is_file() else Path(args.plan)
-    fleet_path = (PROJECT_ROOT / args.fleet) if (PROJECT_ROOT / args.fleet).is_file() else Path(args.fleet)
+    give_up_at = time.monotonic() + args.timeout
+    plan_path = input_path(args.plan)
     plan = load_plan(plan_path.resolve())
+    rollouts = [(args.fleet, args.expect), *args.then]
     timings: dict[str, float] = {}
     mark = time.monotonic()
 
@@ -145,16 +167,8 @@ def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -
         start_redis(processes, work, ports["redis"])
     lap("databases")
 
-    step(f"starting fleetsim with {fleet_path.relative_to(PROJECT_ROOT) if fleet_path.resolve().is_relative_to(PROJECT_ROOT) else fleet_path}")
     endpoint = f"http://127.0.0.1:{ports['fleetsim']}"
-    fleetsim_env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]), PYTHONUNBUFFERED="1")
-    sim = processes.start(
-        "fleetsim",
-        [sys.executable, "-m", "fleetsim", "serve", "--fleet", str(fleet_path), "--port", str(ports["fleetsim"]), "--host", "127.0.0.1",
-         "--seed", str(args.seed), "--time-scale", repr(float(args.time_scale))],
-        fleetsim_env,
-    )
-    wait_for("fleetsim", lambda: "fleetsim: serving" in sim.log_path.read_text(errors="replace"), 120, processes, 0.2)
+    sim = start_fleetsim(processes, "fleetsim", input_path(args.fleet), ports["fleetsim"], args)
 
     airflow_home = work / "airflow"
     airflow_home.mkdir()
@@ -175,20 +189,10 @@ def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -
         fernet_key=Fernet.generate_key().decode(),
     )
     prepare_aws(plan, env)
+    sync = [sys.executable, "-m", "patchflow", "sync", "--plans", str(plan_path.resolve())]
     step("syncing patch baselines, migrating the metadata database")
     # Independent of each other, so side by side: fleetsim's baselines, Airflow's schema.
-    one_shots = [
-        processes.start(name, argv, env)
-        for name, argv in (("sync", [sys.executable, "-m", "patchflow", "sync", "--plans", str(plan_path.resolve())]), ("db-migrate", [sys.executable, "-m", "airflow", "db", "migrate"]))
-    ]
-    for one_shot in one_shots:
-        try:
-            code = one_shot.process.wait(timeout=600)
-        except subprocess.TimeoutExpired:
-            raise SetupError(f"{one_shot.name} did not finish in 600s; see {one_shot.log_path}") from None
-        processes.started.remove(one_shot)
-        if code:
-            raise SetupError(f"{one_shot.name} failed (exit {code}); see {one_shot.log_path}:\n{tail(one_shot.log_path)}")
+    run_one_shots(processes, [("sync", sync), ("db-migrate", [sys.executable, "-m", "airflow", "db", "migrate"])], env)
     lap("sync_and_migrate")
 
     step(f"starting Airflow with the {'CeleryExecutor' if args.executor == 'celery' else 'LocalExecutor'} as separate processes")
@@ -205,20 +209,76 @@ def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -
     dag = wait_for(f"DAG {plan.dag_id} parsed by the dag-processor", lambda: dag_if_present(api, plan.dag_id), 240, processes, 1.0)
     health = api.request("GET", "/api/v2/monitor/health")
     print("    health: " + ", ".join(f"{k} {v.get('status')}" for k, v in health.items() if isinstance(v, dict)), flush=True)
-    lap("airflow_up")
-
-    step(f"as a release manager: unpause {plan.dag_id}, trigger it with {json.dumps(conf)} through /api/v2")
     if dag.get("is_paused"):
         api.request("PATCH", f"/api/v2/dags/{plan.dag_id}", {"is_paused": False})
+    lap("airflow_up")
+
+    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        os.environ[key] = env[key]  # this process reads each run's ledger and commands where the run was pointed
+    runs = []
+    for number, (fleet, expect) in enumerate(rollouts, start=1):
+        if number > 1:
+            # Airflow keeps running; only the fleet changes, on the port every Airflow process already uses.
+            step(f"the next rollout on another fleet: stopping fleetsim, starting it again on port {ports['fleetsim']}")
+            print(f"    {processes.stop(sim)}", flush=True)
+            sim = start_fleetsim(processes, f"fleetsim-{number}", input_path(fleet), ports["fleetsim"], args)
+            prepare_aws(plan, env)
+            run_one_shots(processes, [(f"sync-{number}", sync)], env)
+            lap(f"fleetsim_{number}")
+        runs.append({"fleet": fleet, **rollout(api, plan, conf, expect, args.executor, processes, deadline=max(time.monotonic() + 60, give_up_at))})
+        lap("rollout" if number == 1 else f"rollout_{number}")
+
+    print(f"  timings: {', '.join(f'{k} {v}s' for k, v in timings.items())}", flush=True)
+    result = {"executor": args.executor, "dag_id": plan.dag_id, "runs": runs, "timings": timings}
+    (report_dir / "result.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=str))
+    return verdict(Check(**check) for run in runs for check in run["checks"])
+
+
+def input_path(given: str) -> Path:
+    """A --fleet or --plan as given: relative to the project, or else to the current directory."""
+    return (PROJECT_ROOT / given) if (PROJECT_ROOT / given).is_file() else Path(given)
+
+
+def start_fleetsim(processes: Processes, name: str, fleet_path: Path, port: int, args) -> Started:
+    shown = fleet_path.relative_to(PROJECT_ROOT) if fleet_path.resolve().is_relative_to(PROJECT_ROOT) else fleet_path
+    step(f"starting fleetsim with {shown}")
+    # fleetsim serves the endpoint; it is pointed at none (this process's environment may name fleetsim's own).
+    fleetsim_env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    fleetsim_env.update(PYTHONPATH=os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]), PYTHONUNBUFFERED="1")
+    sim = processes.start(
+        name,
+        [sys.executable, "-m", "fleetsim", "serve", "--fleet", str(fleet_path), "--port", str(port), "--host", "127.0.0.1",
+         "--seed", str(args.seed), "--time-scale", repr(float(args.time_scale))],
+        fleetsim_env,
+    )
+    wait_for(name, lambda: "fleetsim: serving" in sim.log_path.read_text(errors="replace"), 120, processes, 0.2)
+    return sim
+
+
+def run_one_shots(processes: Processes, commands: list[tuple[str, list[str]]], env: dict[str, str]) -> None:
+    """Runs the commands side by side and waits for each; one that fails stops the check."""
+    one_shots = [processes.start(name, argv, env) for name, argv in commands]
+    for one_shot in one_shots:
+        try:
+            code = one_shot.process.wait(timeout=600)
+        except subprocess.TimeoutExpired:
+            raise SetupError(f"{one_shot.name} did not finish in 600s; see {one_shot.log_path}") from None
+        processes.started.remove(one_shot)
+        if code:
+            raise SetupError(f"{one_shot.name} failed (exit {code}); see {one_shot.log_path}:\n{tail(one_shot.log_path)}")
+
+
+def rollout(api: Api, plan, conf: dict, expect: str, executor: str, processes: Processes, deadline: float) -> dict:
+    """Triggers one run as a release manager would, follows it to its end and checks it ends as `expect` says."""
+    step(f"as a release manager: trigger {plan.dag_id} with {json.dumps(conf)} through /api/v2 (expecting {expect})")
     triggered = api.request(
         "POST", f"/api/v2/dags/{plan.dag_id}/dagRuns",
         {"logical_date": None, "conf": conf, "note": "triggered by patchflow e2e-distributed"}, expect=(200,),
     )
     run_id = triggered["dag_run_id"]
     print(f"    run {run_id} queued", flush=True)
-    killed = kill_first_deferred_wave(api, plan.dag_id, run_id, processes, time.monotonic() + 300) if args.expect == "cancelled" else None
-    observation = follow_run(api, plan.dag_id, run_id, processes, deadline=time.monotonic() + max(60, args.timeout - sum(timings.values())))
-    lap("rollout")
+    killed = kill_first_deferred_wave(api, plan.dag_id, run_id, processes, time.monotonic() + 300) if expect == "cancelled" else None
+    observation = follow_run(api, plan.dag_id, run_id, processes, deadline=deadline)
 
     for ti in observation.task_instances:
         if is_deferring_task(ti["task_id"]) and ti.get("state") in ("success", "failed") or ti.get("state") == "failed":
@@ -226,30 +286,26 @@ def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -
                 observation.logs[ti["task_id"]] = api.log_text(plan.dag_id, run_id, ti["task_id"], max(1, ti.get("try_number") or 1))
             except SetupError as exc:
                 observation.logs[ti["task_id"]] = f"(log not readable: {exc})"
-    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
-        os.environ[key] = env[key]
     observation.report = ledger_report(plan, run_id)
 
-    if args.expect == "cancelled":
+    if expect == "cancelled":
         checks = [check_cancelled(killed, commands_of_run(plan.dag_id, run_id))]
-    elif args.expect == "blocked":
+    elif expect == "blocked":
         checks = [check_blocked(observation, plan.stages[0].name, [s.name for s in plan.stages[1:]])]
     else:
         checks = [check_promoted(observation)]
-    if args.expect != "cancelled":  # the stopped run never finishes its waits
+    if expect != "cancelled":  # the stopped run never finishes its waits
         checks.append(check_deferred(observation))
-    if args.executor == "celery":
+    if executor == "celery":
         checks.append(check_workers(observation, WORKER_NAMES))
     print()
     print(task_table(observation))
     print()
     for check in checks:
         print(f"  {'PASS' if check.passed else 'FAIL'}  {check.name:<9} {check.detail}")
-    print(f"  timings: {', '.join(f'{k} {v}s' for k, v in timings.items())}", flush=True)
-    result = {
-        "executor": args.executor,
-        "expect": args.expect,
-        "dag_id": plan.dag_id,
+    print(flush=True)
+    return {
+        "expect": expect,
         "run_id": run_id,
         "run_state": observation.run.get("state"),
         "ledger_outcome": observation.report.outcome.value if observation.report else None,
@@ -257,10 +313,7 @@ def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -
         "task_instances": [{k: ti.get(k) for k in ("task_id", "state", "hostname", "try_number")} for ti in observation.task_instances],
         "seen_states": observation.seen_states,
         "seen_triggers": observation.seen_triggers,
-        "timings": timings,
     }
-    (report_dir / "result.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=str))
-    return verdict(checks)
 
 
 def commands_of_run(dag_id: str, run_id: str) -> list[dict]:

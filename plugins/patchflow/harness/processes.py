@@ -59,28 +59,29 @@ class Processes:
 
     def stop_all(self, grace: float = 30.0) -> list[str]:
         """SIGTERM each PID (newest first), wait, then SIGKILL what is left of its process group. Returns a line per process."""
-        lines = []
-        for s in reversed(self.started):
-            pid = s.process.pid
-            if s.process.poll() is None:
-                s.process.send_signal(signal.SIGINT if s.name == "postgres" else signal.SIGTERM)
-                try:
-                    s.process.wait(timeout=grace)
-                    how = "stopped"
-                except subprocess.TimeoutExpired:
-                    how = "killed after no exit in %.0fs" % grace
-            else:
-                how = f"had already exited ({s.process.returncode})"
-            # Children it forked (Celery pool, task supervisors, API workers) share its session, i.e. process group `pid`.
+        return [self.stop(s, grace) for s in reversed(list(self.started))]
+
+    def stop(self, s: Started, grace: float = 30.0) -> str:
+        """Stops one process this command started (see stop_all) and forgets it; returns a line saying how it went."""
+        pid = s.process.pid
+        if s.process.poll() is None:
+            s.process.send_signal(signal.SIGINT if s.name == "postgres" else signal.SIGTERM)
             try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            if s.process.poll() is None:
-                s.process.wait(timeout=10)
-            lines.append(f"{s.name} (pid {pid}) {how}")
-        self.started.clear()
-        return lines
+                s.process.wait(timeout=grace)
+                how = "stopped"
+            except subprocess.TimeoutExpired:
+                how = "killed after no exit in %.0fs" % grace
+        else:
+            how = f"had already exited ({s.process.returncode})"
+        # Children it forked (Celery pool, task supervisors, API workers) share its session, i.e. process group `pid`.
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if s.process.poll() is None:
+            s.process.wait(timeout=10)
+        self.started.remove(s)
+        return f"{s.name} (pid {pid}) {how}"
 
 
 def tail(path: Path, lines: int = 15) -> str:

@@ -15,7 +15,6 @@ from patchflow.core.maintenance_windows import window_summary
 from patchflow.core.plan import RolloutPlan, Stage, load_plan
 from patchflow.core.api_pools import pool_name
 from patchflow.core.run_params import CHANGE_TICKET, MAX_FAILED_SPELLING, max_failed_help
-from patchflow.core.scopes import DEFAULT_SCOPE
 from patchflow.rollout.approval import StageApprovalOperator
 from patchflow.rollout.health import HealthCheckOperator
 from patchflow.rollout.notifiers import ApprovalRequestNotifier
@@ -53,11 +52,9 @@ def build_stage_group(plan: RolloutPlan, stage: Stage, *, pinned_by_later_stage:
                     task_id="approval",
                     plan=plan,
                     stage=stage,
-                    subject=f"Start stage {stage.name} of rollout {plan.name}?",
-                    body=(
-                        f"Stage **{stage.name}** patches group `{stage.patch_group}`{scopes_text(stage)}.\n\n"
-                        "Approve to start it. Reject, or no answer in time, stops the rollout as a failure."
-                    ),
+                    aws_conn_id=aws_conn_id(),
+                    # Written again when the task runs, from the run's ledger (patchflow.core.approval_request).
+                    subject=f"Rollout {plan.name}: start stage {stage.name}?",
                     response_timeout=timedelta(seconds=stage.approval.timeout_seconds),
                     # Fail closed: a reject must read as a stopped rollout, never as a skipped stage.
                     fail_on_reject=True,
@@ -127,12 +124,6 @@ def pool_of(scope) -> dict:
 def link(tasks: list) -> None:
     for upstream, downstream in zip(tasks, tasks[1:]):
         upstream >> downstream
-
-
-def scopes_text(stage: Stage) -> str:
-    if stage.scopes == (DEFAULT_SCOPE,):
-        return ""
-    return " in " + "; ".join(scope.name for scope in stage.scopes)
 
 
 def plan_doc(plan: RolloutPlan) -> str:

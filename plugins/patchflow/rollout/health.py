@@ -218,11 +218,10 @@ class HealthCheckOperator(CommandSendingOperator):
 # --------------------------------------------------------------------------- through the soak
 
 
-def watch_alarms(operator: RolloutOperator, context, rollout: Rollout, poll_interval: float) -> None:
-    """Defers the soak on AlarmWatchTrigger: one DescribeAlarms per 100 alarms a poll, no worker held."""
+def watch_alarms(operator: RolloutOperator, context, rollout: Rollout, poll_interval: float, until: datetime) -> None:
+    """Defers the soak until `until` on AlarmWatchTrigger: one DescribeAlarms per 100 alarms a poll, no worker held."""
     stage = operator.stage
     names = (context["ti"].xcom_pull(task_ids=operator.group_task("preflight")) or {}).get("alarm_names", [])
-    until = datetime.now(timezone.utc) + timedelta(seconds=stage.soak_seconds)
     operator.defer(
         trigger=AlarmWatchTrigger(
             alarm_names=names,

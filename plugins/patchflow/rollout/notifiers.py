@@ -7,7 +7,8 @@ from patchflow.rollout import notify
 
 
 class ApprovalRequestNotifier(BaseNotifier):
-    """Tells the plan's targets that a stage waits for a human, and where to answer."""
+    """Tells the plan's targets that a stage waits for a human: the approval's own subject and body
+    (patchflow.core.approval_request), so the message and the Required Actions page say the same."""
 
     template_fields = ()
 
@@ -18,17 +19,13 @@ class ApprovalRequestNotifier(BaseNotifier):
         self.aws_conn_id = aws_conn_id
 
     def notify(self, context) -> None:
-        dag_run = context["dag_run"]
+        approval = context["task"]
         notify.send(
             self.plan,
             "approval",
-            f"Rollout {self.plan.name}: approve stage {self.stage.name}?",
-            (
-                f"Stage {self.stage.name} (patch group {self.stage.patch_group}) waits for approval in run {dag_run.run_id}.\n"
-                f"Answer under Browse > Required Actions in Airflow within {self.stage.approval.timeout_seconds // 60} minutes; "
-                "no answer stops the rollout."
-            ),
-            run_id=dag_run.run_id,
+            approval.subject,
+            approval.body,
+            run_id=context["dag_run"].run_id,
             stage=self.stage,
             aws_conn_id=self.aws_conn_id,
         )

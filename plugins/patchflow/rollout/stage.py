@@ -34,7 +34,8 @@ from patchflow.core.releases import Release, ReleaseEvent, ReleaseEventKind, cho
 from patchflow.core.scheduled_runs import refused_start, scheduled_selection
 from patchflow.core.scope_gates import ScopeResults, evaluate_scopes
 from patchflow.core.scopes import Scope
-from patchflow.core.stage_windows import answer_json, start_refusal, window_decision
+from patchflow.core.stage_windows import answer_json, stage_window, start_refusal, window_decision, window_label
+from patchflow.core.waits import Wait, Waiting
 from patchflow.rollout.base import RolloutOperator, artifact_json, block, pinned_release
 from patchflow.rollout.links import RolloutReportLink
 from patchflow.aws import inventory
@@ -164,13 +165,24 @@ class MaintenanceWindowOperator(RolloutOperator):
         rollout = self.rollout(context)
         if not rollout.selected(self.stage) or self.stage.window is None:
             return {"open": True, "window": None}
-        decision = window_decision(self.stage.name, self.stage.window, ssm_window_answers(context), datetime.now(timezone.utc))
+        answers, now = ssm_window_answers(context), datetime.now(timezone.utc)
+        decision = window_decision(self.stage.name, self.stage.window, answers, now)
         if decision.refusal is not None:
             block(rollout, self.stage, decision.refusal)
         self.log.info("%s", decision.message)
         if decision.can_start_work:
             return {"open": True, "last_start_at": decision.last_start_at.isoformat()}
+        followed = stage_window(self.stage.window, answers, now)  # a window: it has a next opening
+        begin_wait(self, rollout, Wait(self.stage.name, Waiting.WINDOW, decision.wait_until, followed.schedule.timezone,
+                                       window_label(self.stage.window, answers)))
         self.defer(trigger=DateTimeTrigger(moment=decision.wait_until), method_name="execute")
+
+
+def begin_wait(operator: RolloutOperator, rollout, wait: Wait) -> None:
+    """Records what the stage waits for before its task defers, so the page and `patchflow runs status` can say it,
+    and says it in the task log."""
+    rollout.ledger.append(RecordKind.WAITING, **wait.to_fields())
+    operator.log.info("stage %s: %s", wait.stage, wait.line(datetime.now(timezone.utc)))
 
 
 class PreflightOperator(RolloutOperator):
@@ -389,12 +401,15 @@ class SoakOperator(RolloutOperator):
         rollout = self.rollout(context)
         if not rollout.selected(self.stage) or self.stage.soak_seconds <= 0 or rollout.params.dry_run:
             return None
-        if self.stage.health is not None and self.stage.health.alarms:
-            health.watch_alarms(self, context, rollout, self.poll_interval)
-        if event is None:
-            until = datetime.now(timezone.utc) + timedelta(seconds=self.stage.soak_seconds)
+        if event is not None:  # the soak without alarms is over
+            return None
+        until = datetime.now(timezone.utc) + timedelta(seconds=self.stage.soak_seconds)
+        watched = self.stage.health is not None and bool(self.stage.health.alarms)
+        begin_wait(self, rollout, Wait(self.stage.name, Waiting.SOAK, until, "UTC", "watching its alarms" if watched else ""))
+        if watched:
+            health.watch_alarms(self, context, rollout, self.poll_interval, until)  # resumes in soak_watched
+        else:
             self.defer(trigger=DateTimeTrigger(moment=until), method_name="execute", kwargs={"event": {"soaked_until": until.isoformat()}})
-        return None
 
     def soak_watched(self, context, event=None):
         health.soak_watched(self, context, self.rollout(context), event or {})

@@ -22,7 +22,7 @@ from patchflow.rollout.base import CommandSendingOperator, Rollout, block, pinne
 from patchflow.rollout.links import SsmCommandConsoleLink
 from patchflow.rollout.stage import ssm_window_answers
 from patchflow.aws import commands as ssm_commands
-from patchflow.aws.compliance import fresh_patch_states, reported_patches
+from patchflow.aws.compliance import failed_patch_ids, fresh_patch_states, reported_patches
 from patchflow.aws.inventory import instance_patches
 
 
@@ -207,6 +207,8 @@ class PatchWaveOperator(CommandSendingOperator):
             state = states.get(instance_id)
             if state:
                 row = row.with_patch_state(state)
+                if row.lists_failed_patches:
+                    row = row.with_failed_patch_ids(failed_patch_ids(ssm, instance_id))
                 if manifest is not None:
                     reported = reported_patches(ssm, instance_id, NOT_YET_INSTALLED_STATES)
                     row = row.judged(judge_against_manifest(manifest, target.get("operating_system") or "", reported))

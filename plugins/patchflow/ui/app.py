@@ -106,10 +106,11 @@ def gather_model(user: Any) -> tuple[dict | None, list[str]]:
         scoped = pool.submit(gather.read_scoped_fleet, visible)
         fleet = gather.read_fleet(gather.page_client("ssm"), visible)
         ledger = gather.read_ledgers(visible, s3_client_factory=lambda: gather.page_client("s3"), readable_dag_ids=readable)
+        airflow = gather.read_airflow_runs([p["dag_id"] for p in visible])
         scoped_fleets = scoped.result()
     model = build_page(
         plans=visible, plan_problems=problems, fleet=fleet, ledger=ledger, now=datetime.now(timezone.utc),
-        base_url=_base_url(), user=_user_name(user) if user is not None else None, scoped_fleets=scoped_fleets,
+        base_url=_base_url(), user=_user_name(user) if user is not None else None, scoped_fleets=scoped_fleets, airflow=airflow,
     )
     return model, []
 

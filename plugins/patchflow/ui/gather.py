@@ -27,7 +27,8 @@ from patchflow.core.errors import InvalidInput
 from patchflow.core.ledger_records import LedgerRecord
 from patchflow.core.report import build_report, render_html
 from patchflow.core.report_records import Report
-from patchflow.ui.model import merge_failures
+from patchflow.core.waits import Wait, current_waits
+from patchflow.ui.model import DEFAULT_RUN_LIMIT, merge_failures
 from patchflow.ui.releases_model import has_pinned_stage, standing_data
 from patchflow.ui.scopes_model import scopes_to_read
 
@@ -283,16 +284,19 @@ def read_ledgers(
     if uris and len(failures) == len(uris) and all(f["kind"] != "missing" for f in failures):
         merged = merge_failures(failures)  # one cause, one notice naming every ledger
         return {"ok": False, "failure": merged[0], "failures": merged[1:]}
-    reports = []
+    reports, waits = [], {}
     for _, store, run in sorted(found, key=lambda item: item[0], reverse=True)[:limit]:
         try:
-            reports.append(_report_of(store, run))
+            report, current = _report_of(store, run)
+            reports.append(report)
+            if current:
+                waits[(report.dag_id, report.run_id)] = current
         except Exception as exc:
             log.warning("patch rollouts page: reading run %s/%s failed: %s", run["dag"], run["run"], exc)
             failure = classify_failure(exc, f"{run['dag']}/{run['run']}")
             failures.append({**failure, "kind": "error" if failure["kind"] == "missing" else failure["kind"]})
     releases, release_failures = read_releases([p for p in plans if allowed is None or safe_segment(p["dag_id"]) in allowed], stores)
-    return {"ok": True, "reports": reports, "failures": failures, "releases": releases, "release_failures": release_failures}
+    return {"ok": True, "reports": reports, "waits": waits, "failures": failures, "releases": releases, "release_failures": release_failures}
 
 
 def read_releases(plans: Sequence[Mapping], stores: Mapping[str, Store]) -> tuple[dict[str, list[dict]], list[dict]]:
@@ -314,13 +318,58 @@ def read_releases(plans: Sequence[Mapping], stores: Mapping[str, Store]) -> tupl
     return releases, failures
 
 
-def _report_of(store, run: Mapping) -> Report:
+def _report_of(store, run: Mapping) -> tuple[Report, list[Wait]]:
+    """The run's report, and what it waits for now (nothing once it wrote its report)."""
     prefix = f"{run['dag']}/{run['run']}"
     if run.get("has_report"):
         key = f"{prefix}/report.json"
-        return Report.from_json(json.loads(store.get(key)), source=store.location(key))
+        return Report.from_json(json.loads(store.get(key)), source=store.location(key)), []
     records: list[LedgerRecord] = [json.loads(store.get(key)) for key in store.keys(f"{prefix}/records/")]
-    return build_report(records)
+    return build_report(records), current_waits(records, datetime.now(timezone.utc))
+
+
+# --------------------------------------------------------------------------- Airflow's runs
+
+
+def read_airflow_runs(dag_ids: Sequence[str], limit: int = DEFAULT_RUN_LIMIT) -> dict:
+    """The newest `limit` DagRuns of these DAGs from Airflow's metadata database, each with its failed tasks, as
+    {"ok": True, "runs": [airflow_run_view, ...]}; {"ok": False, "failure"} when the database cannot be read."""
+    if not dag_ids:
+        return {"ok": True, "runs": []}
+    try:
+        from sqlalchemy import select
+
+        from airflow.models.dagrun import DagRun
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            runs = session.scalars(select(DagRun).where(DagRun.dag_id.in_(list(dag_ids))).order_by(DagRun.run_after.desc()).limit(limit)).all()
+            failed: dict[tuple[str, str], list[str]] = {}
+            if runs:
+                rows = session.execute(
+                    select(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.task_id)
+                    .where(TaskInstance.dag_id.in_(list(dag_ids)), TaskInstance.run_id.in_([run.run_id for run in runs]), TaskInstance.state == "failed")
+                    .order_by(TaskInstance.start_date)
+                )
+                for dag_id, run_id, task_id in rows:
+                    failed.setdefault((dag_id, run_id), []).append(task_id)
+            return {"ok": True, "runs": [airflow_run_view(run, failed.get((run.dag_id, run.run_id), [])) for run in runs]}
+    except Exception as exc:  # reported on the page, never raised: the ledger's runs are still shown
+        log.warning("patch rollouts page: reading Airflow's runs failed: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        return {"ok": False, "failure": classify_failure(exc, "Airflow's metadata database")}
+
+
+def airflow_run_view(run, failed_tasks: Sequence[str]) -> dict:
+    """What the page needs of a DagRun, as plain data."""
+    def iso(moment) -> str | None:
+        return moment.isoformat() if isinstance(moment, datetime) else None
+
+    state = getattr(run.state, "value", run.state)
+    return {
+        "dag_id": run.dag_id, "run_id": run.run_id, "state": str(state) if state else None, "start_date": iso(run.start_date),
+        "end_date": iso(run.end_date), "run_after": iso(run.run_after), "conf": dict(run.conf or {}), "failed_tasks": list(failed_tasks),
+    }
 
 
 def read_report_html(

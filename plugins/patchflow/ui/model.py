@@ -14,7 +14,9 @@ from typing import Any, Iterable, Mapping, Sequence
 from patchflow.aws.inventory import is_compliant
 from patchflow.core.links import dag_run_url, report_url
 from patchflow.core.report_records import Report, RunOutcome
-from patchflow.ui.stage_model import short_id, shown_state, stage_row
+from patchflow.core.waits import Wait
+from patchflow.ui.run_state_model import ONGOING_OUTCOMES, airflow_headline, run_outcome, run_start, settled_state, stage_waits
+from patchflow.ui.stage_model import not_reached_row, short_id, shown_state, stage_row
 
 STALE_AFTER_SECONDS = 24 * 3600
 DEFAULT_RUN_LIMIT = 10
@@ -28,6 +30,8 @@ STAGE_LOOK = {
     "not started": ("not reached", "idle"),
     "not selected": ("not in this run", "idle"),
     "scanned": ("scanned (dry run)", "idle"),  # a dry run's passing stage: nothing installed, never green
+    "waiting": ("waiting", "active"),  # for its window, its soak or its approval (the box says which)
+    "stopped": ("stopped", "bad"),  # running when Airflow ended the run
 }
 OUTCOME_LOOK = {
     "promoted": ("Promoted", "ok"),
@@ -36,6 +40,8 @@ OUTCOME_LOOK = {
     "running": ("Running", "active"),
     "skipped": ("Skipped", "warn"),  # a scheduled run that started too late patched nothing: not a failure, but a patch day missed
     "dry_run": ("Dry run passed", "idle"),  # every gate passed as a scan: nothing installed, nothing promoted
+    "success": ("Succeeded in Airflow", "idle"),  # marked success in Airflow with no end in the ledger: not a promotion
+    "queued": ("Queued", "idle"),
 }
 
 FLEET_PERMISSIONS = (
@@ -222,9 +228,13 @@ def dry_run_outcome(report: Report) -> RunOutcome:
     return RunOutcome.DRY_RUN if report.dry_run and report.outcome is RunOutcome.PROMOTED else report.outcome
 
 
-def run_summary(report: Report, plan: Mapping | None, *, base_url: str | None, region: str | None) -> dict:
-    """One rollout run from its report (patchflow.core.report.build_report): verdicts, reasons, links, the path picture."""
-    outcome = dry_run_outcome(report).value
+def run_summary(report: Report, plan: Mapping | None, *, base_url: str | None, region: str | None, airflow_run: Mapping | None = None,
+                waits: Sequence[Wait] = (), now: datetime | None = None) -> dict:
+    """One rollout run from its report (patchflow.core.report.build_report): verdicts, reasons, links, the path picture;
+    Airflow's state of the run (gather.airflow_run_view) overrules the ledger's, and its current `waits` show on their stages."""
+    ledger_outcome = dry_run_outcome(report).value
+    airflow_state = (airflow_run or {}).get("state")
+    outcome = run_outcome(ledger_outcome, airflow_state)
     outcome_text, outcome_tone = OUTCOME_LOOK.get(outcome, (outcome.capitalize(), "idle"))
     pins = {s.name: s.pinned_to.stage for s in report.stages if s.pinned_to}
     if not report.pins_recorded:
@@ -237,27 +247,39 @@ def run_summary(report: Report, plan: Mapping | None, *, base_url: str | None, r
     for stage in report.stages:
         if stage.manifest and stage.manifest.hash:
             manifests.append({"stage": stage.name, "hash": stage.manifest.hash, "short": short_id(stage.manifest.hash, 12), "size": stage.manifest.size})
-        stages.append(stage_row(stage, patch_group=stage.patch_group or planned_groups.get(stage.name, ""), pinned_to=pins.get(stage.name), region=region,
-                                dry_run=report.dry_run))
+        row = stage_row(stage, patch_group=stage.patch_group or planned_groups.get(stage.name, ""), pinned_to=pins.get(stage.name), region=region,
+                        dry_run=report.dry_run)
+        row["state"] = settled_state(row["state"], stage.name, [s.name for s in report.stages], outcome, report.blocking_stage)
+        if outcome in ONGOING_OUTCOMES and now is not None:
+            row["waits"] = stage_waits(waits, stage.name, now)
+        if row["waits"] and row["state"] not in ("blocked", "failed"):
+            row["state"] = "waiting"
+        stages.append(row)
+    if report.started_at is None:  # the start failed before it recorded the run's stages: the plan's, none reached
+        stages += [not_reached_row(name, group) for name, group in planned_groups.items() if name not in {s.name for s in report.stages}]
+        stages = [{**row, "state": settled_state(row["state"], row["name"], list(planned_groups), outcome, report.blocking_stage)} for row in stages]
+    failed_tasks = list((airflow_run or {}).get("failed_tasks", []))
+    started_at = run_start(report.started_at, airflow_run)
     return {
         "plan": report.plan or (plan or {}).get("name", ""),
         "dag_id": report.dag_id,
         "run_id": report.run_id,
-        "started_at": report.started_at,
+        "started_at": started_at,
         "finished_at": report.finished_at,
-        "when": format_time(report.started_at),
-        "took": humanize_duration(report.started_at, report.finished_at),
+        "when": format_time(started_at),
+        "took": humanize_duration(started_at, report.finished_at),
         "outcome": outcome,
         "outcome_text": outcome_text,
         "tone": outcome_tone,
-        "headline": _headline(report),
+        "headline": airflow_headline(ledger_outcome, airflow_state, failed_tasks) or _headline(report),
         "dry_run": report.dry_run,
         "change_ticket": report.change_ticket,
         "dag_run_url": dag_run_url(base_url, report.dag_id, report.run_id),
         "report_url": report_url(base_url, report.dag_id, report.run_id),
         "stages": stages,
         "manifests": manifests,
-        "path": promotion_path(report, plan),
+        "path": promotion_path(report, plan, stages),
+        "airflow": None if airflow_run is None else {"state": airflow_state, "failed_tasks": failed_tasks},
     }
 
 
@@ -274,20 +296,27 @@ def _headline(report: Report) -> str:
     return f"{dry}stopped at {report.blocking_stage}: {reason}" if report.blocking_stage else f"{dry}{reason}".strip()
 
 
-def promotion_path(report: Report, plan: Mapping | None) -> list[dict]:
-    """dev -> test -> prod as this run left it: every stage of the plan, in order, with its state."""
+def promotion_path(report: Report, plan: Mapping | None, rows: Sequence[Mapping] = ()) -> list[dict]:
+    """dev -> test -> prod as this run left it: every stage of the plan, in order, with its state; `rows` (the run's
+    stage rows) give the states as the run stands, Airflow's word and the waits included. A waiting box says for what."""
     by_name = {s.name: s for s in report.stages}
+    shown = {row["name"]: row for row in rows}
     names = [s["name"] for s in (plan or {}).get("stages", [])] or list(by_name)
     names += [n for n in by_name if n not in names]
     path = []
     for name in names:
         stage = by_name.get(name)
-        state = "not selected" if stage is None else shown_state(stage, report.dry_run)
+        row = shown.get(name, {})
+        state = row.get("state") or ("not selected" if stage is None else shown_state(stage, report.dry_run))
         label, tone = STAGE_LOOK.get(state, (state, "idle"))
+        waits = row.get("waits") or []
+        if state == "waiting" and waits:
+            label = waits[0]["short"]
         group = (stage.patch_group if stage else "") or next(
             (s["patch_group"] for s in (plan or {}).get("stages", []) if s["name"] == name), ""
         )
-        path.append({"name": name, "patch_group": group, "state": state, "label": label, "tone": tone})
+        path.append({"name": name, "patch_group": group, "state": state, "label": label, "tone": tone,
+                     **({"waits": [wait["line"] for wait in waits]} if state == "waiting" else {})})
     return path
 
 
@@ -371,6 +400,7 @@ def build_page(
     user: str | None = None,
     run_limit: int = DEFAULT_RUN_LIMIT,
     scoped_fleets: Sequence[Mapping] = (),
+    airflow: Mapping | None = None,
 ) -> dict:
     """Everything the page shows.
 
@@ -378,9 +408,13 @@ def build_page(
             or {"ok": False, "failure": {...}}
     ledger: {"ok": True, "reports": [Report, ...], "failures": [failure, ...]} or {"ok": False, "failure": {...}}
             (ok also: "releases": {plan name: [releases_model.standing_data, ...]}, "release_failures": [failure with "plan", ...])
+            (ok also: "waits": {(dag_id, run_id): [patchflow.core.waits.Wait, ...]} of the runs still going)
     scoped_fleets: each account and Region a stage targets, as gather.read_scoped_fleet read it (none without targets)
+    airflow: {"ok": True, "runs": [gather.airflow_run_view, ...]} or {"ok": False, "failure": {...}}; None: not read
     """
-    from patchflow.ui.scopes_model import has_scopes, plan_where, scope_sections  # here: scopes_model builds on this module
+    # Here: these modules build on this one.
+    from patchflow.ui.runs_model import airflow_notice, dry_run_note, latest_runs, promotion, run_summaries
+    from patchflow.ui.scopes_model import has_scopes, plan_where, scope_sections
 
     notices = []
     for problem in plan_problems:
@@ -410,11 +444,13 @@ def build_page(
         fleet_status = notice["kind"]
 
     runs: list[dict] = []
+    airflow_runs = (airflow or {}).get("runs", []) if (airflow or {}).get("ok") else []
+    notices += [notice for notice in [airflow_notice(airflow)] if notice]
     if ledger.get("ok"):
         for failure in merge_failures(ledger.get("failures", [])):
             notices.append(failure_notice({"source": "ledger", **failure}))
-        reports = recent_runs(ledger.get("reports", []), run_limit)
-        runs = [run_summary(r, plan_by_dag.get(r.dag_id), base_url=base_url, region=region) for r in reports]
+        runs = run_summaries(ledger.get("reports", []), airflow_runs, ledger.get("waits", {}), plan_by_dag, base_url=base_url, region=region,
+                             now=now, limit=run_limit)
         ledger_status = "ok"
         if not runs and not any(f.get("kind") == "missing" for f in ledger.get("failures", [])):
             dag_ids = ", ".join(sorted(plan_by_dag)) or "a rollout DAG"
@@ -429,22 +465,23 @@ def build_page(
     from patchflow.ui.releases_model import release_notice, release_tables  # here: releases_model builds on this module
     notices += [release_notice(failure) for failure in ledger.get("release_failures", [])]
 
-    latest_by_plan, dry_runs_since = latest_runs(ledger.get("reports", []) if ledger.get("ok") else [], plan_by_dag, base_url=base_url, region=region)
+    latest_by_plan, dry_runs_since = latest_runs(ledger.get("reports", []) if ledger.get("ok") else [], plan_by_dag, base_url=base_url, region=region,
+                                                 airflow_runs=airflow_runs, waits=ledger.get("waits", {}), now=now)
     promotions = []
     for plan in plans:
         run = latest_by_plan.pop(plan["dag_id"], None)
         if run is not None:
-            promotions.append(_promotion(run, dry_runs_since.get(plan["dag_id"])))
+            promotions.append(promotion(run, dry_runs_since.get(plan["dag_id"])))
             continue
         # Without a ledger nothing is known of past runs: say "unknown", never "no runs".
         state, label, outcome = ("no runs", "no runs yet", "No runs yet") if ledger_status == "ok" else ("unknown", "unknown", "History unavailable")
         path = [{"name": s["name"], "patch_group": s["patch_group"], "state": state, "label": label, "tone": "idle"} for s in plan["stages"]]
         promotions.append({"plan": plan["name"], "dag_id": plan["dag_id"], "run_id": "", "dag_run_url": "", "outcome_text": outcome, "tone": "idle", "path": path, "when": "",
-                           "dry_run_since": _dry_run_note(dry_runs_since.get(plan["dag_id"]))})
+                           "dry_run_since": dry_run_note(dry_runs_since.get(plan["dag_id"]))})
     # Runs of plans no longer in include/rollouts.
-    promotions += [_promotion(run, dry_runs_since.get(dag_id)) for dag_id, run in latest_by_plan.items()]
+    promotions += [promotion(run, dry_runs_since.get(dag_id)) for dag_id, run in latest_by_plan.items()]
     where_by_plan = {plan["name"]: plan_where(plan) for plan in plans}
-    promotions = [{**promotion, "where": where_by_plan.get(promotion["plan"], [])} for promotion in promotions]
+    promotions = [{**entry, "where": where_by_plan.get(entry["plan"], [])} for entry in promotions]
     return {
         "title": "Patch rollouts",
         "generated_at": now.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -460,28 +497,3 @@ def build_page(
         "runs": runs,
         "releases": release_tables(plans, ledger, now, base_url),
     }
-
-
-def latest_runs(reports: Sequence[Report], plan_by_dag: Mapping[str, Mapping], *, base_url: str | None, region: str | None) -> tuple[dict[str, dict], dict[str, dict]]:
-    """Per DAG: its latest run that was not a dry run, and the latest dry run after that one (if any).
-
-    A dry run installs nothing, so the promotion path is the latest real run's, a block included; a dry
-    run since then is only named beside it. Every report counts, not only the recent runs the page lists.
-    """
-    real: dict[str, dict] = {}
-    dry: dict[str, dict] = {}
-    for report in recent_runs(reports, len(reports)):
-        if report.dag_id in real or (report.dry_run and report.dag_id in dry):
-            continue
-        run = run_summary(report, plan_by_dag.get(report.dag_id), base_url=base_url, region=region)
-        (dry if report.dry_run else real)[report.dag_id] = run
-    return real, dry
-
-
-def _dry_run_note(run: Mapping | None) -> dict | None:
-    return None if run is None else {key: run[key] for key in ("run_id", "dag_run_url", "outcome_text", "when")}
-
-
-def _promotion(run: Mapping, dry_run_since: Mapping | None = None) -> dict:
-    promotion = {key: run[key] for key in ("plan", "dag_id", "run_id", "dag_run_url", "outcome_text", "tone", "path", "when")}
-    return {**promotion, "dry_run_since": _dry_run_note(dry_run_since)}

@@ -18,7 +18,7 @@ TONE_COLOURS = {
 BAR_COLOURS = {"compliant": "#2da44e", "non_compliant": "#cf222e", "no_data": "#afb8c1"}
 BAR_LEGEND = (("compliant", BAR_COLOURS["compliant"]), ("non-compliant", BAR_COLOURS["non_compliant"]), ("no data", BAR_COLOURS["no_data"]))
 # A stage's state -> the colour family of its pill in a run's table
-STATE_TONES = {"promoted": "ok", "blocked": "bad", "failed": "bad", "running": "active"}
+STATE_TONES = {"promoted": "ok", "blocked": "bad", "failed": "bad", "stopped": "bad", "running": "active", "waiting": "active"}
 PROMOTION_BOX_WIDTH, PROMOTION_BOX_HEIGHT, PROMOTION_GAP = 150, 58, 44
 
 

@@ -8,6 +8,8 @@ from patchflow.core.links import console_command_url
 from patchflow.core.report_health import health_verdict
 from patchflow.core.report_patches import list_heading
 from patchflow.core.report_records import SCOPE_KEYS, ScopeSummary, Stage, StageState, Verdict, Wave
+from patchflow.core.report import latest_tries
+from patchflow.ui.run_state_model import wave_counts
 
 
 def short_id(value: str | None, length: int = 8) -> str:
@@ -27,7 +29,9 @@ def stage_row(stage: Stage, *, patch_group: str, pinned_to: str | None, region: 
     reasons = list(verdict.reasons or ()) if verdict else []
     if stage.error:
         reasons.append(stage.error)
-    counts = stage.counts
+    waves = latest_tries(stage.waves)
+    # Without a gate verdict the counts are the waves' own, each retried wave counted once.
+    counts = stage.counts if verdict is not None else wave_counts(waves)
     return {
         "name": stage.name,
         "patch_group": patch_group,
@@ -42,9 +46,18 @@ def stage_row(stage: Stage, *, patch_group: str, pinned_to: str | None, region: 
         "offline": list(stage.offline),
         "pinned_to": pinned_to,
         # A stage with targets shows its waves under the account and Region each ran in.
-        "waves": [wave_row(w, region) for w in stage.waves if not any(_ran_in(w, scope) for scope in stage.scopes)],
-        "scopes": [scope_row(scope, [w for w in stage.waves if _ran_in(w, scope)], region) for scope in stage.scopes],
+        "waves": [wave_row(w, region) for w in waves if not any(_ran_in(w, scope) for scope in stage.scopes)],
+        "scopes": [scope_row(scope, [w for w in waves if _ran_in(w, scope)], region) for scope in stage.scopes],
         "would_install": list_heading("would install", stage.would_install) if stage.would_install is not None else None,
+        "waits": [],  # what the stage waits for while the run goes on (patchflow.ui.run_state_model.stage_waits)
+    }
+
+
+def not_reached_row(name: str, patch_group: str) -> dict:
+    """The row of a stage the run recorded nothing of (stage_row's keys)."""
+    return {
+        "name": name, "patch_group": patch_group, "state": "not started", "gate": "-", "reasons": [], "health": None, "targets": 0, "succeeded": 0,
+        "failed": 0, "unreachable": 0, "offline": [], "pinned_to": None, "waves": [], "scopes": [], "would_install": None, "waits": [],
     }
 
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from patchflow.aws.compliance import fresh_patch_states, reported_since
+from patchflow.aws.compliance import failed_patch_ids, fresh_patch_states, reported_since
 
 SENT = datetime(2026, 12, 6, 2, 0, tzinfo=timezone.utc)
 
@@ -58,3 +58,27 @@ def test_a_node_that_never_reports_is_given_up_on_at_the_bound():
 
     fresh = fresh_patch_states(ssm, ["i-silent"], SENT, wait_for=["i-silent"], timeout_seconds=30, poll_seconds=10, sleep=sleep, monotonic=lambda: clock[0])
     assert (fresh, len(ssm.reads)) == ({}, 4)
+
+
+class PatchPages:
+    """DescribeInstancePatches answering in two pages, recording each request."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+
+    def describe_instance_patches(self, **request):
+        self.requests.append(request)
+        if "NextToken" not in request:
+            return {"Patches": [{"KBId": "KB5034441", "State": "Failed"}], "NextToken": "page-2"}
+        return {"Patches": [{"KBId": "curl.x86_64", "State": "Failed"}]}
+
+
+def test_failed_patch_ids_asks_for_failed_patches_only_and_reads_every_page():
+    ssm = PatchPages()
+    assert (failed_patch_ids(ssm, "i-1"), ssm.requests) == (
+        ["KB5034441", "curl.x86_64"],
+        [
+            {"InstanceId": "i-1", "Filters": [{"Key": "State", "Values": ["Failed"]}], "MaxResults": 100},
+            {"InstanceId": "i-1", "Filters": [{"Key": "State", "Values": ["Failed"]}], "MaxResults": 100, "NextToken": "page-2"},
+        ],
+    )

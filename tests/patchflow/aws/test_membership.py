@@ -108,7 +108,7 @@ def test_report_flags_every_rule_the_fleet_breaks(report_fleet, report_setup):
         f"  patch group 'dev': no baseline is registered for UBUNTU; its 1 UBUNTU instance ({ubuntu}) gets the UBUNTU default baseline",
         f"  patch group 'prod': no baseline is registered for WINDOWS; its 1 WINDOWS instance ({conflicting}) gets the WINDOWS default baseline",
         f"  patch group 'test': no baseline is registered for AMAZON_LINUX_2023; its 1 AMAZON_LINUX_2023 instance ({lost}) gets the AMAZON_LINUX_2023 default baseline",
-        f"  {rollouts / 'demo.yaml'}: stages[2].patch_group: 'qa' is not tagged on any managed instance and no baseline is registered for it",
+        f"  {rollouts / 'demo.yaml'}: stages[2] (prod).patch_group: 'qa' is not tagged on any managed instance and no baseline is registered for it",
     ]
     assert groups(report_fleet, "--rollouts", str(rollouts)) == (1, "\n".join(expected) + "\n", "")
 

@@ -40,6 +40,12 @@ def test_names_stay_unique():
     assert len(names) == len(set(names))
 
 
+def test_the_readme_gives_the_exit_codes_of_every_command_in_registry_order():
+    section = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8").split("\n## Commands and exit codes\n")[1].split("\n## ")[0]
+    rows = [line.split(" | ")[0] for line in section.splitlines() if line.startswith("| `")]
+    assert [row.removeprefix("| `").split()[0].rstrip("`") for row in rows] == [name for name, _, _ in COMMANDS]
+
+
 def test_only_the_chosen_command_is_imported(monkeypatch):
     imported = []
     real_import = cli.importlib.import_module
@@ -49,7 +55,7 @@ def test_only_the_chosen_command_is_imported(monkeypatch):
 
 
 BAD_ARGS = [
-    pytest.param(["frob"], "patchflow: COMMAND: expected one of lint, check, preview, sync, groups, releases, pools, import, demo, standalone, e2e-distributed, got 'frob'", id="unknown-command"),
+    pytest.param(["frob"], "patchflow: COMMAND: expected one of lint, check, preview, sync, groups, releases, pools, runs, import, demo, standalone, e2e-distributed, got 'frob'", id="unknown-command"),
     pytest.param([], "patchflow: COMMAND: expected a command, got nothing", id="no-command"),
     pytest.param(["preview", "prod-al2023"], "patchflow preview: --on: expected a value, got nothing", id="preview-without-on"),
     pytest.param(["preview", "prod-al2023", "--on", "16/11/2026"], "patchflow preview: --on: expected a date YYYY-MM-DD or YYYY-MM-DDTHH:MM[Z], got '16/11/2026'", id="preview-bad-date"),
@@ -119,7 +125,7 @@ def test_lint_dispatches_plans_and_checks_baselines_as_a_set(capsys, tmp_path):
 
 CATALOG = [
     {"id": "openssl-libs.x86_64", "title": "openssl", "operating_system": "AMAZON_LINUX_2023", "product": "AmazonLinux2023",
-     "classification": "Security", "severity": "Critical", "release_date": "2026-11-01T18:00:00Z"},
+     "classification": "Security", "severity": "Critical", "release_date": "2026-11-01T18:00:00Z", "cve_ids": ["CVE-2024-0727", "CVE-2024-5535"]},
     {"id": "vim.x86_64", "title": "vim", "operating_system": "AMAZON_LINUX_2023", "product": "AmazonLinux2023",
      "classification": "Security", "severity": "Low", "release_date": "2026-11-01T09:00:00Z"},
     {"id": "curl.x86_64", "title": "curl", "operating_system": "AMAZON_LINUX_2023", "product": "AmazonLinux2023",
@@ -149,20 +155,20 @@ def preview_files(tmp_path):
 PREVIEWS = [
     pytest.param(["--on", "2026-11-08"], [
         "preview-me (AMAZON_LINUX_2023) approves on 2026-11-08: 2 of 3 catalog patches",
-        "ID                   CLASSIFICATION  SEVERITY  RELEASED          COMPLIANCE   REASON",
-        "openssl-libs.x86_64  Security        Critical  2026-11-01 18:00  CRITICAL     approval rule 1",
-        "vim.x86_64           Security        Low       2026-11-01 09:00  UNSPECIFIED  approved patch list",
+        "ID                   CLASSIFICATION  SEVERITY  RELEASED          COMPLIANCE   REASON               CVES",
+        "openssl-libs.x86_64  Security        Critical  2026-11-01 18:00  CRITICAL     approval rule 1      CVE-2024-0727, CVE-2024-5535",
+        "vim.x86_64           Security        Low       2026-11-01 09:00  UNSPECIFIED  approved patch list  -",
     ], id="end-of-day-includes-18h"),
     pytest.param(["--on", "2026-11-08T17:59"], [
         "preview-me (AMAZON_LINUX_2023) approves on 2026-11-08T17:59Z: 1 of 3 catalog patches",
-        "ID          CLASSIFICATION  SEVERITY  RELEASED          COMPLIANCE   REASON",
-        "vim.x86_64  Security        Low       2026-11-01 09:00  UNSPECIFIED  approved patch list",
+        "ID          CLASSIFICATION  SEVERITY  RELEASED          COMPLIANCE   REASON               CVES",
+        "vim.x86_64  Security        Low       2026-11-01 09:00  UNSPECIFIED  approved patch list  -",
     ], id="one-minute-early"),
     pytest.param(["--on", "2026-11-05", "--diff-to", "2026-11-20"], [
         "preview-me (AMAZON_LINUX_2023) adds between 2026-11-05 and 2026-11-20: 2 of 3 catalog patches",
-        "ID                   CLASSIFICATION  SEVERITY  RELEASED          COMPLIANCE  REASON",
-        "openssl-libs.x86_64  Security        Critical  2026-11-01 18:00  CRITICAL    approval rule 1",
-        "curl.x86_64          Bugfix          None      2026-11-10 02:00  LOW         approval rule 2",
+        "ID                   CLASSIFICATION  SEVERITY  RELEASED          COMPLIANCE  REASON           CVES",
+        "openssl-libs.x86_64  Security        Critical  2026-11-01 18:00  CRITICAL    approval rule 1  CVE-2024-0727, CVE-2024-5535",
+        "curl.x86_64          Bugfix          None      2026-11-10 02:00  LOW         approval rule 2  -",
     ], id="diff-to-later-date"),
     pytest.param(["--on", "2026-11-20", "--diff-to", "2026-11-20"], [
         "preview-me (AMAZON_LINUX_2023) adds between 2026-11-20 and 2026-11-20: 0 of 3 catalog patches",
@@ -176,10 +182,40 @@ def test_preview_table(capsys, preview_files, options, expected):
     assert run_cli(capsys, *argv) == (0, "\n".join(expected) + "\n", "")
 
 
-def test_preview_by_name_uses_the_project_catalog(capsys):
+SIMULATED = (
+    "Note: this is fleetsim's synthetic catalog: package names, versions and titles follow real ones, but release dates, "
+    "advisory and KB numbers and CVE ids are made up."
+)
+
+
+def test_preview_by_name_uses_the_project_catalog_and_says_once_that_it_is_synthetic(capsys):
     code, out, err = run_cli(capsys, "preview", "MyCustomPatchBaseline", "--on", "2026-11-16")
     # The seed baseline targets Windows Server 2016; the catalog is Windows Server 2022.
-    assert (code, out, err) == (0, "MyCustomPatchBaseline (WINDOWS) approves on 2026-11-16: 0 of 26 catalog patches\n", "")
+    assert (code, out, err) == (0, f"MyCustomPatchBaseline (WINDOWS) approves on 2026-11-16: 0 of 26 catalog patches\n{SIMULATED}\n", "")
+
+
+def test_preview_of_the_project_catalog_shows_each_patchs_cves(capsys):
+    code, out, err = run_cli(capsys, "preview", "dev-al2023", "--on", "2026-11-10", "--diff-to", "2026-11-16")
+    assert (code, out.splitlines(), err) == (0, [
+        "patchflow-dev-al2023 (AMAZON_LINUX_2023) adds between 2026-11-10 and 2026-11-16: 3 of 36 catalog patches",
+        "ID               CLASSIFICATION  SEVERITY   RELEASED          COMPLIANCE  REASON           CVES",
+        "python3.x86_64   Security        Medium     2026-11-13 09:00  MEDIUM      approval rule 2  CVE-2026-33455, CVE-2026-43865",
+        "sudo.x86_64      Security        Important  2026-11-15 02:00  CRITICAL    approval rule 1  CVE-2026-22025, CVE-2026-32261, CVE-2026-35107",
+        "git-core.x86_64  Security        Important  2026-11-16 09:00  CRITICAL    approval rule 1  CVE-2026-21964, CVE-2026-23761, CVE-2026-39629",
+        SIMULATED,
+    ], "")
+
+
+def test_a_catalog_copied_from_the_simulated_one_is_called_synthetic_too(capsys, preview_files):
+    catalog = preview_files / "catalog" / "AMAZON_LINUX_2023.json"
+    catalog.write_text(json.dumps({"generated_by": "python -m fleetsim.build_catalog", "patches": CATALOG}))
+    argv = ["preview", str(preview_files / "preview-me.yaml"), "--on", "2026-11-05", "--catalog", str(preview_files / "catalog")]
+    assert run_cli(capsys, *argv) == (0, "\n".join([
+        "preview-me (AMAZON_LINUX_2023) approves on 2026-11-05: 1 of 3 catalog patches",
+        "ID          CLASSIFICATION  SEVERITY  RELEASED          COMPLIANCE   REASON               CVES",
+        "vim.x86_64  Security        Low       2026-11-01 09:00  UNSPECIFIED  approved patch list  -",
+        SIMULATED,
+    ]) + "\n", "")
 
 
 def test_preview_of_an_invalid_file_prints_its_problems_and_exits_1(capsys):

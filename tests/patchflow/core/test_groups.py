@@ -96,7 +96,7 @@ def test_report_lists_every_instance_every_group_and_every_problem():
         "  patch group 'dev': no baseline is registered for UBUNTU; its 1 UBUNTU instance (i-0b) gets the UBUNTU default baseline",
         "  patch group 'test': no baseline is registered for WINDOWS; its 1 WINDOWS instance (i-0c) gets the WINDOWS default baseline",
         # test is carried, by i-0c's second tag; prod has a baseline but no instance.
-        "  include/rollouts/demo.yaml: stages[2].patch_group: 'prod' is not tagged on any managed instance",
+        "  include/rollouts/demo.yaml: stages[2] (prod).patch_group: 'prod' is not tagged on any managed instance",
     ])
 
 
@@ -135,10 +135,10 @@ def test_report_as_json():
 PLAN_CASES = [
     ("every-stage-group-carried", [node(f"i-0{g}", {"Patch Group": g}) for g in ("dev", "test", "prod")], {(g, AL): Registration("pb-1", "x") for g in ("dev", "test", "prod")}, []),
     ("untagged-group-with-a-baseline", [node("i-0a", {"Patch Group": "dev"}), node("i-0b", {"PatchGroup": "test"})], {(g, AL): Registration("pb-1", "x") for g in ("dev", "test", "prod")}, [
-        "include/rollouts/demo.yaml: stages[2].patch_group: 'prod' is not tagged on any managed instance"]),
+        "include/rollouts/demo.yaml: stages[2] (prod).patch_group: 'prod' is not tagged on any managed instance"]),
     ("untagged-group-without-a-baseline", [node("i-0a", {"Patch Group": "dev"})], {("dev", AL): Registration("pb-1", "x"), ("prod", "WINDOWS"): Registration("pb-2", "y")}, [
-        "include/rollouts/demo.yaml: stages[1].patch_group: 'test' is not tagged on any managed instance and no baseline is registered for it",
-        "include/rollouts/demo.yaml: stages[2].patch_group: 'prod' is not tagged on any managed instance"]),
+        "include/rollouts/demo.yaml: stages[1] (test).patch_group: 'test' is not tagged on any managed instance and no baseline is registered for it",
+        "include/rollouts/demo.yaml: stages[2] (prod).patch_group: 'prod' is not tagged on any managed instance"]),
 ]
 
 

@@ -105,7 +105,7 @@ WAVE_RESULT = {
             {},
             [
                 "ledger record: kind: expected one of run_started, preflight, command_sent, wave_result, wave_cancelled, stage_verdict, stage_failed,"
-                " manifest, release_chosen, drift, health_check, run_finished, got 'run_stopped'"
+                " manifest, release_chosen, drift, health_check, waiting, run_finished, got 'run_stopped'"
             ],
             id="unknown-kind",
         ),
@@ -161,7 +161,8 @@ def _keys(declared) -> tuple[list[str], list[str]]:
 
 def test_nested_shapes_are_the_json_their_types_write():
     node = VerifiedNode("i-1", True, "Success", 0, "ok")
-    judged = WaveRow("i-1", "UBUNTU", Outcome.SUCCEEDED, "Success", verification=node.row_verification()).judged(PinnedCompliance(True, (), (), (), ()))
+    judged = (WaveRow("i-1", "UBUNTU", Outcome.FAILED, "Failed", failed_patches=1, verification=node.row_verification())
+              .judged(PinnedCompliance(True, (), (), (), ())).with_failed_patch_ids(("curl",)))
     unpinned = WaveRow("i-1", "UBUNTU", Outcome.SUCCEEDED, "Success")
     verification = VerificationRun(("AWS-RunShellScript",), ("c-1",), (node,))
     assert _keys(RowVerificationJson) == (sorted(node.row_verification()),) * 2

@@ -68,6 +68,8 @@ def test_a_pinned_row_takes_compliance_from_the_manifest_and_carries_the_extras(
         pytest.param(WaveRow("i-1", AL, Outcome.SUCCEEDED, "Success", True, command_id="cmd-1", not_installed=(), drift=0, moved_on=()), id="pinned"),
         pytest.param(WaveRow("i-2", None, Outcome.NOT_DISPATCHED, "NoInvocation"), id="unknown-os"),
         pytest.param(WaveRow("i-1", AL, Outcome.FAILED, "Success", True, command_id="cmd-1", verification=VERIFICATION), id="verified"),
+        pytest.param(WaveRow("i-1", AL, Outcome.FAILED, "Failed", False, False, 0, 2, "cmd-1", failed_patch_ids=("KB5034441", "curl.x86_64")),
+                     id="failed-patches-named"),
     ],
 )
 def test_json_round_trip(row):
@@ -78,6 +80,28 @@ def test_a_verified_row_carries_the_health_check_after_the_keys_older_ledgers_ho
     assert WaveRow("i-1", AL, Outcome.FAILED, "Success", True, command_id="cmd-1", verification=VERIFICATION).to_json() == {
         "instance_id": "i-1", "operating_system": AL, "outcome": "failed", "status_details": "Success", "compliant": True,
         "pending_reboot": False, "missing": 0, "failed_patches": 0, "command_id": "cmd-1", "verification": VERIFICATION,
+    }
+
+
+@pytest.mark.parametrize(
+    "row, lists",
+    [
+        pytest.param(WaveRow("i-1", AL, Outcome.FAILED, "Failed", False, False, 0, 1, "cmd-1"), True, id="failed-with-failed-patches"),
+        pytest.param(WaveRow("i-1", AL, Outcome.FAILED, "Failed", None, command_id="cmd-1"), False, id="failed-without-a-fresh-state"),
+        pytest.param(WaveRow("i-1", AL, Outcome.SUCCEEDED, "Success", False, False, 0, 1, "cmd-1"), False, id="succeeded-with-an-old-failure"),
+        pytest.param(WaveRow("i-1", AL, Outcome.TIMED_OUT, "ExecutionTimedOut", False, False, 0, 1, "cmd-1"), False, id="timed-out"),
+        pytest.param(WaveRow("i-1", AL, Outcome.UNREACHABLE, "NotSent: agent ConnectionLost at preflight"), False, id="unreachable"),
+    ],
+)
+def test_only_a_failed_node_that_failed_patches_has_them_listed(row, lists):
+    assert row.lists_failed_patches is lists
+
+
+def test_a_failed_row_names_its_failed_patches_sorted_once_after_the_keys_older_ledgers_hold():
+    row = WaveRow("i-1", AL, Outcome.FAILED, "Failed", False, False, 0, 2, "cmd-1").with_failed_patch_ids(["curl.x86_64", "KB5034441", "curl.x86_64"])
+    assert row.to_json() == {
+        "instance_id": "i-1", "operating_system": AL, "outcome": "failed", "status_details": "Failed", "compliant": False,
+        "pending_reboot": False, "missing": 0, "failed_patches": 2, "command_id": "cmd-1", "failed_patch_ids": ["KB5034441", "curl.x86_64"],
     }
 
 
@@ -112,6 +136,6 @@ def test_patched_instances_are_the_successes_of_known_operating_system():
 def test_record_kinds_are_stored_as_their_plain_names():
     assert [json.loads(json.dumps({"kind": kind}))["kind"] for kind in RecordKind] == [
         "run_started", "preflight", "command_sent", "wave_result", "wave_cancelled", "stage_verdict", "stage_failed", "manifest", "release_chosen", "drift",
-        "health_check", "run_finished",
+        "health_check", "waiting", "run_finished",
     ]
     assert f"{RecordKind.COMMAND_SENT}" == "command_sent"

@@ -73,6 +73,17 @@ def test_promoted_run_report_carries_manifest_and_per_instance_outcomes():
     assert "<td>i-1</td>" in page and "PROMOTED" in page
 
 
+def test_a_retried_wave_is_listed_once_with_its_last_try_s_result_and_counted_once():
+    records = _records(blocked=True)
+    first_try = {**records[3], "at": "2026-11-28T10:00:09.000000Z", "instances": [{**row, "outcome": "TIMED_OUT", "status_details": "InProgress"} for row in records[3]["instances"]]}
+    records = [*records[:3], first_try, *records[3:]]
+    del records[-2]  # no stage verdict: the stage's counts come from its waves
+    report = build_report(records)
+    (dev, _) = report.stages
+    assert [(w.wave, [i.outcome for i in w.instances]) for w in dev.waves] == [(1, ["SUCCEEDED", "FAILED"])]
+    assert (dev.counts["targets"], dev.counts["succeeded"], dev.counts["failed"]) == (2, 1, 1)
+
+
 LATE = ("scheduled for Sun 29 Nov 02:00 Europe/Berlin, started 3 days 4 hours late (limit 1 hour); nothing patched — "
         "the next scheduled run is Wed 09 Dec 02:00 (dev)")
 

@@ -7,9 +7,10 @@ import json
 import pytest
 
 from patchflow.core.report import build_report, headline, render_html, render_markdown, summary_table
+from patchflow.core.report_attention import row_reason
 from patchflow.core.report_fields import shown_time
 from patchflow.core.report_patches import ListedPatch
-from patchflow.core.report_records import Report
+from patchflow.core.report_records import InstanceRow, Report
 
 RUN = {"dag_id": "rollout_demo", "run_id": "manual__7"}
 VERDICT = {"passed": False, "reasons": ["2 of 4 instances counted as failed (limit 1)"], "counts": {"targets": 4, "succeeded": 2, "failed": 1, "unreachable": 1},
@@ -38,7 +39,7 @@ def records_of_a_run_with_failures() -> list[dict]:
         {**wave, "at": "2026-12-01T02:05:00.000000Z", "instances": [_row("i-1"), _row("i-3", "failed", "Failed")]},
         # The retried wave: i-3 succeeded this time; i-2 failed two patches; i-4 was never sent to.
         {**wave, "at": "2026-12-01T02:09:31.000000Z", "instances": [
-            _row("i-1"), _row("i-2", "failed", "Failed", failed_patches=2), _row("i-3"),
+            _row("i-1"), _row("i-2", "failed", "Failed", failed_patches=2, failed_patch_ids=["curl.x86_64", "openssl-libs.x86_64"]), _row("i-3"),
             {**_row("i-4", "unreachable", "NotSent: agent ConnectionLost at preflight"), "command_id": "", "compliant": None}]},
         {**RUN, "kind": "stage_verdict", "at": "2026-12-01T02:09:32.000000Z", "stage": "dev", "verdict": {**VERDICT, "passed": True}},
         {**RUN, "kind": "manifest", "at": "2026-12-01T02:09:33.000000Z", "stage": "dev", "content_hash": "9f2c", "size": 2, "location": "s3://l/manifest.json",
@@ -69,17 +70,32 @@ def test_the_markdown_names_every_node_that_did_not_succeed_and_why_before_the_s
         "",
         "| stage | wave | instance | os | outcome | reason |",
         "|---|---|---|---|---|---|",
-        "| dev | Install wave 1 | i-2 | AMAZON_LINUX_2023 | failed | Failed; 2 patches failed |",
+        "| dev | Install wave 1 | i-2 | AMAZON_LINUX_2023 | failed | Failed; 2 patches failed: curl.x86_64, openssl-libs.x86_64 |",
         "| dev | Install wave 1 | i-4 | AMAZON_LINUX_2023 | unreachable | NotSent: agent ConnectionLost at preflight |",
         "| test | Install wave 1 | i-9 | AMAZON_LINUX_2023 | failed | Failed; not installed: openssl-libs.x86_64 |",
         "",
     ]
 
 
+@pytest.mark.parametrize(
+    "row, reason",
+    [
+        pytest.param(_row("i-2", "failed", "Failed", failed_patches=1, failed_patch_ids=["KB5034441"]), "Failed; 1 patch failed: KB5034441", id="named"),
+        pytest.param(_row("i-2", "failed", "Failed", failed_patches=2), "Failed; 2 patches failed", id="older-ledger-counts-only"),
+        pytest.param(_row("i-2", "failed", "Failed"), "Failed", id="no-failed-patches"),
+        pytest.param(_row("i-9", "failed", "Failed", failed_patches=1, failed_patch_ids=["curl.x86_64"], not_installed=["zlib.x86_64"]),
+                     "Failed; 1 patch failed: curl.x86_64; not installed: zlib.x86_64", id="pinned-stage"),
+    ],
+)
+def test_the_reason_names_the_failed_patches_where_the_row_recorded_them(row, reason):
+    assert row_reason(InstanceRow(row)) == reason
+
+
 def test_each_wave_table_lists_its_failed_and_unreachable_nodes_first():
     markdown = render_markdown(build_report(records_of_a_run_with_failures()))
-    retried = markdown.split("- Commands: c-1; 2026-12-01T02:01:00Z to 2026-12-01T02:09:30Z")[2].split("\n\n")[1]
-    assert [line.split(" | ")[0] for line in retried.splitlines()[2:]] == ["| i-2", "| i-4", "| i-1", "| i-3"]
+    # The retried wave is listed once, with its last try's rows.
+    (_, retried) = markdown.split("- Commands: c-1; 2026-12-01T02:01:00Z to 2026-12-01T02:09:30Z")
+    assert [line.split(" | ")[0] for line in retried.split("\n\n")[1].splitlines()[2:]] == ["| i-2", "| i-4", "| i-1", "| i-3"]
 
 
 def test_the_pin_source_stage_lists_what_it_installed_with_the_severity_and_cves_its_scan_saw():
@@ -110,7 +126,8 @@ def test_the_html_says_the_same_first():
         "<strong>BLOCKED at stage test: gate: 2 of 4 instances counted as failed (limit 1). Change ticket: CHG-42.</strong>",
         "<p>Dry run (scan only): no; change ticket: CHG-42</p>",
         "started 2026-12-01T02:00:00Z, finished 2026-12-01T02:20:02Z",
-        "<tr><td>dev</td><td>Install wave 1</td><td>i-2</td><td>AMAZON_LINUX_2023</td><td>failed</td><td>Failed; 2 patches failed</td></tr>",
+        "<tr><td>dev</td><td>Install wave 1</td><td>i-2</td><td>AMAZON_LINUX_2023</td><td>failed</td>"
+        "<td>Failed; 2 patches failed: curl.x86_64, openssl-libs.x86_64</td></tr>",
         "<h3>Installed (the stage&#39;s manifest): 2 patches (AMAZON_LINUX_2023 2, WINDOWS none)</h3>",
         "<p>Commands: c-1; 2026-12-01T02:01:00Z to 2026-12-01T02:09:30Z</p>",
         "<h2>Stage prod (patch group <code>prod-web</code>): not started</h2>",

@@ -26,6 +26,10 @@ SMALL_FLEET = {
     ],
 }
 
+# fleetsim's scale for these runs: five times `make demo`'s 120. Nothing here waits on simulated time
+# (the soak is real seconds, no alarm fires), so only how long the patching takes changes.
+FAST = 600.0
+
 
 def demo(tmp_path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -42,7 +46,7 @@ def test_the_demo_promotes_a_small_fleet_and_writes_the_reports(tmp_path):
     fleet = tmp_path / "small.yaml"
     fleet.write_text(yaml.safe_dump(SMALL_FLEET))
 
-    finished = demo(tmp_path, "--fleet", str(fleet))
+    finished = demo(tmp_path, "--fleet", str(fleet), "--time-scale", str(FAST))
 
     assert finished.returncode == 0, finished.stdout + finished.stderr
     lines = finished.stdout.splitlines()
@@ -58,6 +62,39 @@ def test_the_demo_promotes_a_small_fleet_and_writes_the_reports(tmp_path):
     assert (tmp_path / "reports/report.html").read_text().startswith("<!doctype html>")
     assert "# Patch rollout report: demo" in (tmp_path / "reports/report.md").read_text()
 
+    # The demo's fleetsim, and the S3 ledger in it, are gone; `make airflow` puts what the demo kept into its own
+    # fresh fleetsim, so the Patch rollouts page reads the same run.
+    assert read_back_in_a_fresh_fleetsim(tmp_path / "airflow", fleet) == report
+
+
+def test_a_demo_on_an_airflow_home_another_airflow_runs_on_is_refused_before_anything_starts(tmp_path):
+    import fcntl
+
+    home = tmp_path / "airflow"
+    home.mkdir()
+    with (home / "airflow-home.lock").open("a+") as held:  # as `make airflow` holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finished = demo(tmp_path)
+    assert (finished.returncode, finished.stderr.strip(), finished.stdout) == (
+        2, f"demo: --airflow-home {home}: expected no other Airflow on it, got one running (a standalone or a demo: stop it first)", "")
+    assert sorted(p.name for p in home.iterdir()) == ["airflow-home.lock"]
+
+
+def read_back_in_a_fresh_fleetsim(airflow_home, fleet) -> Report:
+    from fleetsim import running
+    from patchflow.core.plan import load_plan
+    from patchflow.harness.demo import airflow_env, latest_report, prepare_aws, restore_ledger
+
+    plan = load_plan(PROJECT_ROOT / "include" / "rollouts" / "demo.yaml")
+    with running(str(fleet), seed=7) as sim, pytest.MonkeyPatch.context() as patch:
+        env = airflow_env(airflow_home, airflow_home / "demo-dags", sim.endpoint)
+        for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            patch.setenv(name, env[name])
+        prepare_aws(plan, env)
+        assert latest_report(plan) is None
+        assert restore_ledger(plan, env, airflow_home) > 0
+        return latest_report(plan)
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
@@ -65,6 +102,8 @@ def test_the_demo_promotes_a_small_fleet_and_writes_the_reports(tmp_path):
         pytest.param(["--fleet", "no/such/fleet.yaml"], "demo: FLEET=no/such/fleet.yaml: expected an existing file, got no such file", id="missing-fleet"),
         pytest.param(["--plan", "include"], "demo: PLAN=include: expected an existing file, got a directory", id="plan-is-a-directory"),
         pytest.param(["--conf", "{dry_run"], "demo: --conf: expected a JSON object, got invalid JSON (Expecting property name enclosed in double quotes)", id="bad-conf"),
+        pytest.param(["--time-scale", "0"], "patchflow demo: --time-scale: expected a number > 0, got '0'", id="time-standing-still"),
+        pytest.param(["--time-scale", "fast"], "patchflow demo: --time-scale: expected a number > 0, got 'fast'", id="time-scale-not-a-number"),
     ],
 )
 def test_bad_demo_input_is_one_line_and_exit_2(tmp_path, args, message):
@@ -88,7 +127,7 @@ def test_dev_alone_then_test_and_prod_in_a_second_demo_run_promote_dev_s_release
 
     fleet = tmp_path / "small.yaml"
     fleet.write_text(yaml.safe_dump(SMALL_FLEET))
-    with running(str(fleet), seed=7, time_scale=120.0) as sim:
+    with running(str(fleet), seed=7, time_scale=FAST) as sim:
         first = demo(tmp_path, "--endpoint", sim.endpoint, "--conf", json.dumps({"stages": ["dev"]}))
         assert first.returncode == 0, first.stdout + first.stderr
         dev_report = Report.from_json(json.loads((tmp_path / "reports/report.json").read_text()))

@@ -29,13 +29,15 @@ TOPIC_NAME = "patch-rollouts"
 def _demo_plan(**changes) -> dict:
     plan = yaml.safe_load((PROJECT_ROOT / "include/rollouts/demo.yaml").read_text())
     plan["ledger"] = f"s3://{LEDGER_BUCKET}/runs"
+    # Half the demo's soak: each stage still defers to the clock (and watches its alarms) before it promotes.
+    plan["defaults"]["soak"] = "1s"
     plan.update(copy.deepcopy(changes))
     return plan
 
 
 @pytest.fixture
 def demo_plan():
-    """demo_plan(**changes): the demo plan as a dict, top-level keys replaced, ledger in fleetsim's S3."""
+    """demo_plan(**changes): the demo plan as a dict, top-level keys replaced, ledger in fleetsim's S3, soaking 1 s."""
     return _demo_plan
 
 

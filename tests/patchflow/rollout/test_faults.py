@@ -93,9 +93,10 @@ def test_a_restarted_ssm_endpoint_fails_the_wait_with_a_reason_and_sends_no_seco
 
 
 # Real time (time scale 1): a command aimed at a tag resolves its targets 2 s after SendCommand,
-# and until then SSM lists it with no targets and no invocations.
+# and until then SSM lists it with no targets and no invocations. The patch states arrive as the
+# invocations end (no compliance lag): what this shows is the wait for the command, not for its report.
 resolving_fleet = fleetsim_fixture(
-    {"groups": [{**AL2023, "count": 60, "execution_seconds": [1, 2], "reboot_seconds": 1}]}, time_scale=1, scope="function",
+    {"compliance_lag_seconds": 0, "groups": [{**AL2023, "count": 60, "execution_seconds": [1, 2], "reboot_seconds": 1}]}, time_scale=1, scope="function",
 )
 
 

@@ -7,7 +7,7 @@ import yaml
 from fleetsim.testing import fleetsim_fixture
 from patchflow.core.report_records import Pin
 from patchflow.core.yamlfile import PROJECT_ROOT
-from tests.patchflow.rollout.fleet_reads import commands_by_group, installed_by_scan, manifest_ids, missing_ids
+from tests.patchflow.rollout.fleet_reads import commands_by_group, installed_by_scan, manifest_ids, missing_ids, patches
 
 pytestmark = pytest.mark.airflow
 
@@ -105,6 +105,12 @@ def test_a_dev_stage_failing_above_its_threshold_blocks_and_nothing_reaches_test
     install = [c for c in sent["dev"] if c["Parameters"].get("Operation") == ["Install"]]
     assert [(c["MaxErrors"], c["Status"], c["ErrorCount"] >= 2) for c in install] == [("10%", "Failed", True)]
     assert failing_fleet.stats().get("Publish", 0) >= 1, "the block was not notified"
+    # Each node whose install failed names its failed patches as SSM lists them; no other row carries the field.
+    ssm = failing_fleet.client("ssm")
+    rows = [row for wave in run.report.stages[0].waves if wave.operation == "Install" for row in wave.instances]
+    named = {row.instance_id: list(row.failed_patch_ids) for row in rows if "failed_patch_ids" in row.recorded}
+    failed_in_fleet = {row.instance_id: sorted(p["KBId"] for p in patches(ssm, row.instance_id, "Failed")) for row in rows if row.outcome == "failed"}
+    assert named == failed_in_fleet and len(named) >= 2 and all(named.values())
 
 
 def test_a_stage_with_zero_targets_fails_with_the_reason_and_sends_nothing(demo_fleet, run_rollout, demo_plan):

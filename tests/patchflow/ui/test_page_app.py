@@ -46,6 +46,7 @@ def client(monkeypatch):
     monkeypatch.setattr(page_app.gather, "page_client", lambda service: SimpleNamespace(service=service))
     monkeypatch.setattr(page_app.gather, "read_fleet", lambda ssm, plans: UNREACHABLE_FLEET)
     monkeypatch.setattr(page_app.gather, "read_ledgers", lambda plans, **kwargs: EMPTY_LEDGER)
+    monkeypatch.setattr(page_app.gather, "read_airflow_runs", lambda dag_ids: {"ok": True, "runs": []})
     test_client = TestClient(application, raise_server_exceptions=False)
 
     def as_user(name: str | None, readable=("rollout_demo", "rollout_weekly")):

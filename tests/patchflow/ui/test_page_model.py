@@ -236,6 +236,7 @@ def test_run_summary_of_a_blocked_run():
                 "reasons": ["passed: 2 of 2 instances succeeded, 0 counted as failed (limit 10%)"], "health": None,
                 "targets": 2, "succeeded": 2, "failed": 0, "unreachable": 0, "offline": [], "pinned_to": None,
                 "waves": [{"label": "Install wave 1", "targets": 2, "verdict": "PASS", "reasons": ["passed: 2 of 2 instances succeeded, 0 counted as failed (limit 10%)"], "commands": [{"id": "cmd-dev-1", "short": "cmd-dev-", "url": console.format("cmd-dev-1")}]}], "scopes": [], "would_install": None,
+                "waits": [],
             },
             {
                 "name": "test", "patch_group": "test", "state": "blocked", "gate": "BLOCK",
@@ -244,11 +245,12 @@ def test_run_summary_of_a_blocked_run():
                 "waves": [{"label": "Install wave 1", "targets": 2, "verdict": "BLOCK", "reasons": ["1 of 2 instances failed (limit 0)"], "commands": [
                     {"id": "cmd-test-1", "short": "cmd-test", "url": console.format("cmd-test-1")},
                     {"id": "cmd-test-2", "short": "cmd-test", "url": console.format("cmd-test-2")},
-                ]}], "scopes": [], "would_install": None,
+                ]}], "scopes": [], "would_install": None, "waits": [],
             },
             {
                 "name": "prod", "patch_group": "prod", "state": "not started", "gate": "-", "reasons": [], "health": None,
                 "targets": 0, "succeeded": 0, "failed": 0, "unreachable": 0, "offline": [], "pinned_to": "dev", "waves": [], "scopes": [], "would_install": None,
+                "waits": [],
             },
         ],
         "manifests": [{"stage": "dev", "hash": "0123456789abcdef0123", "short": "0123456789ab", "size": 7}],
@@ -257,6 +259,7 @@ def test_run_summary_of_a_blocked_run():
             {"name": "test", "patch_group": "test", "state": "blocked", "label": "blocked", "tone": "bad"},
             {"name": "prod", "patch_group": "prod", "state": "not started", "label": "not reached", "tone": "idle"},
         ],
+        "airflow": None,
     }
 
 

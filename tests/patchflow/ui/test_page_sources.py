@@ -125,7 +125,7 @@ class NoBucket(Unreachable):
     "client, expected",
     [
         (Unreachable(), {"ok": False, "failure": {"kind": "unreachable", "where": "s3://ledger/a, s3://ledger/b", "detail": "no connection could be made"}, "failures": []}),
-        (NoBucket(), {"ok": True, "reports": [], "failures": [
+        (NoBucket(), {"ok": True, "reports": [], "waits": {}, "failures": [
             {"kind": "missing", "where": "s3://ledger/a", "detail": "NoSuchBucket: The specified bucket does not exist"},
             {"kind": "missing", "where": "s3://ledger/b", "detail": "NoSuchBucket: The specified bucket does not exist"},
         ], "releases": {}, "release_failures": []}),

@@ -28,6 +28,7 @@ import pytest
 
 from patchflow.core.releases import release_id_for
 from patchflow.core.report_records import Report
+from patchflow.core.run_params import MAX_FAILED_SPELLING
 from patchflow.core.yamlfile import PROJECT_ROOT
 from tests.patchflow.ui.chromium import Chromium, chromium_binary
 
@@ -63,7 +64,8 @@ class Fleet:
     def __init__(self):
         from fleetsim import running
 
-        self._context = running(str(PROJECT_ROOT / "include/fleets/demo.yaml"), seed=7, time_scale=120)
+        # Five times `make demo`'s scale: the page shows counts and real-clock ages, nothing that depends on simulated time.
+        self._context = running(str(PROJECT_ROOT / "include/fleets/demo.yaml"), seed=7, time_scale=600)
         self.sim = self._context.__enter__()
         self.endpoint = self.sim.endpoint
         self.running = True
@@ -349,6 +351,52 @@ def test_extra_links_lead_to_the_console_and_the_report(server, demo, token):
     }
     status, _, body = _http(base + report_link, token=token)
     assert status == 200 and "Patch rollout report: demo" in body
+
+
+TRIGGER_DIALOG = "document.querySelector('[data-scope=dialog][data-part=content]')"
+TRIGGER_FORM = f"""(() => {{ const dialog = {TRIGGER_DIALOG};
+  const fields = [...dialog.querySelectorAll("label[for]")].map(label => label.innerText.trim().split('\\n'));
+  return {{
+    required: Object.fromEntries(fields.filter(f => ['Dry run', 'Stages', 'Tighter failure limit', 'Change ticket', 'Release'].includes(f[0]))
+      .map(f => [f[0], f.includes('*')])),
+    trigger_enabled: ![...dialog.querySelectorAll('button')].find(b => b.innerText.trim() === 'Trigger').disabled,
+  }}; }})()"""
+
+
+def _dag_state(base: str, token: str) -> tuple[bool, int]:
+    """(rollout_demo paused, how many runs it has), from Airflow's REST API."""
+    _, _, dag = _http(f"{base}/api/v2/dags/rollout_demo", token=token)
+    _, _, runs = _http(f"{base}/api/v2/dags/rollout_demo/dagRuns", token=token)
+    return json.loads(dag)["is_paused"], json.loads(runs)["total_entries"]
+
+
+def test_the_trigger_form_needs_no_limit_or_ticket_and_refuses_a_limit_the_schema_does_not_allow(person, server, token):
+    base = server["base"]
+    before = _dag_state(base, token)
+    person.open(f"{base}/dags/rollout_demo")
+    person.click("button[aria-label='Trigger Dag']")
+    person.wait_for(f"!!{TRIGGER_DIALOG} && !!document.querySelector('#element_max_failed')", what="the trigger form", timeout=60)
+    empty = person.evaluate(TRIGGER_FORM)
+    person.screenshot(ARTIFACTS / "trigger-form.png", full_page=False)
+    assert empty == {
+        "required": {"Dry run": True, "Stages": True, "Tighter failure limit": False, "Change ticket": False, "Release": False},
+        "trigger_enabled": True,
+    }
+
+    # A paused DAG's form offers to unpause it on trigger; left ticked, even a refused trigger would unpause it.
+    person.evaluate(
+        f"(() => {{ const box = [...{TRIGGER_DIALOG}.querySelectorAll('label')].find(l => l.innerText.trim().startsWith('Unpause'));"
+        " if (box && box.querySelector('input').checked) box.click(); })()"
+    )
+    person.type_into("#element_max_failed", "5 percent")
+    person.evaluate(f"[...{TRIGGER_DIALOG}.querySelectorAll('button')].find(b => b.innerText.trim() === 'Trigger').click()")
+    shown = person.wait_for(
+        f"(() => {{ const text = {TRIGGER_DIALOG}.innerText; return text.includes('400 Bad Request') && text; }})()",
+        what="the refusal in the trigger form", timeout=60,
+    )
+    person.screenshot(ARTIFACTS / "trigger-form-refused.png", full_page=False)
+    assert f"Invalid input for param max_failed: '5 percent' does not match {MAX_FAILED_SPELLING!r}" in shown.splitlines()
+    assert _dag_state(base, token) == before  # no run, and the DAG paused or not as it was
 
 
 def test_with_the_fleet_unreachable_the_page_says_so(person, server, fleet):
