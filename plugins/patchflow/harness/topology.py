@@ -65,6 +65,9 @@ def airflow_environment(
             # An idle scheduler loop sleeps a second by default, and a finished task's downstream waits for
             # the next loop to be queued: a rollout of a few dozen tasks in a row sleeps through tens of seconds.
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
+            # A task's calls to the Execution API (start, park, resume, finish) time out at 5 s by default; one
+            # API worker on a busy machine answers slower, and the task then fails though nothing was wrong.
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
             "PYTHONUNBUFFERED": "1",
         }
     )

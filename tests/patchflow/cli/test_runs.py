@@ -134,6 +134,16 @@ class Terminal:
         assert (code, err) == (0, ""), out
         return re.match(r"started run (\S+) of ", out).group(1)
 
+    def failed_task_logs(self, dag_id: str, run_id: str) -> str:
+        """Each failed task's last try's log, for a failure message: what Airflow saw, not only what the CLI said."""
+        from patchflow.harness.airflow_api import Api
+
+        api = Api(self.airflow.url)
+        api.login("admin", self.airflow.password)
+        failed = [ti for ti in api.task_instances(dag_id, run_id) if ti["state"] == "failed"]
+        return "".join(f"\n--- {ti['task_id']} try {ti['try_number']}:\n{api.log_text(dag_id, run_id, ti['task_id'], ti['try_number'])[-4000:]}"
+                       for ti in failed)
+
     def status_until(self, run_id: str, plan: Path, wanted, timeout: float) -> dict:
         """Polls `runs status --json` until wanted(status) holds."""
         deadline = time.monotonic() + timeout
@@ -234,7 +244,8 @@ def test_a_weekly_style_rollout_from_the_terminal(terminal):
     assert terminal.runs("approve", run_id, "prod", "--note", "CAB ok") == (0, f"prod of run {run_id}: approved by admin: CAB ok\n", "")
 
     code, out, err = terminal.runs("follow", run_id, "--plan", str(plan), "--interval", "1")
-    assert (code, err, out.splitlines()[-1]) == (0, "", "PROMOTED: every stage of cli-weekly passed its gate. Change ticket: CHG-7."), out
+    assert (code, err, out.splitlines()[-1]) == (0, "", "PROMOTED: every stage of cli-weekly passed its gate. Change ticket: CHG-7."), (
+        out + terminal.failed_task_logs("rollout_cli_weekly", run_id))
     assert "dev: promoted" in out.splitlines()
     # The window's own time comes from the ledger's `waiting` record, written by the window task as it defers.
     window = rf"^  dev   waiting for window, opens {opens:%a %d %b %H:%M} UTC \(in (1 min|\d+ s)\): the plan's window cron\({opens.minute} {opens.hour} \? \* \* \*\)$"

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ import yaml
 
 from patchflow.core.report_records import Report
 from patchflow.core.yamlfile import PROJECT_ROOT
+
+RETRY_DELAY_IN_TESTS = timedelta(seconds=1)
 
 LEDGER_BUCKET = "rollout-tests"
 TOPIC_NAME = "patch-rollouts"
@@ -109,6 +112,10 @@ def run_rollout(airflow_db, monkeypatch, tmp_path):
         from patchflow.rollout.factory import build_dag
 
         dag = build_dag(load_plan(plan_path))
+        for task in dag.tasks:
+            # That a failed task is retried, and what its retry does, is what these tests look at; the
+            # factory's 10 s between tries is for real SSM, and here it is only time spent waiting.
+            task.retry_delay = RETRY_DELAY_IN_TESTS
         responder = HumanResponder(dag.dag_id, answer) if answer else None
         if responder:
             responder.start()
