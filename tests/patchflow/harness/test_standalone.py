@@ -4,6 +4,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -97,6 +98,12 @@ def test_a_second_standalone_on_the_same_airflow_home_is_refused(tmp_path):
     assert sorted(p.name for p in home.iterdir()) == ["airflow-home.lock"]
 
 
+def stale_defer_exit_success(scheduler_log: str, task_id: str) -> bool:
+    """Whether the scheduler failed `task_id`'s running try on the executor's stale success from the try that deferred."""
+    return re.search(rf"reported that the task instance <TaskInstance: {DEMO_DAG}\.{re.escape(task_id)} [^>]*\[running\][^>]*> finished with state "
+                     r"success, but the task instance's state attribute is running", scheduler_log) is not None
+
+
 def _port_other_than_8080() -> int:
     port = free_port()
     return port if port != 8080 else free_port()
@@ -138,9 +145,17 @@ def test_the_demo_rollout_promotes_on_another_port_with_no_task_retried(tmp_path
         observation = follow_run(api, DEMO_DAG, run_id, processes, deadline=time.monotonic() + 900, interval=0.5)
 
         outcome = {ti["task_id"]: (ti["state"], ti["try_number"]) for ti in observation.task_instances}
-        retried = {task: states for task, states in observation.seen_states.items() if "up_for_retry" in states}
-        assert (observation.run["state"], retried) == ("success", {}), f"the standalone's last lines:\n{tail(standalone.log_path, 40)}"
-        assert outcome == {task: ("success", 1) for task in outcome}
+        retried = sorted(task for task, states in observation.seen_states.items() if "up_for_retry" in states)
+        assert observation.run["state"] == "success", f"the standalone's last lines:\n{tail(standalone.log_path, 40)}"
+        # A retry only through Airflow's own race (apache/airflow#72716): a deferred task's trigger fires, its resumed try
+        # is running before the scheduler reads the stale "success" of the try that deferred, and the scheduler fails the
+        # running try. Then the retry re-attaches to the command the first try sent instead of sending another.
+        log = standalone.log_path.read_text(errors="replace")
+        assert [task for task in retried if not stale_defer_exit_success(log, task)] == [], f"retried for another reason: {retried}"
+        run_logs = home / "logs" / f"dag_id={DEMO_DAG}" / f"run_id={run_id}"
+        sends = [task for task in retried if task.split(".")[-1].startswith(("scan", "wave_", "health_"))]
+        assert [task for task in sends if "re-attached to" not in (run_logs / f"task_id={task}" / "attempt=2.log").read_text()] == []
+        assert outcome == {task: ("success", 2 if task in retried else 1) for task in outcome}
         assert len(outcome) == len(api.request("GET", f"/api/v2/dags/{DEMO_DAG}/tasks")["tasks"])
     finally:
         processes.stop_all(grace=120)
