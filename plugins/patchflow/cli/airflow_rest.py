@@ -107,6 +107,10 @@ class AirflowRest:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return list(self.call("GET", f"/api/v2/dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances", query={"limit": 1000})["task_instances"])
 
+    def hitl_detail(self, dag_id: str, run_id: str, task_id: str) -> dict:
+        """A human-in-the-loop task's request (Airflow 3.1+): its options, created_at, and any answer."""
+        return self.call("GET", f"/api/v2/dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances/{_q(task_id)}/-1/hitlDetails")
+
     def answer(self, dag_id: str, run_id: str, task_id: str, option: str) -> dict:
         """Answers a human-in-the-loop task (Airflow 3.1+): 409 when someone answered it already."""
         path = f"/api/v2/dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances/{_q(task_id)}/-1/hitlDetails"

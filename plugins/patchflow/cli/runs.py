@@ -250,6 +250,7 @@ def answer(args) -> int:
         raise BadArgument(f"STAGE: expected a stage of run {run_id} with an approval ({', '.join(approvals) or 'it has none'}), got {args.stage!r}")
     if tasks[task_id] != "awaiting_input":
         raise Refused(f"{args.stage}: expected its approval to await an answer, got task {task_id} {tasks[task_id] or 'not started'}")
+    wait_until_the_request_settled(api.hitl_detail(dag_id, run_id, task_id))
     try:
         answered = api.answer(dag_id, run_id, task_id, option)
     except AirflowRefused as exc:
@@ -262,6 +263,20 @@ def answer(args) -> int:
     said = {"dag_id": dag_id, "run_id": run_id, "stage": args.stage, "answer": option, "by": by, "note": args.note or ""}
     print(json.dumps(said) if args.json else f"{args.stage} of run {run_id}: {done} by {by}" + (f": {args.note}" if args.note else ""))
     return 0
+
+
+# Airflow 3.3 fails a try that resumes before the scheduler has read the exit of the try that parked it
+# (apache/airflow#72716): an answer in the first seconds of a request can fail the approval itself.
+ANSWER_NOT_BEFORE_SECONDS = 15.0
+
+
+def wait_until_the_request_settled(detail: dict) -> None:
+    created = datetime.fromisoformat(str(detail.get("created_at", "")).replace("Z", "+00:00")) if detail.get("created_at") else None
+    if created is None:
+        return
+    age = (datetime.now(timezone.utc) - created).total_seconds()
+    if age < ANSWER_NOT_BEFORE_SECONDS:
+        time.sleep(ANSWER_NOT_BEFORE_SECONDS - age)
 
 
 def cancel(args) -> int:

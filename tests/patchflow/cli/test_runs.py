@@ -250,3 +250,23 @@ def test_a_weekly_style_rollout_from_the_terminal(terminal):
     # The window's own time comes from the ledger's `waiting` record, written by the window task as it defers.
     window = rf"^  dev   waiting for window, opens {opens:%a %d %b %H:%M} UTC \(in (1 min|\d+ s)\): the plan's window cron\({opens.minute} {opens.hour} \? \* \* \*\)$"
     assert re.search(window, window_status, re.M), window_status
+
+
+@pytest.mark.parametrize(
+    ("created_seconds_ago", "slept"),
+    [
+        pytest.param(5.0, 10.0, id="a-fresh-request-waits-out-the-rest"),
+        pytest.param(20.0, None, id="a-settled-request-is-answered-at-once"),
+        pytest.param(None, None, id="no-creation-time-no-wait"),
+    ],
+)
+def test_an_answer_waits_until_the_request_is_fifteen_seconds_old(monkeypatch, created_seconds_ago, slept):
+    from patchflow.cli import runs
+
+    now = datetime(2026, 12, 3, 8, 0, tzinfo=timezone.utc)
+    slept_for = []
+    monkeypatch.setattr(runs, "datetime", mock.Mock(now=lambda tz: now, fromisoformat=datetime.fromisoformat))
+    monkeypatch.setattr(runs.time, "sleep", slept_for.append)
+    created = {} if created_seconds_ago is None else {"created_at": (now - timedelta(seconds=created_seconds_ago)).isoformat().replace("+00:00", "Z")}
+    runs.wait_until_the_request_settled(created)
+    assert slept_for == ([] if slept is None else [pytest.approx(slept)])
