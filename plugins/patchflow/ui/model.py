@@ -320,12 +320,6 @@ def promotion_path(report: Report, plan: Mapping | None, rows: Sequence[Mapping]
     return path
 
 
-def recent_runs(reports: Iterable[Report], limit: int = DEFAULT_RUN_LIMIT) -> list[Report]:
-    """Newest first by start time; runs with no start record sort last."""
-    dated = sorted(reports, key=lambda r: (parse_time(r.started_at) or datetime.min.replace(tzinfo=timezone.utc)), reverse=True)
-    return dated[:limit]
-
-
 # --------------------------------------------------------------------------- failures and notices
 
 

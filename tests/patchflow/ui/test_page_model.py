@@ -339,9 +339,11 @@ def test_stage_gate_words(stage, gate, reasons):
     assert (summary["stages"][0]["gate"], summary["stages"][0]["reasons"]) == (gate, reasons)
 
 
-def test_recent_runs_are_newest_first_and_limited():
+def test_runs_are_newest_first_and_runs_with_no_start_record_last():
+    from patchflow.ui.runs_model import run_entries
+
     reports = [Report(run_id="a", started_at="2026-11-01T00:00:00Z"), Report(run_id="b", started_at=None), Report(run_id="c", started_at="2026-11-03T00:00:00Z"), Report(run_id="d", started_at="2026-11-02T00:00:00Z")]
-    assert [r.run_id for r in model.recent_runs(reports, limit=3)] == ["c", "d", "a"]
+    assert [report.run_id for report, _ in run_entries(reports, [], [])] == ["c", "d", "a", "b"]
 
 
 # --------------------------------------------------------------------------- failures and the whole page
