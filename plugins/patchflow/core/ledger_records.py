@@ -282,6 +282,15 @@ class WaitingRecord(RecordCommon):
     detail: str
 
 
+class ApprovalAnsweredRecord(RecordCommon):
+    """patchflow.core.approval_answers.ApprovalAnswer.to_fields()."""
+
+    stage: str
+    answer: str  # approved | rejected | timed_out
+    answered_at: str  # UTC, ISO 8601 with a Z: when the approver answered, or the deadline that passed
+    by: str  # the approver as Airflow names them; empty for a timeout
+
+
 class RunFinishedRecord(RecordCommon):
     outcome: str  # a patchflow.core.report_records.RunOutcome value other than "running"
     blocking_stage: str | None
@@ -290,7 +299,8 @@ class RunFinishedRecord(RecordCommon):
 
 LedgerRecord = Union[
     RunStartedRecord, PreflightRecord, CommandSentRecord, WaveResultRecord, WaveCancelledRecord, StageVerdictRecord,
-    StageFailedRecord, ManifestRecord, ReleaseChosenRecord, DriftRecord, HealthCheckRecord, WaitingRecord, RunFinishedRecord,
+    StageFailedRecord, ManifestRecord, ReleaseChosenRecord, DriftRecord, HealthCheckRecord, WaitingRecord,
+    ApprovalAnsweredRecord, RunFinishedRecord,
 ]
 
 RECORD_FIELDS: dict[RecordKind, type] = {
@@ -306,6 +316,7 @@ RECORD_FIELDS: dict[RecordKind, type] = {
     RecordKind.DRIFT: DriftRecord,
     RecordKind.HEALTH_CHECK: HealthCheckRecord,
     RecordKind.WAITING: WaitingRecord,
+    RecordKind.APPROVAL_ANSWERED: ApprovalAnsweredRecord,
     RecordKind.RUN_FINISHED: RunFinishedRecord,
 }
 

@@ -32,6 +32,7 @@ class RecordKind(StrEnum):
     DRIFT = "drift"
     HEALTH_CHECK = "health_check"  # alarms and the verification command after a wave, at preflight, or during the soak
     WAITING = "waiting"  # a stage begins to wait for its window, its soak's end or its approval (patchflow.core.waits)
+    APPROVAL_ANSWERED = "approval_answered"  # approved, rejected or timed out (patchflow.core.approval_answers)
     RUN_FINISHED = "run_finished"
 
 

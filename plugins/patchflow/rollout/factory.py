@@ -55,11 +55,11 @@ def build_stage_group(plan: RolloutPlan, stage: Stage, *, pinned_by_later_stage:
                     aws_conn_id=aws_conn_id(),
                     # Written again when the task runs, from the run's ledger (patchflow.core.approval_request).
                     subject=f"Rollout {plan.name}: start stage {stage.name}?",
+                    # Set again when the task runs: a later try keeps the first request's deadline.
                     response_timeout=timedelta(seconds=stage.approval.timeout_seconds),
-                    # Fail closed: a reject must read as a stopped rollout, never as a skipped stage.
+                    # Fail closed: a reject must read as a stopped rollout, never as a skipped stage (the operator fails it).
                     fail_on_reject=True,
                     notifiers=[ApprovalRequestNotifier(plan=plan, stage=stage, aws_conn_id=aws_conn_id())],
-                    retries=0,
                 )
             )
         chain.append(MaintenanceWindowOperator(task_id="window", **common))

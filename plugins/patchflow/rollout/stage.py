@@ -12,6 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from patchflow.rollout import health, notify
 from patchflow.core.gates import InstanceResult, Outcome, evaluate_gate
 from patchflow.core.adoption_tasks import double_patching_warning
+from patchflow.core.approval_answers import Answer, recorded_answer
 from patchflow.core.maintenance_windows import SsmWindowRef
 from patchflow.core.manifest import (
     InstanceEvidence,
@@ -24,6 +25,7 @@ from patchflow.core.manifest import (
     select_evidence,
 )
 from patchflow.core.patch_states import INSTALLED_STATES, MISSING
+from patchflow.core.plan import Stage
 from patchflow.core.plan_check import START_CHECK, GroupFound, check_lines, group_problems, start_block
 from patchflow.core.preflight import baselines_in_force, ledger_baselines
 from patchflow.core.records import RecordKind, WaveRow, patched_instances
@@ -434,7 +436,7 @@ class FinishRunOperator(RolloutOperator):
             if failures:
                 outcome, stage, reason = "failed", failures[0]["stage"], failures[0]["reason"]
             elif missing:
-                outcome, stage, reason = "failed", missing[0], _why_no_verdict(context, missing[0], self.plan.stage(missing[0]).approval is not None)
+                outcome, stage, reason = "failed", missing[0], _why_no_verdict(context, self.plan.stage(missing[0]), records)
             else:
                 outcome, stage, reason = (RunOutcome.DRY_RUN if rollout.params.dry_run else RunOutcome.PROMOTED).value, None, ""
             records.append(rollout.ledger.append(RecordKind.RUN_FINISHED, outcome=outcome, blocking_stage=stage, reason=reason))
@@ -452,8 +454,13 @@ class FinishRunOperator(RolloutOperator):
         return {"outcome": report.outcome.value, "report": locations}
 
 
-def _why_no_verdict(context, stage_name: str, has_approval: bool) -> str:
-    """Names the first task of the stage that did not succeed, e.g. a rejected approval."""
+def _why_no_verdict(context, stage: Stage, records) -> str:
+    """Names the first task of the stage that did not succeed: a rejected or unanswered approval as recorded, or the
+    task that failed."""
+    stage_name = stage.name
+    answer = recorded_answer(records, stage_name)
+    if answer is not None and answer.answer is not Answer.APPROVED:
+        return answer.sentence()
     generic = f"stage {stage_name} has no passing gate verdict (a task failed or was rejected before it)"
     try:
         states = context["ti"].get_task_states(dag_id=context["dag_run"].dag_id, task_group_id=stage_name, run_ids=[context["dag_run"].run_id])
@@ -463,10 +470,11 @@ def _why_no_verdict(context, stage_name: str, has_approval: bool) -> str:
     stopped = [task for task, state in by_task.items() if state in ("failed", "upstream_failed", "skipped", "removed")]
     if not stopped:
         return generic
-    # The window task's only upstream is the approval, so its upstream_failed means no approval
+    # The window task's only upstream is the approval, so its upstream_failed means the approval failed
     # (the approval task itself is not always among the states returned).
-    if by_task.get(f"{stage_name}.approval") == "failed" or (has_approval and by_task.get(f"{stage_name}.window") == "upstream_failed"):
-        return f"stage {stage_name} was not approved (rejected, or no answer before the approval timed out)"
+    approval_failed = by_task.get(f"{stage_name}.approval") == "failed" or by_task.get(f"{stage_name}.window") == "upstream_failed"
+    if stage.approval is not None and answer is None and approval_failed:
+        return f"stage {stage_name}'s approval task failed before an answer was recorded: its log in Airflow says why"
     first = sorted(stopped, key=lambda task: (by_task[task] != "failed", task))[0]
     return f"stage {stage_name} stopped at task {first} ({by_task[first]}) before its gate"
 

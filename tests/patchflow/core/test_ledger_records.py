@@ -105,7 +105,7 @@ WAVE_RESULT = {
             {},
             [
                 "ledger record: kind: expected one of run_started, preflight, command_sent, wave_result, wave_cancelled, stage_verdict, stage_failed,"
-                " manifest, release_chosen, drift, health_check, waiting, run_finished, got 'run_stopped'"
+                " manifest, release_chosen, drift, health_check, waiting, approval_answered, run_finished, got 'run_stopped'"
             ],
             id="unknown-kind",
         ),
@@ -139,6 +139,7 @@ def test_every_record_kind_declares_its_fields():
         pytest.param(RecordKind.RELEASE_CHOSEN, "stage release reason age_seconds standing", id="release_chosen"),
         pytest.param(RecordKind.DRIFT, "stage drift", id="drift"),
         pytest.param(RecordKind.HEALTH_CHECK, "stage phase wave passed reasons alarms verification polls checked_at", id="health_check"),
+        pytest.param(RecordKind.APPROVAL_ANSWERED, "stage answer answered_at by", id="approval_answered"),
         pytest.param(RecordKind.RUN_FINISHED, "outcome blocking_stage reason", id="run_finished"),
     ],
 )

@@ -136,6 +136,6 @@ def test_patched_instances_are_the_successes_of_known_operating_system():
 def test_record_kinds_are_stored_as_their_plain_names():
     assert [json.loads(json.dumps({"kind": kind}))["kind"] for kind in RecordKind] == [
         "run_started", "preflight", "command_sent", "wave_result", "wave_cancelled", "stage_verdict", "stage_failed", "manifest", "release_chosen", "drift",
-        "health_check", "waiting", "run_finished",
+        "health_check", "waiting", "approval_answered", "run_finished",
     ]
     assert f"{RecordKind.COMMAND_SENT}" == "command_sent"

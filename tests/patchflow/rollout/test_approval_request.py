@@ -73,7 +73,8 @@ def test_the_approval_shows_and_sends_the_verdict_before_it_the_release_the_tick
     run = run_rollout(fleet, _plan(demo_plan), conf={"change_ticket": "CHG-7"}, answer="Reject")
 
     assert run.state == "failed"
-    assert run.report.reason == "stage prod was not approved (rejected, or no answer before the approval timed out)"
+    (answer,) = run.kinds("approval_answered")
+    assert run.report.reason == f"stage prod was rejected by release-manager at {answer['answered_at'].replace('T', ' ').replace('Z', ' UTC')}"
     (dev_verdict,) = [r["verdict"] for r in run.kinds("stage_verdict")]
     (manifest,) = run.kinds("manifest")
     (waiting,) = [r for r in run.kinds("waiting") if r["what"] == "approval"]

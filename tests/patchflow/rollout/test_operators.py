@@ -86,6 +86,11 @@ def _by_wave(commands: list[dict]) -> list[list[dict]]:
     return [waves[key] for key in sorted(waves)]
 
 
+def _utc(recorded: str) -> str:
+    """A ledger moment ('2026-12-03T10:00:00Z') as a report's reason says it ('2026-12-03 10:00:00 UTC')."""
+    return recorded.replace("T", " ").replace("Z", " UTC")
+
+
 def _stage(name: str, group: str, **extra) -> dict:
     return {"name": name, "patch_group": group, "expected_min_targets": 1, **extra}
 
@@ -125,9 +130,11 @@ def test_a_rejected_approval_fails_the_run_before_anything_is_sent(demo_fleet, r
     plan = demo_plan(stages=[_stage("dev", "dev", approval={"required": True, "timeout": "10m"})])
     run = run_rollout(demo_fleet, plan, answer="Reject")
 
+    (answer,) = run.kinds("approval_answered")
     assert run.state == "failed"
     assert run.report.outcome == "failed"
-    assert run.report.reason == "stage dev was not approved (rejected, or no answer before the approval timed out)"
+    assert (answer["stage"], answer["answer"], answer["by"]) == ("dev", "rejected", "release-manager")
+    assert run.report.reason == f"stage dev was rejected by release-manager at {_utc(answer['answered_at'])}"
     assert "SendCommand" not in demo_fleet.stats()
     assert demo_fleet.stats().get("Publish", 0) >= 2, "expected the approval request and the outcome to be notified"
 
@@ -136,8 +143,11 @@ def test_an_approval_nobody_answers_in_time_fails_the_run_before_anything_is_sen
     plan = demo_plan(stages=[_stage("dev", "dev", approval={"required": True, "timeout": "1m"})])
     run = run_rollout(demo_fleet, plan, answer="no answer")
 
+    (asked,) = [r for r in run.kinds("waiting") if r["what"] == "approval"]
+    (answer,) = run.kinds("approval_answered")
     assert run.state == "failed"
-    assert run.report.reason == "stage dev was not approved (rejected, or no answer before the approval timed out)"
+    assert (answer["answer"], answer["answered_at"], answer["by"]) == ("timed_out", asked["until"], "")
+    assert run.report.reason == f"stage dev was not approved: nobody answered before the deadline, {_utc(asked['until'])}"
     assert "SendCommand" not in demo_fleet.stats()
 
 
