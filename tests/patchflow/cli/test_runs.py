@@ -12,6 +12,7 @@ import json
 import os
 import re
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from unittest import mock
@@ -161,6 +162,29 @@ def stage_of(status: dict, name: str) -> dict:
     return next(stage for stage in status["stages"] if stage["name"] == name)
 
 
+@dataclass(frozen=True)
+class WeeklyRun:
+    """A weekly-style run started first, so that its window's minute passes while the module's other tests run."""
+
+    run_id: str
+    plan: Path
+    opens: datetime
+    window_status: str  # `runs status` while dev waits for its window
+
+
+def start_weekly_run(terminal: Terminal) -> WeeklyRun:
+    # The first whole minute at least 60 s away: the DAG is parsed and the window task defers well before it.
+    opens = (datetime.now(timezone.utc) + timedelta(seconds=119)).replace(second=0, microsecond=0)
+    plan = terminal.plans / "cli-weekly.yaml"
+    plan.write_text(WEEKLY_STYLE_PLAN.format(minute=opens.minute, hour=opens.hour))
+    terminal.airflow.add_plan(plan)
+    run_id = terminal.start(plan, "--ticket", "CHG-7")
+    terminal.status_until(run_id, plan, lambda s: stage_of(s, "dev")["state"] == "waiting", 50)
+    code, window_status, err = terminal.runs("status", run_id, "--plan", str(plan))
+    assert (code, err) == (0, "")
+    return WeeklyRun(run_id, plan, opens, window_status)
+
+
 @pytest.fixture(scope="module")
 def terminal(tmp_path_factory):
     from fleetsim import running
@@ -176,9 +200,15 @@ def terminal(tmp_path_factory):
             yield Terminal(airflow, plans)
 
 
+@pytest.fixture(scope="module")
+def weekly_run(terminal) -> WeeklyRun:
+    return start_weekly_run(terminal)
+
+
 @pytest.mark.airflow
 @pytest.mark.fleetsim
-def test_start_list_status_reject_and_follow_to_the_verdict(terminal):
+def test_start_list_status_reject_and_follow_to_the_verdict(terminal, weekly_run):
+    # weekly_run only starts the weekly-style run, whose window opens while this test and the next run.
     plan = terminal.plans / "cli-gated.yaml"
     run_id = terminal.start(plan, "--ticket", "CHG-42")
     assert re.fullmatch(r"cli-gated-\d{8}T\d{6}Z", run_id)
@@ -227,18 +257,9 @@ def test_cancel_stops_the_run_and_follow_says_so(terminal):
 
 @pytest.mark.airflow
 @pytest.mark.fleetsim
-def test_a_weekly_style_rollout_from_the_terminal(terminal):
+def test_a_weekly_style_rollout_from_the_terminal(terminal, weekly_run):
     """start, status shows the window wait with its time, approve, follow to the promoted verdict (exit 0)."""
-    # The first whole minute at least 60 s away: the DAG is parsed and the window task defers well before it.
-    opens = (datetime.now(timezone.utc) + timedelta(seconds=119)).replace(second=0, microsecond=0)
-    plan = terminal.plans / "cli-weekly.yaml"
-    plan.write_text(WEEKLY_STYLE_PLAN.format(minute=opens.minute, hour=opens.hour))
-    terminal.airflow.add_plan(plan)
-    run_id = terminal.start(plan, "--ticket", "CHG-7")
-
-    terminal.status_until(run_id, plan, lambda s: stage_of(s, "dev")["state"] == "waiting", 50)
-    code, window_status, err = terminal.runs("status", run_id, "--plan", str(plan))
-    assert (code, err) == (0, "")
+    run_id, plan, opens, window_status = weekly_run.run_id, weekly_run.plan, weekly_run.opens, weekly_run.window_status
 
     terminal.status_until(run_id, plan, lambda s: stage_of(s, "prod")["state"] == "waiting", 240)
     assert terminal.runs("approve", run_id, "prod", "--note", "CAB ok") == (0, f"prod of run {run_id}: approved by admin: CAB ok\n", "")
