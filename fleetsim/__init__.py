@@ -183,9 +183,10 @@ def _stop(process: subprocess.Popen) -> None:
 
 @contextmanager
 def running(fleet: str | os.PathLike | Mapping, seed: int = 0, time_scale: float = 1.0, port: int | None = None,
-            *, host: str = "127.0.0.1", startup_timeout: float = 120.0) -> Iterator[Running]:
+            *, host: str = "127.0.0.1", startup_timeout: float = 120.0, tag_visibility_seconds: float = 0.0) -> Iterator[Running]:
     """Start `python -m fleetsim serve` for `fleet` (a path or a spec dict), yield once it answers, always stop it.
 
+    `tag_visibility_seconds`: simulated seconds before an EC2 tag write reaches Run Command's target resolution (0: at once).
     An invalid fleet raises fleetsim.errors.InvalidInput before anything starts.
     """
     import yaml
@@ -203,7 +204,8 @@ def running(fleet: str | os.PathLike | Mapping, seed: int = 0, time_scale: float
             load_fleet(fleet_path)
         log_path = workdir / "server.log"
         command = [sys.executable, "-m", "fleetsim", "serve", "--fleet", str(fleet_path), "--port", str(port or 0),
-                   "--host", host, "--seed", str(seed), "--time-scale", repr(float(time_scale))]
+                   "--host", host, "--seed", str(seed), "--time-scale", repr(float(time_scale)),
+                   "--tag-visibility-seconds", repr(float(tag_visibility_seconds))]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
         env["PYTHONUNBUFFERED"] = "1"

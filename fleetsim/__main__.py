@@ -1,4 +1,4 @@
-"""python -m fleetsim serve --port P --fleet FILE [--seed N] [--time-scale X] [--host H]"""
+"""python -m fleetsim serve --port P --fleet FILE [--seed N] [--time-scale X] [--host H] [--tag-visibility-seconds S]"""
 from __future__ import annotations
 
 import argparse

@@ -5,24 +5,29 @@ They answer the patch state each node last reported (see fleetsim.run_patch_base
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from moto.core.responses import ActionResult
 
-from fleetsim.api_conventions import FleetActions, constraint, error, page, validation
+from fleetsim.api_conventions import FleetActions, constraint, error, page, page_where, validation
+from fleetsim.fleet import SimInstance
 from fleetsim.patching import CVE_REPORTING_STATES, INSTALLED_STATES, NOT_APPLICABLE, patch_filter_matches
+from fleetsim.spec_values import patch_group_of
 
 
 class PatchComplianceActions(FleetActions):
     """DescribeInstancePatchStates, DescribeInstancePatchStatesForPatchGroup, DescribeInstancePatches, DescribePatchGroupState."""
 
+    def _reported_in_group(self, group: str) -> Callable[[SimInstance], bool]:
+        """Whether a node has reported a patch state and its EC2 tags put it in patch group `group`."""
+        ec2_tags = self.fleet.ec2.tags  # read once per request: the backend's own lookup costs an import each time
+        return lambda i: i.patch_state is not None and patch_group_of(ec2_tags.get(i.instance_id, {})) == group
+
     def _states_in_group(self, group: str) -> list[dict[str, Any]]:
         fleet = self.fleet
         fleet.commands()
-        return [
-            i.patch_state for i in fleet.instances.values()
-            if i.patch_state is not None and fleet.patch_group(i) == group
-        ]
+        in_group = self._reported_in_group(group)
+        return [i.patch_state for i in fleet.instances.values() if in_group(i)]
 
     def describe_patch_group_state(self) -> ActionResult:
         group = self._patch_group_param()
@@ -84,9 +89,13 @@ class PatchComplianceActions(FleetActions):
                 raise validation(constraint(values, "filters.1.member.values", "Member must be one integer greater than or equal to 0"))
             checks.append((key, kind, int(values[0])))
         compare = {"Equal": lambda a, b: a == b, "NotEqual": lambda a, b: a != b, "LessThan": lambda a, b: a < b, "GreaterThan": lambda a, b: a > b}
-        states = [s for s in self._states_in_group(group) if all(compare[k](s.get(key, 0), v) for key, k, v in checks)]
-        chunk, token = page(states, self._get_param("NextToken"), size)
-        result: dict[str, Any] = {"InstancePatchStates": chunk}
+        fleet = self.fleet
+        fleet.commands()
+        in_group = self._reported_in_group(group)
+        chunk, token = page_where(list(fleet.instances.values()),
+                                  lambda i: in_group(i) and all(compare[k](i.patch_state.get(key, 0), v) for key, k, v in checks),
+                                  self._get_param("NextToken"), size)
+        result: dict[str, Any] = {"InstancePatchStates": [i.patch_state for i in chunk]}
         if token:
             result["NextToken"] = token
         return ActionResult(result)
@@ -96,7 +105,7 @@ class PatchComplianceActions(FleetActions):
         self._check_instance_id(instance_id)
         size = self._int("MaxResults", 10, 10, 100)
         fleet = self.fleet
-        fleet.commands()
+        commands = fleet.commands()
         instance = fleet.instances.get(instance_id)
         if instance is None:
             raise error("InvalidInstanceId", f"Instance ID {instance_id} is not valid.")
@@ -110,7 +119,7 @@ class PatchComplianceActions(FleetActions):
             if linux and outcome.state == NOT_APPLICABLE:
                 continue
             patch = outcome.patch
-            installed_time = instance.installed_at.get(patch.id, instance.registered_wall) if outcome.state in INSTALLED_STATES else datetime(1970, 1, 1, tzinfo=timezone.utc)
+            installed_time = commands.installed_time(instance, patch) if outcome.state in INSTALLED_STATES else datetime(1970, 1, 1, tzinfo=timezone.utc)
             item = {
                 "Title": patch.title,
                 "KBId": patch.kb_id or patch.id if not linux else patch.id,

@@ -11,7 +11,7 @@ import base64
 import json
 import re
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from moto.ssm.exceptions import SSMException
 
@@ -59,6 +59,21 @@ def page(items: list, token: str | None, size: int) -> tuple[list, str | None]:
     start = decode_token(token)
     chunk = items[start : start + size]
     return chunk, (encode_token(start + size) if start + size < len(items) else None)
+
+
+def page_where(items: Sequence, keep: Callable[[Any], bool], token: str | None, size: int) -> tuple[list, str | None]:
+    """A page of the items `keep` accepts, in order, testing only as far as the page reaches.
+
+    Its token is the position in `items` to go on from, so a page costs what it skips and answers,
+    not the whole list: paging through 100,000 nodes stays linear rather than quadratic.
+    """
+    chunk: list = []
+    for index in range(decode_token(token), len(items)):
+        if keep(items[index]):
+            if len(chunk) == size:
+                return chunk, encode_token(index)
+            chunk.append(items[index])
+    return chunk, None
 
 
 def iso(instant: datetime | None) -> str:

@@ -5,7 +5,7 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 
-from fleetsim.api_conventions import FleetActions, error, page, validation
+from fleetsim.api_conventions import FleetActions, error, page_where, validation
 from fleetsim.fleet import AGENT_VERSION, SimInstance
 
 
@@ -48,40 +48,38 @@ class InstanceInformationActions(FleetActions):
         tag_filters = [k for k, _ in pairs if isinstance(k, str) and (k.startswith("tag:") or k == "tag-key")]
         if tag_filters and len(tag_filters) != len(pairs):
             raise error("InvalidFilter", "Tag filters can't be combined with other filters.")
-        running = fleet.running_ids()
-        selected = [i for i in fleet.instances.values() if i.instance_id in running]
+        ec2_tags = fleet.ec2.tags
+        tests: list = [lambda i: fleet.is_running(i.instance_id)]
         for key, values in pairs:
             if not values or len(values) > 100:
                 raise error("InvalidInstanceInformationFilterValue", f"Filter {key} needs 1 to 100 values.")
-            wanted = set(values)
-            if key == "InstanceIds":
-                selected = [i for i in selected if i.instance_id in wanted]
+            wanted = frozenset(values)
+            if key in ("InstanceIds", "SourceIds"):
+                tests.append(lambda i, wanted=wanted: i.instance_id in wanted)
             elif key == "PingStatus":
                 bad = wanted - {"Online", "ConnectionLost", "Inactive"}
                 if bad:
                     raise error("InvalidInstanceInformationFilterValue", f"PingStatus values {sorted(bad)} are not valid; expected Online, ConnectionLost or Inactive.")
-                selected = [i for i in selected if i.ping_status in wanted]
+                tests.append(lambda i, wanted=wanted: i.ping_status in wanted)
             elif key == "PlatformTypes":
-                selected = [i for i in selected if i.platform.platform_type in wanted]
+                tests.append(lambda i, wanted=wanted: i.platform.platform_type in wanted)
             elif key == "AgentVersion":
-                selected = [i for i in selected if AGENT_VERSION in wanted]
+                tests.append(lambda i, every=AGENT_VERSION in wanted: every)
             elif key == "ResourceType":
-                selected = [i for i in selected if "EC2Instance" in wanted]
+                tests.append(lambda i, every="EC2Instance" in wanted: every)
             elif key == "AssociationStatus":
-                selected = [i for i in selected if "Success" in wanted]
-            elif key == "SourceIds":
-                selected = [i for i in selected if i.instance_id in wanted]
+                tests.append(lambda i, every="Success" in wanted: every)
             elif key == "SourceTypes":
-                selected = [i for i in selected if "AWS::EC2::Instance" in wanted]
+                tests.append(lambda i, every="AWS::EC2::Instance" in wanted: every)
             elif key in ("ActivationIds", "IamRole"):
-                selected = []
+                tests.append(lambda i: False)
             elif key == "tag-key":
-                selected = [i for i in selected if wanted & set(fleet.tags_of(i.instance_id))]
+                tests.append(lambda i, wanted=wanted: not wanted.isdisjoint(ec2_tags.get(i.instance_id, ())))
             elif isinstance(key, str) and key.startswith("tag:") and len(key) > 4:
-                selected = [i for i in selected if fleet.tags_of(i.instance_id).get(key[4:]) in wanted]
+                tests.append(lambda i, tag=key[4:], wanted=wanted: ec2_tags.get(i.instance_id, {}).get(tag) in wanted)
             else:
                 raise error("InvalidInstanceInformationFilterValue" if key in valid_keys else "InvalidFilterKey", f"Filter key {key} is not valid.")
-        chunk, token = page(selected, self._get_param("NextToken"), size)
+        chunk, token = page_where(list(fleet.instances.values()), lambda i: all(test(i) for test in tests), self._get_param("NextToken"), size)
         result: dict[str, Any] = {"InstanceInformationList": [self._instance_view(i) for i in chunk]}
         if token:
             result["NextToken"] = token

@@ -60,8 +60,7 @@ class RunCommandActions(FleetActions):
         targets = self._canonical_targets(targets)
         self._check_document(document_name, parameters)
         fleet = self.fleet
-        running = fleet.running_ids()
-        unknown = [i for i in instance_ids if i not in fleet.instances or i not in running]
+        unknown = [i for i in instance_ids if i not in fleet.instances or not fleet.is_running(i)]
         if unknown:
             raise error("InvalidInstanceId", f"Instances [[{', '.join(unknown)}]] not in a valid state for account {self.current_account}")
         bucket = self._get_param("OutputS3BucketName") or ""
@@ -309,6 +308,11 @@ class RunCommandActions(FleetActions):
         self._check_instance_id(instance_id)
         command = self._find_command(command_id)
         commands = self.fleet.commands()
+        if command is not None and instance_id is None and not filters:
+            # One command's invocations page by page, paired with it only for the page answered: a page of a
+            # 100,000-node command costs the page, not a pass over every invocation.
+            chunk, token = page(list(command.invocations.values()), self._get_param("NextToken"), size)
+            return self._invocations_page([(command, i) for i in chunk], token, details)
         if command is not None:
             pairs = [(command, inv) for inv in command.invocations.values() if instance_id is None or inv.instance_id == instance_id]
         elif instance_id:
@@ -330,6 +334,9 @@ class RunCommandActions(FleetActions):
                 after = key == "InvokedAfter"
                 pairs = [(c, i) for c, i in pairs if (c.requested_wall >= instant) == after or c.requested_wall == instant]
         chunk, token = page(pairs, self._get_param("NextToken"), size)
+        return self._invocations_page(chunk, token, details)
+
+    def _invocations_page(self, chunk: list, token: str | None, details: bool) -> ActionResult:
         result: dict[str, Any] = {"CommandInvocations": [self._invocation_view(c, i, details) for c, i in chunk]}
         if token:
             result["NextToken"] = token

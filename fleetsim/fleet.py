@@ -6,6 +6,7 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from fleetsim.catalog import load_catalog
@@ -66,7 +67,7 @@ class SimInstance:
     patch_state: dict[str, Any] | None = None  # as reported: set when the first Scan or Install's report arrives
     last_operation_record: dict[str, Any] | None = None  # the latest Scan or Install, reported or not yet
     patch_items: tuple = ()  # PatchOutcome items of the last operation
-    installed_at: dict = field(default_factory=dict)
+    installed_at: dict = field(default_factory=dict)  # patch id -> reported InstalledTime of what a command installed
     breaks_service_with: frozenset = frozenset()  # patch ids whose install by a command breaks this node's service
     command_installs: dict = field(default_factory=dict)  # patch id -> simulated second a command installed it (first time)
     last_ping_wall: Any = None
@@ -79,17 +80,26 @@ class SimInstance:
         return f"ip-{self.private_ip.replace('.', '-')}.ec2.internal"
 
 
+@lru_cache(maxsize=None)
+def absent_product_draws(seed: int, operating_system: str) -> tuple[tuple[str, float], ...]:
+    """Per catalog patch, the draw that decides whether its product is absent, in catalog order.
+
+    Whether a product is present is drawn per patch, not per instance: instances built from one
+    image carry the same packages, so what one node installs covers what its peers miss. Drawn once
+    per seed and OS, not once per instance, which would be 100,000 times the same draws at fleet scale.
+    """
+    return tuple((patch.id, stable_random(seed, "not-applicable", operating_system, patch.id).random()) for patch in load_catalog(operating_system))
+
+
 def initial_inventory(group: GroupSpec, operating_system: str, rng: random.Random, seed: int) -> dict[str, str]:
     have = {}
-    for patch in load_catalog(operating_system):
-        # Whether a product is present is drawn per patch, not per instance: instances built from one
-        # image carry the same packages, so what one node installs covers what its peers miss.
-        if stable_random(seed, "not-applicable", operating_system, patch.id).random() < group.not_applicable_share:
-            have[patch.id] = HAVE_NOT_APPLICABLE
+    for patch_id, absent_draw in absent_product_draws(seed, operating_system):
+        if absent_draw < group.not_applicable_share:
+            have[patch_id] = HAVE_NOT_APPLICABLE
         elif rng.random() < group.missing_share:
-            have[patch.id] = HAVE_MISSING
+            have[patch_id] = HAVE_MISSING
         else:
-            have[patch.id] = HAVE_INSTALLED
+            have[patch_id] = HAVE_INSTALLED
     return have
 
 

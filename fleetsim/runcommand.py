@@ -49,7 +49,7 @@ class RunCommand(RunPatchBaselineDocument):
     def __init__(self, world, clock: SimClock, seed: int, log: Callable[[str], None] = lambda line: None, *,
                  offline_delivery: str = OFFLINE_DELIVERY_TIMEOUT, compliance_lag_seconds: float = DEFAULT_COMPLIANCE_LAG_SECONDS,
                  id_scope: tuple = ()):
-        # `world` gives: instances, resolve_targets(targets), patch_group(instance),
+        # `world` gives: instances, resolve_targets(instance_ids, targets, at), patch_group(instance),
         # baseline_for(instance), read_object(url), write_object(bucket, key, text), region
         self.world = world
         self.clock = clock
@@ -176,7 +176,7 @@ class RunCommand(RunPatchBaselineDocument):
     def _resolve(self, at: float, command: Command) -> None:
         if command.resolved:
             return
-        ids = self.world.resolve_targets(command.requested_instance_ids, command.targets)
+        ids = self.world.resolve_targets(command.requested_instance_ids, command.targets, at)
         command.resolved = True
         command.target_ids = ids
         total = len(ids)

@@ -157,6 +157,16 @@ def request_api_call(environ: dict) -> str:
     return f"{service}:{environ.get('REQUEST_METHOD', '')} {environ.get('PATH_INFO', '')}"
 
 
+# EC2 writes whose effect on Run Command's target resolution may lag (fleetsim.models.FleetSSMBackend.tags_changed).
+TAG_WRITES = frozenset({"ec2:CreateTags", "ec2:DeleteTags"})
+
+
+def tagged_resources(body: bytes) -> list[str]:
+    """The resource ids an EC2 CreateTags or DeleteTags query request names (ResourceId.1, ResourceId.2, ...)."""
+    form = parse_qs(body.decode("utf-8", "replace"))
+    return [values[0] for key, values in form.items() if key.startswith("ResourceId.") and values]
+
+
 def read_body(environ: dict) -> bytes:
     """The request body, left in place for whoever reads it next."""
     length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -234,7 +244,13 @@ class FleetSimApp:
                 ])
                 return [body]
             self.fleet.advance()
-            return list(self.moto_app(environ, start_response))
+            backend = self.fleet.backends.get(scope) if api_call in TAG_WRITES else None
+            if backend is None or not backend.settings.tag_visibility_seconds:
+                return list(self.moto_app(environ, start_response))
+            before = backend.tags_before_change(tagged_resources(read_body(environ)))
+            answer = list(self.moto_app(environ, start_response))
+            backend.tags_changed(before)
+            return answer
 
     def _moto_api(self, environ, start_response):
         """moto's own control API: not an AWS call, so never counted, throttled or failed by a fault.
@@ -376,6 +392,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 in a container)")
     parser.add_argument("--seed", type=int, default=None, help="seed for ids and outcomes (default: the spec's seed, else 0)")
     parser.add_argument("--time-scale", type=float, default=1.0, help="simulated seconds per real second")
+    parser.add_argument("--tag-visibility-seconds", type=float, default=0.0,
+                        help="simulated seconds before an EC2 CreateTags/DeleteTags reaches Run Command's target resolution "
+                             "(default 0: at once; see fleetsim/FIDELITY.md)")
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -384,6 +403,9 @@ def serve(args: argparse.Namespace) -> int:
 
     if not args.time_scale > 0:
         print(f"fleetsim: --time-scale: expected a number > 0, got {args.time_scale}", file=sys.stderr)
+        return 2
+    if not args.tag_visibility_seconds >= 0:
+        print(f"fleetsim: --tag-visibility-seconds: expected a number of simulated seconds >= 0, got {args.tag_visibility_seconds}", file=sys.stderr)
         return 2
     try:
         spec = load_fleet(args.fleet)
@@ -402,7 +424,7 @@ def serve(args: argparse.Namespace) -> int:
     from fleetsim.clock import SimClock
 
     def launch():
-        return models.launch_fleet(spec, seed, SimClock(args.time_scale), log)
+        return models.launch_fleet(spec, seed, SimClock(args.time_scale), log, tag_visibility_seconds=args.tag_visibility_seconds)
 
     started = time.monotonic()
     models.install()

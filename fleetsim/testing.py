@@ -37,12 +37,15 @@ def with_offline_delivery(fleet: str | os.PathLike | Mapping, choice: str | None
     return {"offline_delivery": choice, **spec}
 
 
-def fleetsim_fixture(fleet: str | os.PathLike | Mapping, *, seed: int = 0, time_scale: float = 600.0, scope: str = "module"):
-    """A pytest fixture that serves `fleet` for the duration of `scope`."""
+def fleetsim_fixture(fleet: str | os.PathLike | Mapping, *, seed: int = 0, time_scale: float = 600.0, scope: str = "module",
+                     tag_visibility_seconds: float = 0.0):
+    """A pytest fixture that serves `fleet` for the duration of `scope` (tag writes reaching Run Command after
+    `tag_visibility_seconds` simulated seconds; 0: at once)."""
 
     @pytest.fixture(scope=scope)
     def fleet_server():
-        with running(with_offline_delivery(fleet, os.environ.get(OFFLINE_DELIVERY_VARIABLE)), seed=seed, time_scale=time_scale) as sim:
+        with running(with_offline_delivery(fleet, os.environ.get(OFFLINE_DELIVERY_VARIABLE)), seed=seed, time_scale=time_scale,
+                     tag_visibility_seconds=tag_visibility_seconds) as sim:
             yield sim
 
     return fleet_server

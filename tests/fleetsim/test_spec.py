@@ -9,7 +9,8 @@ from fleetsim.spec import AlarmFires, AlarmSpec, load_fleet
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name, count", [("demo", 30), ("failing-dev", 30), ("scale-10k", 10_000)], ids=["demo", "failing-dev", "scale-10k"])
+@pytest.mark.parametrize("name, count", [("demo", 30), ("failing-dev", 30), ("scale-10k", 10_000), ("scale-100k", 100_000)],
+                         ids=["demo", "failing-dev", "scale-10k", "scale-100k"])
 def test_shipped_fleets_are_valid(name, count):
     assert load_fleet(PROJECT / "include" / "fleets" / f"{name}.yaml").instance_count == count
 

@@ -43,7 +43,7 @@ class HandClockFleet:
 
     # ---- what RunCommand asks of its world ----
 
-    def resolve_targets(self, instance_ids: list[str], targets: list[dict]) -> list[str]:
+    def resolve_targets(self, instance_ids: list[str], targets: list[dict], at: float | None = None) -> list[str]:
         return list(instance_ids)
 
     def patch_group(self, instance: SimInstance) -> str:
