@@ -1,9 +1,10 @@
 """End-to-end rehearsal: dev -> test -> prod over 3,000 instances through the real DAG. One command prints tables.
 
-    .venv/bin/python bench/rehearsal.py [--polls 1,15] [--time-scale 120]
+    .venv/bin/python bench/rehearsal.py [--polls 1,15] [--time-scale 120] [--scale 100000]
 
 Starts fleetsim with bench/fleets/rehearsal-3k.yaml (1,000 instances per
-patch group), syncs the baselines, and runs bench/plans/rehearsal.yaml's DAG
+patch group; with --scale N, a fleet of N instances split 2% dev, 8% test,
+90% prod, written next to the run), syncs the baselines, and runs bench/plans/rehearsal.yaml's DAG
 with `airflow dags test` in a throwaway AIRFLOW_HOME, as `python -m patchflow
 demo` does but with the poll interval and time scale chosen here: once per
 poll interval, each time on a fresh fleet. Afterwards it reads the run ledger
@@ -11,7 +12,9 @@ poll interval, each time on a fresh fleet. Afterwards it reads the run ledger
 (ResponseStart/FinishDateTime) and the trigger's poll log lines, and reports
 per stage the simulated patch time next to the wall time, and the
 orchestration overhead: from the last invocation of the stage ending to the
-stage's gate verdict. Target: at most one poll interval.
+stage's gate verdict. Target: at most one poll interval. It also samples the
+resident memory of every process it starts (bench/memory_peaks.py); target for
+the whole rehearsal: under 4 GB together.
 """
 from __future__ import annotations
 
@@ -31,10 +34,39 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(PROJECT_ROOT), str(PROJECT_ROOT / "plugins"), str(BENCH)]
 
 import report_doc  # noqa: E402
+import yaml  # noqa: E402
+from memory_peaks import MB, PeakMemory  # noqa: E402
 from patchflow.core.records import RecordKind  # noqa: E402
 
 FLEET = BENCH / "fleets" / "rehearsal-3k.yaml"
 PLAN = BENCH / "plans" / "rehearsal.yaml"
+# --scale N: how the instances split over the stages, and each stage's operating systems.
+STAGE_SHARES = (("dev", 0.02), ("test", 0.08), ("prod", 0.90))
+OS_SHARES = (("al2023", "AMAZON_LINUX_2023", 0.5), ("ubuntu", "UBUNTU", 0.3), ("windows", "WINDOWS", 0.2))
+MEMORY_TARGET = 4 * 1024 * MB
+ORCHESTRATION_TARGET = 0.15
+
+
+def scaled_fleet_and_plan(scale: int, where: Path) -> tuple[Path, Path, dict[str, int]]:
+    """The 3,000-instance fleet and plan grown to `scale` instances (2% dev, 8% test, 90% prod), written to `where`."""
+    fleet = yaml.safe_load(FLEET.read_text())
+    plan = yaml.safe_load(PLAN.read_text())
+    sizes = {stage: round(scale * share) for stage, share in STAGE_SHARES}
+    sizes["prod"] = scale - sizes["dev"] - sizes["test"]
+    groups = []
+    for stage, size in sizes.items():
+        counts = {name: int(size * share) for name, _, share in OS_SHARES}
+        counts[OS_SHARES[0][0]] += size - sum(counts.values())
+        template = {g["name"].split("-", 1)[1]: g for g in fleet["groups"] if g["name"].startswith(stage + "-")}
+        groups += [{**template[name], "name": f"{stage}-{name}", "count": counts[name]} for name, _, _ in OS_SHARES]
+    fleet["groups"] = groups
+    for stage in plan["stages"]:
+        stage["expected_min_targets"] = sizes[stage["name"]]
+    plan["description"] = f"Benchmark rehearsal, dev -> test -> prod, {scale:,} instances"
+    fleet_path, plan_path = where / f"rehearsal-{scale}.fleet.yaml", where / f"rehearsal-{scale}.plan.yaml"
+    fleet_path.write_text(yaml.safe_dump(fleet, sort_keys=False))
+    plan_path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    return fleet_path, plan_path, sizes
 
 
 def epoch(value) -> float:
@@ -98,6 +130,7 @@ class Rehearsal:
     stages: list  # (stage name, sends, verdict, waves, window, first_record)
     fired: dict
     api_calls: dict
+    memory: PeakMemory | None = None
 
 
 def rehearse(args, poll: float, home: Path, log_path: Path) -> Rehearsal:
@@ -108,7 +141,7 @@ def rehearse(args, poll: float, home: Path, log_path: Path) -> Rehearsal:
 
     plan = load_plan(args.plan)
     print(f"\n==> poll interval {poll:g} s: starting fleetsim with {args.fleet} (time scale {args.time_scale:g})", flush=True)
-    with fleetsim.running(args.fleet, seed=args.seed, time_scale=args.time_scale) as sim:
+    with PeakMemory() as memory, fleetsim.running(args.fleet, seed=args.seed, time_scale=args.time_scale) as sim:
         env = airflow_env(home, home / "dags", sim.endpoint)
         env["PATCHFLOW_POLL_INTERVAL"] = repr(float(poll))
         env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"  # the trigger logs each poll; its last line dates the detection
@@ -154,7 +187,7 @@ def rehearse(args, poll: float, home: Path, log_path: Path) -> Rehearsal:
                     window["patch_seconds"] += part["last_end"] - part["first_start"]
             first_record = min(epoch(r["at"]) for r in mine) if mine else None
             stages.append((stage.name, sends, verdict, waves, window, first_record))
-    return Rehearsal(poll, args.time_scale, code, dag_seconds, records, stages, fired, api_calls)
+    return Rehearsal(poll, args.time_scale, code, dag_seconds, records, stages, fired, api_calls, memory)
 
 
 def stage_rows(run: Rehearsal) -> tuple[list[tuple], list[tuple[str, float]], float]:
@@ -187,7 +220,7 @@ def stage_rows(run: Rehearsal) -> tuple[list[tuple], list[tuple[str, float]], fl
     return rows, overheads, patch_total
 
 
-def explain(shares: list[tuple[float, list]]) -> list[str]:
+def explain(shares: list[tuple[float, list]], per_stage: str) -> list[str]:
     """Why the overhead is what it is, from the measured split (detection vs work after detection)."""
     lines = []
     for poll, overheads in shares:
@@ -199,8 +232,8 @@ def explain(shares: list[tuple[float, list]]) -> list[str]:
             f"- At {poll:g} s: the trigger noticed the end {min(detections):.2f}-{max(detections):.2f} s after the last "
             f"invocation finished ({'within' if max(detections) <= poll * 1.05 else 'beyond'} one poll interval, as designed); "
             f"the work after that took {min(after):.2f}-{max(after):.2f} s: the deferred wave task resumes, reads every "
-            "invocation page and patch state of its 1,000 instances, judges the wave, writes the ledger and pushes its "
-            "per-instance rows to XCom, then the stage gate runs as a separate task that pulls those rows back."
+            f"invocation page and patch state of its {per_stage} instances, judges the wave and writes the ledger, "
+            "then the stage gate runs as a separate task that reads the wave rows back."
         )
     missed = any(o > poll for poll, overheads in shares for _, o, _, _ in overheads)
     if lines:
@@ -225,6 +258,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--fleet", type=Path, default=FLEET, help=argparse.SUPPRESS)
     parser.add_argument("--plan", type=Path, default=PLAN, help=argparse.SUPPRESS)
+    parser.add_argument("--scale", type=int, default=None, help="instances in all (2%% dev, 8%% test, 90%% prod) instead of the 3,000-instance fleet")
     parser.add_argument("--keep", action="store_true", help="keep the temporary AIRFLOW_HOME and its logs")
     parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
@@ -234,6 +268,10 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="bench-rehearsal-"))
     log_path = home / "rehearsal.log"
     log_path.write_text("")
+    sizes = {"dev": 1000, "test": 1000, "prod": 1000}
+    if args.scale:
+        args.fleet, args.plan, sizes = scaled_fleet_and_plan(args.scale, home)
+    total = sum(sizes.values())
     failed = True
     try:
         runs = [rehearse(args, poll, home, log_path) for poll in polls]
@@ -262,6 +300,20 @@ def main() -> int:
             f"{outcome.get('outcome', '?')} (exit {run.exit_code})",
             ", ".join(f"{n:,} {op}" for op, n in sorted(run.api_calls.items(), key=lambda kv: -kv[1])[:6]),
         ))
+        if orchestration is not None:
+            share = orchestration / ledger_wall
+            targets.append(report_doc.target_line(
+                f"orchestration under {ORCHESTRATION_TARGET:.0%} of the run, at {run.poll:g} s", share < ORCHESTRATION_TARGET,
+                f"{share:.0%} ({orchestration:.1f} s of {ledger_wall:.1f} s)"
+                + ("" if share < ORCHESTRATION_TARGET else f", {share - ORCHESTRATION_TARGET:.0%} over"),
+            ))
+        if run.memory is not None:
+            peak = run.memory.total_peak
+            targets.append(report_doc.target_line(
+                f"every process together under {MEMORY_TARGET / 1024 / MB:.0f} GB peak resident memory, at {run.poll:g} s",
+                peak < MEMORY_TARGET,
+                f"{peak / MB:,.0f} MB" + ("" if peak < MEMORY_TARGET else f", {(peak - MEMORY_TARGET) / MB:,.0f} MB over"),
+            ))
         if overheads:
             worst_stage, worst = max(overheads, key=lambda x: x[1])[:2]
             shares.append((run.poll, overheads))
@@ -276,12 +328,20 @@ def main() -> int:
                        "outcome", "most frequent API calls in the run (fleetsim)")
     report_doc.print_table(headers, [[str(c).replace("**", "") for c in row] for row in rows], title="Per stage")
     report_doc.print_table(summary_headers, summary, title="Whole run")
+    for run in runs:
+        if run.memory:
+            report_doc.print_table(("process", "peak resident memory"), run.memory.lines(), title=f"Memory at {run.poll:g} s")
     print(*targets, sep="\n")
 
+    fleet_text = ("`bench/fleets/rehearsal-3k.yaml` (1,000 instances per patch group" if not args.scale else
+                  f"that fleet grown to {total:,} instances (`--scale {args.scale}`: dev {sizes['dev']:,}, test {sizes['test']:,}, "
+                  f"prod {sizes['prod']:,}")
+    memory_headers = ("poll interval", "process", "peak resident memory")
+    memory_rows = [(f"{run.poll:g} s", role, peak) for run in runs if run.memory for role, peak in run.memory.lines()]
     body = [
         "`bench/plans/rehearsal.yaml` (dev -> test -> prod, test and prod pinned to what dev installed, prod in two "
-        "waves, MaxConcurrency 50%, one-second soaks, no windows or approvals) over `bench/fleets/rehearsal-3k.yaml` "
-        "(1,000 instances per patch group, three OSes, 1 install in 500 fails), through the real DAG with "
+        f"waves, MaxConcurrency 50%, one-second soaks, no windows or approvals) over {fleet_text}, "
+        "three OSes, 1 install in 500 fails), through the real DAG with "
         f"`airflow dags test` (triggers run in-process) against fleetsim at time scale {args.time_scale:g}, once per "
         f"poll interval ({', '.join(f'{p:g} s' for p in polls)}), each on a fresh fleet. Times come from the run ledger "
         "(`at` of every record), `ListCommandInvocations` (`ResponseFinishDateTime` of every invocation) and the "
@@ -293,14 +353,20 @@ def main() -> int:
         "",
         report_doc.markdown_table(summary_headers, summary),
         "",
+        "Peak resident memory of every process the rehearsal started (sampled every 0.5 s; `all processes together` "
+        "is the largest sum at one sample):",
+        "",
+        report_doc.markdown_table(memory_headers, memory_rows),
+        "",
         "Targets:",
         "",
         *targets,
         "",
-        *explain(shares),
+        *explain(shares, f"{max(sizes.values()):,}" if args.scale else "1,000"),
     ]
     if not args.no_doc:
-        report_doc.write_section("rehearsal", "End-to-end rehearsal: three stages over 3,000 instances", "\n".join(body),
+        name = "rehearsal" if not args.scale else f"rehearsal-{args.scale}"
+        report_doc.write_section(name, f"End-to-end rehearsal: three stages over {total:,} instances", "\n".join(body),
                                  runtime_seconds=time.perf_counter() - run_started)
     return 1 if failed else 0
 

@@ -23,7 +23,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DOC = PROJECT_ROOT / "docs" / "benchmarks.md"
 
 # Sections appear in this order; a script not listed here appends its section at the end.
-ORDER = ("waiting_cost", "gate_eval", "dag_parse", "rehearsal", "fleetsim_capacity")
+ORDER = ("waiting_cost", "gate_eval", "dag_parse", "rehearsal", "rehearsal-100000", "fleetsim_capacity", "fleetsim_capacity_100k", "page_scale")
 
 HEADER = """# Benchmarks
 
@@ -46,7 +46,11 @@ Rerun everything (about 15 minutes in total, one script after the other):
 .venv/bin/python bench/dag_parse.py
 .venv/bin/python bench/rehearsal.py
 .venv/bin/python bench/fleetsim_capacity.py
+.venv/bin/python bench/fleetsim_capacity.py --fleet include/fleets/scale-100k.yaml
+.venv/bin/python bench/page_scale.py
 ```
+
+The 100,000-instance rehearsal is run on its own (`.venv/bin/python bench/rehearsal.py --scale 100000 --polls 15`).
 """
 
 

@@ -250,7 +250,8 @@ def test_the_bucket_policy_lets_only_the_organization_read_only_the_install_over
 
 
 CONDITION_PLACEHOLDERS = {"aws:PrincipalOrgID": "organization id", "sts:ExternalId": "external id", "s3:prefix": "ledger prefix",
-                          "ssm:resourceTag/Patch Group": "patch group", "ssm:resourceTag/PatchGroup": "patch group"}
+                          "ssm:resourceTag/Patch Group": "patch group", "ssm:resourceTag/PatchGroup": "patch group",
+                          "ec2:ResourceTag/Patch Group": "patch group", "ec2:ResourceTag/PatchGroup": "patch group"}
 
 
 def placeholders_in(policy: dict) -> list[tuple[str, str]]:

@@ -244,8 +244,22 @@ def test_ledger_access_is_the_plans_bucket_and_prefixes_only_and_writes_must_be_
     assert deny["Condition"] == {"StringNotEquals": {"s3:x-amz-server-side-encryption": ["AES256", "aws:kms"]}}
 
 
-def test_only_the_assignment_policy_writes_tags_and_only_patch_group_tags():
-    assert not {a for a in allowed_actions(load_policy()) if a.startswith("ec2:") and not a.startswith("ec2:Describe")}
+def test_the_airflow_role_writes_only_wave_tags_and_only_the_assignment_policy_writes_patch_group_tags():
+    from patchflow.aws.commands import WAVE_TAG_KEY
+
+    instances = "arn:aws:ec2:us-east-1:123456789012:instance/*"
+    only_the_wave_tag = {"ForAllValues:StringEquals": {"aws:TagKeys": [WAVE_TAG_KEY]}}
+    writes = [s for s in load_policy()["Statement"] if any(a.startswith("ec2:") and not a.startswith("ec2:Describe") for a in as_list(s["Action"]))]
+    # A wave tag selects nodes only together with their patch group tag (patchflow.aws.commands.wave_requests), and only
+    # nodes of managed patch groups are tagged; removing one needs no patch group, since a node may have left it since.
+    assert [(s["Sid"], as_list(s["Action"]), as_list(s["Resource"]), s["Condition"]) for s in writes] == [
+        ("TagWaveNodesOfManagedPatchGroups", ["ec2:CreateTags"], [instances],
+         {"StringEquals": {"ec2:ResourceTag/Patch Group": managed_patch_groups()}, **only_the_wave_tag, "Null": {"aws:TagKeys": "false"}}),
+        ("TagWaveNodesOfManagedPatchGroupsTaggedPatchGroup", ["ec2:CreateTags"], [instances],
+         {"StringEquals": {"ec2:ResourceTag/PatchGroup": managed_patch_groups()}, **only_the_wave_tag, "Null": {"aws:TagKeys": "false"}}),
+        ("RemoveWaveTags", ["ec2:DeleteTags"], [instances],
+         {**only_the_wave_tag, "Null": {"aws:TagKeys": "false", f"ec2:ResourceTag/{WAVE_TAG_KEY}": "false"}}),
+    ]
     (grant,) = statements_granting(load_policy(ASSIGN_POLICY_PATH), "ec2:CreateTags")
     assert sorted(as_list(grant["Action"])) == ["ec2:CreateTags", "ec2:DeleteTags"]
     assert as_list(grant["Resource"]) == ["arn:aws:ec2:us-east-1:123456789012:instance/*"]
@@ -319,6 +333,24 @@ def read_a_stage_window(ssm) -> None:
     assert task["TaskInvocationParameters"]["RunCommand"]["Parameters"] == {"Operation": ["Install"]}
 
 
+def tag_and_untag_a_wave(ssm, ec2) -> None:
+    """What a wave bigger than one InstanceIds list does with its nodes' wave tag (the demo's waves are smaller): puts it
+    on, takes it off once the wave is recorded, and what the run's finish task sweeps of a wave that could not."""
+    from patchflow.aws.commands import WAVE_TAG_KEY, PatchCommandRequest
+    from patchflow.aws.wave_tags import remove_wave_tags, sweep_run, tag_wave_nodes
+
+    pages = ssm.get_paginator("describe_instance_information").paginate(Filters=[{"Key": "tag:Patch Group", "Values": ["prod"]}])
+    nodes = tuple(sorted(i["InstanceId"] for page in pages for i in page["InstanceInformationList"]))
+    wave = PatchCommandRequest(operation="Install", reboot_option="RebootIfNeeded", max_concurrency="10%", max_errors="1", timeout_seconds=600,
+                               comment="patchflow t0k3n prod I2 all w1", instance_ids=nodes, target_tag=("Patch Group", "prod"),
+                               wave_tag=(WAVE_TAG_KEY, "t0k3n prod I2 all w1"))
+    assert tag_wave_nodes(ec2, [wave]) == ["t0k3n prod I2 all w1"]
+    assert remove_wave_tags(ec2, ["t0k3n prod I2 all w1"]) == len(nodes)
+    tag_wave_nodes(ec2, [wave])
+    warnings: list[str] = []
+    assert (sweep_run({"prod": lambda: ec2}, "t0k3n", warnings.append), warnings) == (len(nodes), [])
+
+
 def run_groups_report(env: dict[str, str]) -> None:
     """`patchflow groups` exits 1 when it finds membership problems; either way it must have read the fleet."""
     finished = subprocess.run([sys.executable, "-m", "patchflow", "groups"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
@@ -367,8 +399,10 @@ def test_policies_grant_exactly_the_actions_the_project_calls(tmp_path):
         for verb in ("update", "tag", "deregister", "set-default", "delete"):
             assert any(line.startswith(verb + " ") for line in lifecycle.stdout.splitlines()), (verb, lifecycle.stdout)
         # In a stage's account, as its assumed role: the cancel the operators and the trigger make on kill or time-out
-        # (a healthy demo never reaches it), the reads of a stage whose window stays in SSM, the groups report.
+        # (a healthy demo never reaches it), the wave tags of a wave too big for one InstanceIds list (the demo's are smaller), the
+        # reads of a stage whose window stays in SSM, the groups report.
         cancel_commands(sim.client("ssm", account=PROD_ACCOUNT, region="eu-west-1"), ["00000000-0000-0000-0000-000000000000"])
+        tag_and_untag_a_wave(sim.client("ssm", account=PROD_ACCOUNT, region="eu-west-1"), sim.client("ec2", account=PROD_ACCOUNT, region="eu-west-1"))
         read_a_stage_window(sim.client("ssm", account=PROD_ACCOUNT, region="eu-west-1"))
         run_groups_report({**env, **sim.env(account=PROD_ACCOUNT, region="eu-west-1")})
         calls = {account: sim.api_calls(account=account) for account in (HUB_ACCOUNT, *TARGET_ACCOUNTS)}

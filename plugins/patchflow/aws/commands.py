@@ -12,6 +12,8 @@ from typing import Callable, Collection, Iterable, Iterator, Mapping, Protocol, 
 
 PATCH_DOCUMENT = "AWS-RunPatchBaseline"
 MAX_INSTANCE_IDS_PER_COMMAND = 50
+# The EC2 tag that puts a wave's nodes in one command's Targets (patchflow.aws.wave_tags); its value is run-scoped.
+WAVE_TAG_KEY = "patchflow:wave"
 
 # Command StatusDetails that end a command (ssm-reference 4.4).
 TERMINAL_COMMAND_STATUSES = frozenset({"Success", "Cancelled", "Failed", "TimedOut"})
@@ -27,8 +29,9 @@ class PatchCommandRequest:
     max_errors: str
     timeout_seconds: int
     comment: str
-    instance_ids: tuple[str, ...] = ()
+    instance_ids: tuple[str, ...] = ()  # sent as InstanceIds, or with wave_tag the nodes that tag is put on
     target_tag: tuple[str, str] | None = None  # (tag key, value): target the whole patch group
+    wave_tag: tuple[str, str] | None = None  # (WAVE_TAG_KEY, value): with target_tag, only the group's nodes tagged into this wave
     install_override_list: str | None = None
     snapshot_id: str | None = None
     output_s3_bucket: str | None = None
@@ -50,8 +53,8 @@ class PatchCommandRequest:
             "Comment": self.comment[:100],
         }
         if self.target_tag:
-            key, value = self.target_tag
-            kwargs["Targets"] = [{"Key": f"tag:{key}", "Values": [value]}]
+            # Several Targets select the nodes matching all of them (User Guide, "Run commands at scale").
+            kwargs["Targets"] = [{"Key": f"tag:{key}", "Values": [value]} for key, value in filter(None, (self.target_tag, self.wave_tag))]
         else:
             kwargs["InstanceIds"] = list(self.instance_ids)
         if self.output_s3_bucket:
@@ -134,32 +137,66 @@ def wave_requests(
 
     A wave that is the whole patch group and too big for one InstanceIds list goes out as one
     command targeting the group's tag: one command for SSM's rate control over the whole
-    group, and one ListCommands row to poll. Otherwise InstanceIds in chunks of 50, split by
-    OS first when pinned (each OS has its own InstallOverrideList). Operating systems in
-    `scan_only` get a Scan instead of the template's operation: a pinned stage whose source
-    had nothing new to install there installs nothing, but still checks every node.
+    group, and one ListCommands row to poll. Any other wave is split by OS first when pinned
+    (each OS has its own InstallOverrideList); then the EC2 instances of a part that joined the
+    group through one tag key, more than one InstanceIds list of them, go out as one command
+    targeting that key and a run-scoped wave tag put on them first (patchflow.aws.wave_tags), so
+    a wave costs the same few commands at 100 nodes or 45,000. The rest (a small part, managed
+    nodes that are not EC2 instances, which EC2 cannot tag) go out as InstanceIds in chunks of 50.
+    Operating systems in `scan_only` get a Scan instead of the template's operation: a pinned
+    stage whose source had nothing new to install there installs nothing, but still checks every node.
     """
     tag_keys = {row.get("tag_key") for row in batch}
     if not split_by_os and whole_group and len(batch) > MAX_INSTANCE_IDS_PER_COMMAND and len(tag_keys) == 1 and None not in tag_keys:
         (tag_key,) = tag_keys
         return [replace(template, comment=f"{template.comment} all group"[:100], target_tag=(tag_key, patch_group))]
-    by_os: dict[str, list[str]] = {}
+    by_os: dict[str, list[Mapping]] = {}
     for row in batch:
-        key = (row.get("operating_system") or "") if split_by_os else ""
-        by_os.setdefault(key, []).append(row["instance_id"])
+        by_os.setdefault((row.get("operating_system") or "") if split_by_os else "", []).append(row)
     requests = []
     for os_name in sorted(by_os):
-        for n, chunk in enumerate(chunked(sorted(by_os[os_name]))):
-            request = replace(
-                template,
-                comment=f"{template.comment} {os_name or 'all'} c{n + 1}"[:100],
-                instance_ids=chunk,
-                install_override_list=overrides.get(os_name),
-            )
-            if os_name and os_name in scan_only:
-                request = replace(request, operation="Scan", reboot_option="NoReboot", install_override_list=None)
-            requests.append(request)
+        part = replace(template, install_override_list=overrides.get(os_name))
+        if os_name and os_name in scan_only:
+            part = replace(part, operation="Scan", reboot_option="NoReboot", install_override_list=None)
+        label = f"{template.comment} {os_name or 'all'}"
+        by_tag_key: dict[str, list[str]] = {}
+        by_ids: list[str] = []
+        for row in by_os[os_name]:
+            if row.get("tag_key") and is_ec2_instance(row["instance_id"]):
+                by_tag_key.setdefault(row["tag_key"], []).append(row["instance_id"])
+            else:
+                by_ids.append(row["instance_id"])
+        for n, tag_key in enumerate(sorted(by_tag_key), start=1):
+            ids = sorted(by_tag_key[tag_key])
+            if len(ids) <= MAX_INSTANCE_IDS_PER_COMMAND:
+                by_ids += ids  # one InstanceIds command either way: tagging would only add calls
+                continue
+            comment = f"{label} w{n}"[:100]
+            requests.append(replace(part, comment=comment, instance_ids=tuple(ids), target_tag=(tag_key, patch_group),
+                                    wave_tag=(WAVE_TAG_KEY, wave_tag_value(comment))))
+        for n, chunk in enumerate(chunked(sorted(by_ids)), start=1):
+            requests.append(replace(part, comment=f"{label} c{n}"[:100], instance_ids=chunk))
     return requests
+
+
+def is_ec2_instance(node_id: str) -> bool:
+    """Whether EC2 can tag the node: hybrid and edge managed nodes (mi-...) carry SSM tags, which EC2 tag targets do not read."""
+    return node_id.startswith("i-")
+
+
+def wave_tag_value(comment: str) -> str:
+    """The wave tag's value for a request: its run-scoped comment less the leading word, so the run's token comes
+    first and the run's end finds every wave tag of the run by that prefix (patchflow.aws.wave_tags.sweep_run)."""
+    return comment.split(" ", 1)[1] if " " in comment else comment
+
+
+def follow_up_requests(request: PatchCommandRequest, untargeted: Collection[str]) -> list[PatchCommandRequest]:
+    """InstanceIds commands for the tagged nodes a wave-tag command did not reach (its targets resolved before the
+    tag was visible to Run Command), in chunks of 50; each comment extends the tagged command's, so a retry finds them."""
+    return [
+        replace(request, comment=f"{request.comment} f{n}"[:100], instance_ids=chunk, target_tag=None, wave_tag=None)
+        for n, chunk in enumerate(chunked(sorted(untargeted)), start=1)
+    ]
 
 
 class SendsCommand(Protocol):

@@ -126,6 +126,14 @@ class RunLedger:
     def append(self, kind: RecordKind, **fields: Any) -> LedgerRecord:
         """Write one record. A field its kind does not declare, a required one left out or a value of another JSON type
         is refused before anything is written: a misspelt field would otherwise show only as an empty report."""
+        return self._write(kind, fields)[1]
+
+    def append_referenced(self, kind: RecordKind, **fields: Any) -> str:
+        """Write one record, as append does, and return its reference for read_record: what a task passes on through
+        Airflow's XCom instead of the record's per-instance rows, which would grow Airflow's database with the fleet."""
+        return self._write(kind, fields)[0]
+
+    def _write(self, kind: RecordKind, fields: Mapping[str, Any]) -> tuple[str, LedgerRecord]:
         fields = {**fields, **self.where}
         problems = record_problems(kind, fields)
         if problems:
@@ -133,9 +141,19 @@ class RunLedger:
         at = now_iso()
         record = {"kind": kind, "at": at, "dag_id": self.dag_id, "run_id": self.run_id, **fields}
         label = "-".join(safe_segment(str(fields[k])) for k in ("stage", "wave") if fields.get(k) is not None)
-        key = f"{self.run_prefix}/records/{at.replace(':', '')}-{kind}{'-' + label if label else ''}-{uuid.uuid4().hex[:8]}.json"
-        self.store.put(key, json.dumps(record, sort_keys=True, default=str).encode(), "application/json")
-        return record
+        reference = f"{at.replace(':', '')}-{kind}{'-' + label if label else ''}-{uuid.uuid4().hex[:8]}.json"
+        self.store.put(self._record_key(reference), json.dumps(record, sort_keys=True, default=str).encode(), "application/json")
+        return reference, record
+
+    def read_record(self, reference: str) -> LedgerRecord:
+        """The record append_referenced wrote under `reference`, in one read."""
+        return json.loads(self.store.get(self._record_key(reference)))
+
+    def _record_key(self, reference: str) -> str:
+        # A reference names a record of this run only: one naming a folder would read outside it.
+        if not reference or "/" in reference or reference != safe_segment(reference):
+            raise ValueError(f"not a reference to a record of this run: {reference!r}")
+        return f"{self.run_prefix}/records/{reference}"
 
     def records(self) -> list[LedgerRecord]:
         return [json.loads(self.store.get(key)) for key in self.store.keys(f"{self.run_prefix}/records/")]

@@ -4,13 +4,14 @@
 report.json (`Report.to_json()`) is the machine-readable truth; report.md and
 report.html say the same for people, the nodes that need attention first and
 every time as ISO 8601 UTC with a Z. The summary table is what `make demo` prints.
+People read a summary and the nodes that need attention, each list capped; every
+instance's row is in instances.csv (patchflow.core.report_instances), which both link.
 
 A dry run installs nothing, so it promotes nothing: its outcome is `dry_run` (or where
 it stopped), its passing stages are `scanned`, and each lists what it would install.
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
@@ -20,9 +21,13 @@ from patchflow.core.html_templates import render_template
 from patchflow.core.ledger_records import CommandSentRecord, LedgerRecord, PinnedTo, ReleaseChosenRecord, RunFinishedRecord, WaveResultRecord
 from patchflow.core.records import RecordKind
 from patchflow.core.releases import format_duration
-from patchflow.core.report_attention import ATTENTION_COLUMNS, attention_heading, attention_rows, problems_first
+from patchflow.core.report_attention import ATTENTION_COLUMNS, attention_heading, attention_rows
 from patchflow.core.report_fields import shown_time
 from patchflow.core.report_health import check_line, health_checks, health_verdict, latest_alarms, latest_verifications
+from patchflow.core.report_instances import (
+    ATTENTION_SHOWN, INSTANCES_CSV, capped, command_cell, command_line, id_list, more_line, outcome_summary, output_tails_markdown, wave_table,
+    wave_verified,
+)
 from patchflow.core.report_patches import PATCH_COLUMNS, installed_patches, list_heading, patch_rows, scans_found_missing
 from patchflow.core.report_records import (
     ChosenRelease,
@@ -283,9 +288,8 @@ def summary_rows(report: Report) -> list[tuple[str, ...]]:
                 str(counts.get("unreachable", 0) + counts.get("not_dispatched", 0)),
                 gate,
                 *([_health_cell(stage)] if with_health else []),
-                # The first eight characters are enough to find a command in the console; the
-                # per-wave sections carry the full ids.
-                " ".join(c[:8] for c in stage.command_ids) or "-",
+                # The per-wave sections carry the full ids.
+                command_cell(stage.command_ids),
             )
         )
     return rows
@@ -331,10 +335,13 @@ def render_markdown(report: Report) -> str:
         f"- Started: {shown_time(report.started_at)}  Finished: {shown_time(report.finished_at)}",
         f"- Dry run (scan only): {'yes' if report.dry_run else 'no'}",
         f"- Change ticket: {report.change_ticket or 'none'}",
+        f"- Every instance, one row per wave: [{INSTANCES_CSV}]({INSTANCES_CSV})",
     ]
     attention = attention_rows(report)
     if attention:
-        out += ["", f"## {attention_heading(attention)}", "", *_markdown_table(ATTENTION_COLUMNS, [entry.cells() for entry in attention])]
+        listed = capped(attention, ATTENTION_SHOWN)
+        out += ["", f"## {attention_heading(attention)}", "", *_markdown_table(ATTENTION_COLUMNS, [entry.cells() for entry in listed.shown])]
+        out += _more_markdown(listed.more)
     out += ["", "## Summary", "", *_markdown_table(summary_header(report), summary_rows(report))]
     for stage in report.stages:
         out += ["", f"## Stage {stage.name} (patch group `{stage.patch_group or '-'}`): {stage.state.value}", ""]
@@ -350,20 +357,27 @@ def render_markdown(report: Report) -> str:
             out += ["", *_markdown_table(PATCH_COLUMNS, patch_rows(lists))] if patch_rows(lists) else []
         for wave in stage.waves:
             verdict = "PASS" if wave.verdict.passed else "BLOCK"
-            out += ["", f"### {wave.operation} wave {wave.wave}: {wave.targets} instances, {verdict}", ""]
+            out += ["", f"### {wave.operation} wave {wave.wave}: {wave.targets:,} instances, {verdict}", ""]
             out += [f"- {reason}" for reason in wave.verdict.reasons or ()]
-            out.append(f"- Commands: {', '.join(wave.command_ids) or '-'}; {shown_time(wave.started_at)} to {shown_time(wave.finished_at)}")
-            verified = wave_verified(wave)
+            out.append(f"- Outcomes: {outcome_summary(wave)}")
+            out.append(f"- Commands: {command_line(wave.command_ids)}; {shown_time(wave.started_at)} to {shown_time(wave.finished_at)}")
+            table = wave_table(wave)
+            verified = wave_verified(table.shown)
             out += ["", "| instance | os | outcome | status | compliant | pending reboot | command |" + (" health check |" if verified else ""),
                     "|---|---|---|---|---|---|---|" + ("---|" if verified else "")]
-            for row in wave_rows(wave):
+            for row in table.shown:
                 out.append(
                     f"| {row.instance_id} | {row.operating_system or '-'} | {row.outcome} | {row.status_details} "
                     f"| {_yes_no(row.compliant)} | {_yes_no(row.pending_reboot)} | {row.command_id} |"
                     + (f" {row.verification.shown() if row.verification else '-'} |" if verified else "")
                 )
-            out += _output_tails_markdown(wave)
+            out += _more_markdown(table.more)
+            out += output_tails_markdown(table.shown)
     return "\n".join(out) + "\n"
+
+
+def _more_markdown(more: int) -> list[str]:
+    return ["", more_line(more).replace(INSTANCES_CSV, f"[{INSTANCES_CSV}]({INSTANCES_CSV})")] if more else []
 
 
 def _markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
@@ -388,28 +402,6 @@ def _health_markdown(stage: Stage) -> list[str]:
     ]
 
 
-def wave_verified(wave: Wave) -> bool:
-    """Whether the wave's table needs a health check column: a health check verified any of its nodes."""
-    return any(row.verification is not None for row in wave.instances)
-
-
-def wave_rows(wave: Wave) -> list[InstanceRow]:
-    """The wave's rows as its table lists them: nodes that did not succeed or whose health check failed first."""
-    return problems_first(wave.instances)
-
-
-def _output_tails_markdown(wave: Wave) -> list[str]:
-    """Each verified node's output tail in a code block its own text cannot close."""
-    out = []
-    for row in wave_rows(wave):
-        if row.verification is None or not row.verification.output_tail:
-            continue
-        tail = row.verification.output_tail
-        fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", tail)), default=0))
-        out += ["", f"Health check output of {row.instance_id}, {row.verification.shown()}:", "", fence, tail.rstrip("\n"), fence]
-    return out
-
-
 def stage_facts(stage: Stage) -> list[str]:
     """The stage's baselines, offline agents, preflight warnings, manifest, pinning and drift, one sentence each, for every rendering."""
     facts = []
@@ -420,12 +412,12 @@ def stage_facts(stage: Stage) -> list[str]:
             + ", ".join(f"{os}={b or ('OS default ' + defaults[os] if defaults.get(os) else 'OS default')}" for os, b in stage.baselines.items())
         )
     if stage.offline:
-        facts.append("Offline agents at preflight: " + ", ".join(stage.offline))
+        facts.append("Offline agents at preflight: " + id_list(stage.offline))
     facts.extend(f"Warning at preflight: {warning}" for warning in stage.warnings)
     if stage.manifest:
         facts.append(f"Pinned manifest: {stage.manifest.hash} ({stage.manifest.size} patches)")
     if stage.not_sent:
-        facts.append("Not sent to (agent not online at preflight), counted unreachable: " + ", ".join(stage.not_sent))
+        facts.append("Not sent to (agent not online at preflight), counted unreachable: " + id_list(stage.not_sent))
     if stage.release:
         chosen = stage.release
         facts.append(
@@ -441,7 +433,7 @@ def stage_facts(stage: Stage) -> list[str]:
     for patch_id, moved in stage.moved_on.items():
         facts.append(
             f"Version moved on for {patch_id}: the manifest pins {moved.pinned_title}, the repositories now offer "
-            f"{moved.offered_title} (on {', '.join(moved.instances)}); run {stage.pinned_to.stage if stage.pinned_to else 'the source stage'} "
+            f"{moved.offered_title} (on {id_list(moved.instances)}); run {stage.pinned_to.stage if stage.pinned_to else 'the source stage'} "
             "again to try the new version, rather than looking for a broken node"
         )
     for os_name, ids in stage.drift.items():
@@ -468,9 +460,13 @@ def render_html(report: Report) -> str:
         check_line=check_line,
         latest_alarms=latest_alarms,
         wave_verified=wave_verified,
-        wave_rows=wave_rows,
+        wave_table=wave_table,
+        outcome_summary=outcome_summary,
+        command_line=command_line,
+        instances_csv=INSTANCES_CSV,
         shown_time=shown_time,
         attention=attention_rows(report),
+        attention_shown=ATTENTION_SHOWN,
         attention_heading=attention_heading,
         attention_columns=ATTENTION_COLUMNS,
         patch_lists=patch_lists,

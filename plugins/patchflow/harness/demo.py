@@ -22,6 +22,7 @@ from patchflow.core.errors import InvalidInput
 from patchflow.aws.ledger import RunLedger, list_runs, open_store
 from patchflow.core.yamlfile import PROJECT_ROOT
 from patchflow.core.report import build_report, headline, render_html, render_markdown, summary_table
+from patchflow.core.report_instances import instances_csv
 from patchflow.core.report_records import Report, RunOutcome
 
 DEMO_TIME_SCALE = 120.0
@@ -260,7 +261,7 @@ def _run_on(args, plan, plan_path: Path, fleet_path: Path, conf: dict, airflow_h
     print(summary_table(report))
     print()
     print(headline(report))
-    print(f"Report: {Path(args.reports) / 'report.html'} (also report.md, report.json); took {time.monotonic() - total_started:.0f}s")
+    print(f"Report: {Path(args.reports) / 'report.html'} (also report.md, report.json, instances.csv); took {time.monotonic() - total_started:.0f}s")
     return 0 if report.outcome is RunOutcome.PROMOTED and code == 0 else 1
 
 
@@ -303,3 +304,4 @@ def write_reports(report: Report, directory: Path) -> None:
     (directory / "report.json").write_text(json.dumps(report.to_json(), indent=2, sort_keys=True, default=str))
     (directory / "report.md").write_text(render_markdown(report))
     (directory / "report.html").write_text(render_html(report))
+    (directory / "instances.csv").write_text(instances_csv(report))  # every instance; the report links it

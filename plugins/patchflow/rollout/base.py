@@ -9,18 +9,19 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Mapping
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from patchflow.rollout import notify
 from patchflow.core.gates import GateThresholds
+from patchflow.core.health import VerificationRun, with_verification
 from patchflow.aws.ledger import RunLedger, open_store
 from patchflow.aws.release_store import ReleaseStore
 from patchflow.core.manifest import Manifest
 from patchflow.core.plan import RolloutPlan, Stage
-from patchflow.core.records import RecordKind
+from patchflow.core.records import RecordKind, WaveRow
 from patchflow.core.releases import Release
 from patchflow.core.errors import InvalidInput
 from patchflow.core.run_params import RunParams, refused_params_reason, validate_run_params
@@ -133,6 +134,8 @@ class CommandSendingOperator(RolloutOperator):
         """The command id of every request, in order: found in `already` (comment -> progress) or sent now."""
         ssm, sender, since_run_start = rollout.ssm(), rollout.ssm_for_send(), run_start(context)
         self._run_id = rollout.run_id
+        # What an earlier call of this try sent (a wave's follow-up commands come after its first ones): a kill cancels all.
+        in_flight_before = list(getattr(self, "_in_flight", []))
         command_ids: list[str] = []
         for request in requests:
             if request.comment in already:
@@ -143,7 +146,7 @@ class CommandSendingOperator(RolloutOperator):
             if found:
                 self.log.warning("SendCommand for %r failed, but SSM had accepted it as %s; not sent again", request.comment, command_id)
             command_ids.append(command_id)
-            self._in_flight = list(command_ids)
+            self._in_flight = in_flight_before + command_ids
         return command_ids
 
     def wait_for(self, context, command_ids: list[str], started: datetime, deadline: datetime, echo: dict, document_names: list[str] | None = None) -> None:
@@ -197,22 +200,59 @@ class PinnedRelease:
     release_id: str
 
 
+def manifest_artifact(stage_name: str) -> str:
+    """Where in its run's ledger a pin-source stage's manifest is (patchflow.core.manifest.Manifest.to_json())."""
+    return f"manifest/{stage_name}/manifest.json"
+
+
 def pinned_release(context, rollout: Rollout, stage: Stage) -> PinnedRelease:
     """The source stage's manifest made in this run, or the release chosen from the ledger when the run started."""
     if stage.pin_to in rollout.params.stages:
         found = context["ti"].xcom_pull(task_ids=f"{stage.pin_to}.manifest")
         if not found:
             block(rollout, stage, f"stage is pinned to {stage.pin_to}, whose manifest is missing (did {stage.pin_to} pass its gate in this run?)")
-        return PinnedRelease(Manifest.from_json(found["manifest"]), dict(found["override_lists"]), found.get("release_id", ""))
+        # The manifest task passes on only the manifest's hash; the patches are in the manifest.json it wrote.
+        manifest = Manifest.from_json(json.loads(rollout.ledger.read_artifact(manifest_artifact(stage.pin_to))))
+        if manifest.content_hash != found["content_hash"]:
+            block(rollout, stage, f"the manifest {stage.pin_to} made in this run has content {manifest.content_hash[:12]}, expected {found['content_hash'][:12]}")
+        return PinnedRelease(manifest, dict(found["override_lists"]), found.get("release_id", ""))
     chosen = (context["ti"].xcom_pull(task_ids="start") or {}).get("releases", {}).get(stage.name)
     if not chosen:
         block(rollout, stage, f"stage is pinned to {stage.pin_to}, which is not in this run, and the run's start chose no release for it")
     release = Release.from_json(chosen)
     source = RunLedger(rollout.ledger.store, release.source_dag_id, release.source_run_id)
-    manifest = Manifest.from_json(json.loads(source.read_artifact(f"manifest/{release.source_stage}/manifest.json")))
+    manifest = Manifest.from_json(json.loads(source.read_artifact(manifest_artifact(release.source_stage))))
     if manifest.content_hash != release.content_hash:
         block(rollout, stage, f"release {release.id}: the manifest in run {release.source_run_id} has content {manifest.content_hash[:12]}, expected {release.content_hash[:12]}")
     return PinnedRelease(manifest, dict(release.override_lists), release.id)
+
+
+# What a stage's tasks pass each other through XCom holds no per-instance rows, which would grow Airflow's database
+# with the fleet on every run: only counts and the reference of the ledger record the rows are in (RunLedger.read_record).
+
+
+def preflight_targets(context, ledger: RunLedger, preflight_task_id: str) -> list[dict]:
+    """Every target the stage's preflight found (its ledger record's), in one read; none where the stage was not selected."""
+    reference = (context["ti"].xcom_pull(task_ids=preflight_task_id) or {}).get("targets_record")
+    return list(ledger.read_record(reference)["targets"]) if reference else []
+
+
+def task_rows(context, ledger: RunLedger, task_id: str) -> list[WaveRow]:
+    """The rows a wave or health task passed on; none where it had none to pass."""
+    return returned_rows(ledger, context["ti"].xcom_pull(task_ids=task_id) or {})
+
+
+def returned_rows(ledger: RunLedger, returned: Mapping[str, Any]) -> list[WaveRow]:
+    """The rows behind a wave's or health task's XCom: the wave's rows, with its health check's results on them
+    when the task was a health check that verified nodes (as HealthCheckOperator judged them)."""
+    reference = returned.get("rows_record")
+    if not reference:
+        return []
+    rows = [WaveRow.from_json(row) for row in ledger.read_record(reference)["instances"]]
+    checked = returned.get("verification_record")
+    if checked:
+        rows = with_verification(rows, VerificationRun.from_json(ledger.read_record(checked)["verification"]).nodes)
+    return rows
 
 
 def run_params(plan: RolloutPlan, context) -> tuple[RunParams, datetime | None]:

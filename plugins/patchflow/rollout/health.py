@@ -31,7 +31,7 @@ from patchflow.core.health import (
 from patchflow.core.plan import Stage
 from patchflow.core.records import RecordKind, WaveRow, patched_instances
 from patchflow.core.releases import ReleaseEvent, ReleaseEventKind
-from patchflow.rollout.base import CommandSendingOperator, Rollout, RolloutOperator, block, pinned_release, run_start
+from patchflow.rollout.base import CommandSendingOperator, Rollout, RolloutOperator, block, pinned_release, returned_rows, run_start
 from patchflow.rollout.links import SsmCommandConsoleLink
 from patchflow.rollout.triggers import AlarmWatchTrigger
 
@@ -86,8 +86,9 @@ def check_alarms_at_preflight(rollout: Rollout, stage: Stage) -> list[str]:
     return names
 
 
-def record_health_check(rollout: Rollout, check: HealthCheck) -> None:
-    rollout.ledger.append(RecordKind.HEALTH_CHECK, **check.to_json())
+def record_health_check(rollout: Rollout, check: HealthCheck) -> str:
+    """Records the check; returns the record's reference, by which a wave's check passes its verified nodes on."""
+    return rollout.ledger.append_referenced(RecordKind.HEALTH_CHECK, **check.to_json())
 
 
 def void_release_passed_here(context, rollout: Rollout, stage: Stage) -> None:
@@ -112,7 +113,8 @@ class HealthCheckOperator(CommandSendingOperator):
     """health_N: the verification command on the nodes wave N patched, then the stage's alarms; a failure blocks the stage.
 
     Its rows are wave N's with each verified node's result (a failed check makes the node FAILED),
-    judged by the wave's gate like the wave itself, so the stage gate counts them too.
+    judged by the wave's gate like the wave itself, so the stage gate counts them too. It passes them on as the
+    wave does, by reference: the wave's record and, when it verified nodes, its own health_check record.
     """
 
     template_fields = ()
@@ -127,9 +129,16 @@ class HealthCheckOperator(CommandSendingOperator):
     def health(self) -> HealthSpec:
         return self.stage.health
 
-    def _rows(self, context) -> list[WaveRow]:
-        found = context["ti"].xcom_pull(task_ids=self.group_task(f"wave_{self.wave_index}")) or {}
-        return [WaveRow.from_json(row) for row in found.get("results", [])]
+    def _wave_returned(self, context) -> dict:
+        return context["ti"].xcom_pull(task_ids=self.group_task(f"wave_{self.wave_index}")) or {}
+
+    def _rows(self, context, rollout: Rollout) -> list[WaveRow]:
+        return returned_rows(rollout.ledger, self._wave_returned(context))
+
+    def _passed_on(self, context, rows: list[WaveRow], verification_record: str | None, command_ids: list[str]) -> dict:
+        """What this task returns: wave N's rows by reference, with this check's record when it verified nodes."""
+        return {"selected": True, "rows_record": self._wave_returned(context).get("rows_record"), "verification_record": verification_record,
+                "instance_count": len(rows), "command_ids": command_ids}
 
     def _comment_prefix(self, rollout: Rollout) -> str:
         return f"patchflow {rollout.run_token} {self.stage.name} V{self.wave_index}"
@@ -143,11 +152,11 @@ class HealthCheckOperator(CommandSendingOperator):
     def execute(self, context):
         rollout = self.rollout(context)
         if not rollout.selected(self.stage):
-            return {"selected": False, "results": []}
-        rows = self._rows(context)
+            return {"selected": False, "instance_count": 0}
+        rows = self._rows(context, rollout)
         if rollout.params.dry_run:
             self.log.info("dry run: no health check after wave %d of %s", self.wave_index, self.stage.name)
-            return {"selected": True, "results": [row.to_json() for row in rows]}
+            return self._passed_on(context, rows, None, [])
         requests = self._requests(rollout, rows)
         if not requests:
             return self._judge(context, rollout, rows, None, polls=None)
@@ -184,7 +193,7 @@ class HealthCheckOperator(CommandSendingOperator):
         if status == "deadline":
             settled = ssm_commands.cancel_and_settle(ssm, event.get("unfinished", []), document_names=documents, poll_seconds=self.poll_interval)
             self.log.warning("deadline passed; cancelled %s", ", ".join(f"{c} ({p.status_details})" for c, p in settled.items()))
-        rows = self._rows(context)
+        rows = self._rows(context, rollout)
         invocations = verification_invocations(ssm, command_ids)
         checked = {instance_id for request in self._requests(rollout, rows) for instance_id in request.instance_ids}
         verified = [
@@ -207,12 +216,14 @@ class HealthCheckOperator(CommandSendingOperator):
             self.stage.name, HealthPhase.WAVE, now_iso(), wave=self.wave_index, alarms=alarms,
             insufficient_data_allowed=self.health.insufficient_data_allowed, verification=verification, gate=verdict, polls=polls,
         )
-        record_health_check(rollout, check)
+        check_record = record_health_check(rollout, check)
         if not check.passed:
             rollout.ledger.append(RecordKind.STAGE_VERDICT, stage=self.stage.name, verdict={**verdict.to_json(), "passed": False, "reasons": list(check.reasons)})
             void_release_passed_here(context, rollout, self.stage)
             block(rollout, self.stage, f"health wave {self.wave_index}: " + "; ".join(check.reasons))
-        return {"selected": True, "results": [row.to_json() for row in rows], "command_ids": list(verification.command_ids) if verification else []}
+        if verification is None:
+            return self._passed_on(context, rows, None, [])
+        return self._passed_on(context, rows, check_record, list(verification.command_ids))
 
 
 # --------------------------------------------------------------------------- through the soak

@@ -30,6 +30,7 @@ from patchflow.core.plan_check import START_CHECK, GroupFound, check_lines, grou
 from patchflow.core.preflight import baselines_in_force, ledger_baselines
 from patchflow.core.records import RecordKind, WaveRow, patched_instances
 from patchflow.core.report import build_report, headline, render_html, render_markdown, summary_table
+from patchflow.core.report_instances import INSTANCES_CSV, instances_csv
 from patchflow.core.report_records import RunOutcome
 from patchflow.core.promotion import ReleaseFrom, release_sources
 from patchflow.core.releases import Release, ReleaseEvent, ReleaseEventKind, choose_release, release_id_for
@@ -38,12 +39,14 @@ from patchflow.core.scope_gates import ScopeResults, evaluate_scopes
 from patchflow.core.scopes import Scope
 from patchflow.core.stage_windows import answer_json, stage_window, start_refusal, window_decision, window_label
 from patchflow.core.waits import Wait, Waiting
-from patchflow.rollout.base import RolloutOperator, artifact_json, block, pinned_release
+from patchflow.rollout.base import RolloutOperator, artifact_json, block, manifest_artifact, pinned_release, preflight_targets, task_rows
 from patchflow.rollout.links import RolloutReportLink
 from patchflow.aws import inventory
+from patchflow.aws.ledger import RunLedger
 from patchflow.aws.plan_check import check_stages
 from patchflow.aws.compliance import reported_patches
 from patchflow.aws import maintenance_windows as ssm_windows
+from patchflow.aws import wave_tags
 
 
 class StartRunOperator(RolloutOperator):
@@ -193,7 +196,7 @@ class PreflightOperator(RolloutOperator):
     def execute(self, context):
         rollout = self.rollout(context)
         if not rollout.selected(self.stage):
-            return {"selected": False, "targets": []}
+            return {"selected": False, "target_count": 0}
         ssm = rollout.ssm()
         members = inventory.patch_group_members(ssm, self.stage.patch_group)
         operating_systems = sorted({m.operating_system for m in members if m.operating_system})
@@ -206,7 +209,8 @@ class PreflightOperator(RolloutOperator):
         baselines = baseline_fields["baselines"]
         offline = [m.instance_id for m in members if not m.online]
         warnings = self._window_warnings(context, ssm)
-        rollout.ledger.append(
+        # The targets stay in the ledger; the stage's later tasks read them by this reference (rollout.base.preflight_targets).
+        targets_record = rollout.ledger.append_referenced(
             RecordKind.PREFLIGHT,
             stage=self.stage.name,
             patch_group=self.stage.patch_group,
@@ -226,7 +230,8 @@ class PreflightOperator(RolloutOperator):
             rollout.ledger.append(RecordKind.STAGE_FAILED, stage=self.stage.name, reason=reason)
             block(rollout, self.stage, f"preflight: {reason}")
         alarm_names = health.check_alarms_at_preflight(rollout, self.stage)
-        return {"selected": True, "targets": [m.to_json() for m in members], "offline": offline, "baselines": baselines, "alarm_names": alarm_names}
+        return {"selected": True, "targets_record": targets_record, "target_count": len(members), "offline_count": len(offline),
+                "baselines": baselines, "alarm_names": alarm_names}
 
     def _window_warnings(self, context, ssm) -> list[str]:
         """A warning, not a block: the stage's SSM window still runs its own patch task on the same nodes."""
@@ -271,11 +276,12 @@ class StageGateOperator(RolloutOperator):
         if rollout.params.dry_run:
             thresholds = replace(thresholds, min_compliant_percent=None, max_pending_reboot=None)
         if self.scope_parts:
-            by_scope = [ScopeResults(part.scope.name, part.scope.to_json(), tuple(stage_results(context, part.preflight_task_id, part.wave_task_ids)))
+            by_scope = [ScopeResults(part.scope.name, part.scope.to_json(),
+                                     tuple(stage_results(context, rollout.ledger, part.preflight_task_id, part.wave_task_ids)))
                         for part in self.scope_parts]
             verdict_json = evaluate_scopes(by_scope, thresholds, expected_targets=self.stage.expected_min_targets)
         else:
-            results = stage_results(context, self.group_task("preflight"), self.wave_task_ids)
+            results = stage_results(context, rollout.ledger, self.group_task("preflight"), self.wave_task_ids)
             verdict_json = evaluate_gate(results, thresholds, expected_targets=self.stage.expected_min_targets).to_json()
         passed = bool(verdict_json["passed"])
         rollout.ledger.append(RecordKind.STAGE_VERDICT, stage=self.stage.name, verdict=verdict_json)
@@ -292,11 +298,10 @@ class StageGateOperator(RolloutOperator):
         return verdict_json
 
 
-def stage_results(context, preflight_task_id: str, wave_task_ids: list[str]) -> list[InstanceResult]:
+def stage_results(context, ledger: RunLedger, preflight_task_id: str, wave_task_ids: list[str]) -> list[InstanceResult]:
     """Every target's latest row from the waves; a target preflight found that no wave reached counts as not dispatched."""
-    rows = {row.instance_id: row for row in wave_rows(context, wave_task_ids)}
-    preflight = context["ti"].xcom_pull(task_ids=preflight_task_id) or {}
-    for target in preflight.get("targets", []):
+    rows = {row.instance_id: row for row in wave_rows(context, ledger, wave_task_ids)}
+    for target in preflight_targets(context, ledger, preflight_task_id):
         rows.setdefault(target["instance_id"], WaveRow(target["instance_id"], None, Outcome.NOT_DISPATCHED))
     return [InstanceResult.from_row(row) for row in rows.values()]
 
@@ -319,7 +324,7 @@ class ManifestOperator(RolloutOperator):
         ssm = rollout.ssm()
         evidence_file = missing_before_artifact(self.stage.name)
         missing_before = read_missing_before(rollout.ledger.read_artifact(evidence_file), rollout.ledger.artifact_location(evidence_file))
-        selection = select_evidence(patched_instances(wave_rows(context, self.wave_task_ids)), missing_before)
+        selection = select_evidence(patched_instances(wave_rows(context, rollout.ledger, self.wave_task_ids)), missing_before)
         evidence = []
         for instance_id, operating_system in selection.with_scan.items():
             installed_after = {p.id: p.title for p in reported_patches(ssm, instance_id, INSTALLED_STATES)}
@@ -332,13 +337,13 @@ class ManifestOperator(RolloutOperator):
             )
             override_lists[operating_system] = location
         # Per source stage: two stages can each be the pin source of later ones.
-        rollout.ledger.put_artifact(f"manifest/{self.stage.name}/manifest.json", artifact_json(manifest.to_json()), "application/json")
+        rollout.ledger.put_artifact(manifest_artifact(self.stage.name), artifact_json(manifest.to_json()), "application/json")
         rollout.ledger.append(
             RecordKind.MANIFEST,
             stage=self.stage.name,
             content_hash=manifest.content_hash,
             size=manifest.size,
-            location=rollout.ledger.artifact_location(f"manifest/{self.stage.name}/manifest.json"),
+            location=rollout.ledger.artifact_location(manifest_artifact(self.stage.name)),
             override_lists=override_lists,
             nothing_new_for=sorted(os_name for os_name, items in manifest.patches.items() if not items),
             without_scan_evidence=list(selection.without_scan),
@@ -346,7 +351,8 @@ class ManifestOperator(RolloutOperator):
             patches=manifest.to_json()["patches"],
         )
         release = self._record_release(context, rollout, manifest, override_lists)
-        return {"content_hash": manifest.content_hash, "override_lists": override_lists, "manifest": manifest.to_json(), "release_id": release.id}
+        # Not the manifest itself: its patches grow with what the fleet was missing; pinned_release reads them from the ledger.
+        return {"content_hash": manifest.content_hash, "override_lists": override_lists, "size": manifest.size, "release_id": release.id}
 
     def _record_release(self, context, rollout, manifest: Manifest, override_lists: dict[str, str]) -> Release:
         """The manifest this stage proved becomes a release later runs can install (the gate before this task passed)."""
@@ -361,7 +367,7 @@ class ManifestOperator(RolloutOperator):
             created_at=now,
             content_hash=manifest.content_hash,
             size=manifest.size,
-            manifest_location=rollout.ledger.artifact_location(f"manifest/{self.stage.name}/manifest.json"),
+            manifest_location=rollout.ledger.artifact_location(manifest_artifact(self.stage.name)),
             override_lists=override_lists,
             gate_summary="; ".join(gate.get("reasons", [])),
         )
@@ -376,14 +382,12 @@ class DriftReportOperator(RolloutOperator):
         rollout = self.rollout(context)
         if not rollout.selected(self.stage) or not self.stage.pin_to:
             return None
-        manifest_json = context["ti"].xcom_pull(task_ids=f"{self.stage.pin_to}.manifest")
-        if not manifest_json:
+        if not context["ti"].xcom_pull(task_ids=f"{self.stage.pin_to}.manifest"):
             return None
-        manifest = Manifest.from_json(manifest_json["manifest"])
+        manifest = pinned_release(context, rollout, self.stage).manifest
         ssm = rollout.ssm()
-        preflight = context["ti"].xcom_pull(task_ids=self.group_task("preflight")) or {}
         approved: dict[str, set[str]] = {}
-        for target in preflight.get("targets", []):
+        for target in preflight_targets(context, rollout.ledger, self.group_task("preflight")):
             for patch in inventory.instance_patches(ssm, target["instance_id"], states=(MISSING,)):
                 approved.setdefault(target.get("operating_system") or "", set()).add(patch["KBId"])
         found = {os_name: drift(manifest, os_name, sorted(ids)) for os_name, ids in sorted(approved.items())}
@@ -428,6 +432,10 @@ class FinishRunOperator(RolloutOperator):
 
     def execute(self, context):
         rollout = self.rollout(context)
+        # Wave tags a wave task left on its nodes (patchflow.aws.wave_tags), wherever the run's stages patched.
+        scopes = dict.fromkeys(scope for name in rollout.params.stages for scope in self.plan.stage(name).scopes)
+        wave_tags.sweep_run({scope.name: (lambda scope=scope: rollout.in_scope(scope).client("ec2")) for scope in scopes}, rollout.run_token,
+                            self.log.warning)
         records = rollout.ledger.records()
         if not any(r["kind"] == RecordKind.RUN_FINISHED for r in records):
             verdicts = {r["stage"]: r["verdict"]["passed"] for r in records if r["kind"] == RecordKind.STAGE_VERDICT}
@@ -445,6 +453,8 @@ class FinishRunOperator(RolloutOperator):
             "json": rollout.ledger.put_artifact("report.json", artifact_json(report.to_json()), "application/json"),
             "markdown": rollout.ledger.put_artifact("report.md", render_markdown(report), "text/markdown"),
             "html": rollout.ledger.put_artifact("report.html", render_html(report), "text/html"),
+            # Every instance's row for a spreadsheet: report.md and report.html list only the ones that need attention.
+            "instances": rollout.ledger.put_artifact(INSTANCES_CSV, instances_csv(report), "text/csv"),
         }
         self.log.info("\n%s\n%s", summary_table(report), headline(report))
         notify.send(self.plan, "complete", f"Rollout {self.plan.name}: {report.outcome.value}", headline(report) + "\n\n" + summary_table(report), run_id=rollout.run_id,
@@ -484,6 +494,6 @@ def ssm_window_answers(context) -> dict[str, dict]:
     return (context["ti"].xcom_pull(task_ids="start") or {}).get("ssm_windows", {})
 
 
-def wave_rows(context, wave_task_ids: list[str]) -> list[WaveRow]:
-    """Every row the stage's waves returned, in wave order (a later wave's row for an instance comes later)."""
-    return [WaveRow.from_json(row) for task_id in wave_task_ids for row in (context["ti"].xcom_pull(task_ids=task_id) or {}).get("results", [])]
+def wave_rows(context, ledger: RunLedger, wave_task_ids: list[str]) -> list[WaveRow]:
+    """Every row the stage's waves passed on, in wave order (a later wave's row for an instance comes later)."""
+    return [row for task_id in wave_task_ids for row in task_rows(context, ledger, task_id)]

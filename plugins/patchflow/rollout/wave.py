@@ -18,12 +18,17 @@ from patchflow.core.ratecontrol import wave_batches
 from patchflow.core.records import RecordKind, WaveRow, not_sent_reason, online
 from patchflow.core.report_patches import ListedPatch, missing_by_os
 from patchflow.core.stage_windows import stage_window
-from patchflow.rollout.base import CommandSendingOperator, Rollout, block, pinned_release, run_start
+from patchflow.rollout.base import CommandSendingOperator, Rollout, block, pinned_release, preflight_targets, run_start
 from patchflow.rollout.links import SsmCommandConsoleLink
 from patchflow.rollout.stage import ssm_window_answers
 from patchflow.aws import commands as ssm_commands
+from patchflow.aws import wave_tags
 from patchflow.aws.compliance import failed_patch_ids, fresh_patch_states, reported_patches
 from patchflow.aws.inventory import instance_patches
+
+
+# The XCom key under which a wave task keeps the values of the wave tags it put on its nodes, for its clean-up.
+WAVE_TAGS_XCOM = "wave_tags"
 
 
 class PatchWaveOperator(CommandSendingOperator):
@@ -41,8 +46,7 @@ class PatchWaveOperator(CommandSendingOperator):
         self.record_evidence = record_evidence
 
     def _targets(self, context) -> list[dict]:
-        preflight = context["ti"].xcom_pull(task_ids=self.group_task("preflight")) or {}
-        return preflight.get("targets", [])
+        return preflight_targets(context, self.rollout(context).ledger, self.group_task("preflight"))
 
     def _batch(self, context) -> list[dict]:
         targets = self._targets(context)
@@ -99,7 +103,18 @@ class PatchWaveOperator(CommandSendingOperator):
             nothing_new = sorted({t.get("operating_system") for t in reachable if not manifest.ids(t.get("operating_system") or "")})
         requests = self._requests(context, reachable, operation, prefix, overrides, split_by_os=pinned, scan_only=nothing_new) if reachable else []
         already = ssm_commands.find_commands_by_comment(ssm, prefix, run_start(context)) if requests else {}
-        command_ids = self.send_or_reattach(context, rollout, requests, already)
+        ec2 = rollout.client("ec2") if any(r.wave_tag for r in requests) else None
+        tagged = wave_tags.tag_wave_nodes(ec2, requests) if ec2 is not None else []
+        if tagged:
+            context["ti"].xcom_push(key=WAVE_TAGS_XCOM, value=tagged)
+        try:
+            command_ids = self.send_or_reattach(context, rollout, requests, already)
+            follow_ups = self._follow_ups(ssm, requests, command_ids)
+            command_ids += self.send_or_reattach(context, rollout, follow_ups, already)
+        except Exception:
+            self._remove_wave_tags(context, tagged)
+            raise
+        requests += follow_ups
         started = ssm_commands.first_sent_at(started, already)
         rollout.ledger.append(
             RecordKind.COMMAND_SENT,
@@ -146,7 +161,38 @@ class PatchWaveOperator(CommandSendingOperator):
                     settled={c: p.status_details for c, p in progress.items()},
                     instances=rows,
                 )
-        return super().resume_execution(next_method, next_kwargs, context)
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        finally:
+            # Whether the wave was recorded, blocked or failed, its nodes leave the wave.
+            self._remove_wave_tags(context)
+
+    def _follow_ups(self, ssm, requests: list[ssm_commands.PatchCommandRequest], command_ids: list[str]) -> list[ssm_commands.PatchCommandRequest]:
+        """InstanceIds commands for the tagged nodes a wave-tag command did not reach (patchflow.aws.wave_tags)."""
+        follow_ups: list[ssm_commands.PatchCommandRequest] = []
+        for request, command_id in zip(requests, command_ids):
+            if request.wave_tag is None:
+                continue
+            missing = wave_tags.untargeted_nodes(ssm, command_id, request.instance_ids, poll_seconds=self.poll_interval)
+            if missing is None:
+                self.log.warning("command %s (%s): its targets did not resolve in time; a node it does not reach counts as not dispatched",
+                                 command_id, request.comment)
+            elif missing:
+                self.log.warning("command %s reached %d of the %d nodes tagged %r; sending to the other %d by InstanceIds", command_id,
+                                 len(request.instance_ids) - len(missing), len(request.instance_ids), request.wave_tag[1], len(missing))
+                follow_ups += ssm_commands.follow_up_requests(request, missing)
+        return follow_ups
+
+    def _remove_wave_tags(self, context, values: list[str] | None = None) -> None:
+        """Takes this wave's tags off its nodes; what it cannot remove, the run's finish task sweeps."""
+        values = values if values is not None else context["ti"].xcom_pull(task_ids=self.task_id, key=WAVE_TAGS_XCOM) or []
+        if not values:
+            return
+        try:
+            removed = wave_tags.remove_wave_tags(self.rollout(context).client("ec2"), values)
+            self.log.info("wave tags %s removed from %d nodes", ", ".join(values), removed)
+        except Exception as error:  # the wave's own outcome stands; the run's end sweeps again
+            self.log.warning("wave tags %s not removed (%s); the run's finish task sweeps them", ", ".join(values), error)
 
     def _requests(self, context, batch: list[dict], operation: str, prefix: str, overrides: dict[str, str], split_by_os: bool,
                   scan_only: list[str]) -> list[ssm_commands.PatchCommandRequest]:
@@ -226,7 +272,8 @@ class PatchWaveOperator(CommandSendingOperator):
             thresholds = replace(thresholds, min_compliant_percent=None, max_pending_reboot=None)
         verdict = evaluate_gate([InstanceResult.from_row(row) for row in rows], thresholds)
         rows_json = [row.to_json() for row in rows]
-        rollout.ledger.append(
+        # The rows stay in the ledger; later tasks read them by this reference (patchflow.rollout.base.returned_rows).
+        rows_record = rollout.ledger.append_referenced(
             RecordKind.WAVE_RESULT,
             stage=self.stage.name,
             wave=self.wave_index,
@@ -243,4 +290,4 @@ class PatchWaveOperator(CommandSendingOperator):
             reason = f"{operation.lower()} wave {self.wave_index}: " + "; ".join(verdict.reasons)
             rollout.ledger.append(RecordKind.STAGE_VERDICT, stage=self.stage.name, verdict=verdict.to_json())
             block(rollout, self.stage, reason)
-        return {"selected": True, "operation": operation, "results": rows_json, "command_ids": command_ids}
+        return {"selected": True, "operation": operation, "rows_record": rows_record, "instance_count": len(rows), "command_ids": command_ids}

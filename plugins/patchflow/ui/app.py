@@ -6,16 +6,20 @@ and renders it. Routes:
 
   GET /rollouts/                          the page (HTML)
   GET /rollouts/api/page                  the same model as JSON
-  GET /rollouts/report?dag_id=&run_id=    one run's report, served from the ledger
+  GET /rollouts/report?dag_id=&run_id=    redirects to the run's report.html below
+  GET /rollouts/runs/DAG/RUN/report.html  one run's report, served from the ledger
+  GET /rollouts/runs/DAG/RUN/instances.csv  every instance's row of that run (the report links it relatively)
 """
 from __future__ import annotations
 
 import logging
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -123,6 +127,27 @@ def _no_permission(user: Any, dag_ids: list[str]) -> str:
     )
 
 
+async def _run_file(request: Request, user: Any, dag_id: str, run_id: str, read: Callable, respond: Callable[[str], Response]) -> Response:
+    """One file of a run from the ledger (`read` is gather.read_report_html or gather.read_instances_csv), or a page saying why not."""
+    if user is None:
+        return _login_redirect(request)
+    if not readable_dags(user, [dag_id]):
+        return HTMLResponse(_no_permission(user, [dag_id]), status_code=403)
+    plans, _ = await run_in_threadpool(gather.read_plans, _plans_dir())
+    body, failure = await run_in_threadpool(read, plans, dag_id, run_id, s3_client_factory=lambda: gather.page_client("s3"))
+    if body is not None:
+        return respond(body)
+    if failure and failure.get("kind") == "not_found":
+        return HTMLResponse(
+            render_message_page("No report for this run yet", f"The ledger holds no records of run {run_id} of {dag_id}.", "A run writes its first record when its start task runs; check the run in Airflow.", level="warning"),
+            status_code=404,
+        )
+    from patchflow.ui.model import failure_notice
+
+    notice = failure_notice({"source": "ledger", **(failure or {})})
+    return HTMLResponse(render_message_page(notice["title"], notice["detail"], notice["action"]), status_code=503)
+
+
 def create_app() -> FastAPI:
     app = FastAPI(title="Patch rollouts", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -159,19 +184,18 @@ def create_app() -> FastAPI:
             return HTMLResponse(render_message_page("Which run?", "This link names no DAG run.", "Open a report from the Patch rollouts page or from a gate task's extra link."), status_code=400)
         if not readable_dags(user, [dag_id]):
             return HTMLResponse(_no_permission(user, [dag_id]), status_code=403)
-        plans, _ = await run_in_threadpool(gather.read_plans, _plans_dir())
-        body, failure = await run_in_threadpool(gather.read_report_html, plans, dag_id, run_id, s3_client_factory=lambda: gather.page_client("s3"))
-        if body is not None:
-            return HTMLResponse(body, headers={"Cache-Control": "no-store"})
-        if failure and failure.get("kind") == "not_found":
-            return HTMLResponse(
-                render_message_page("No report for this run yet", f"The ledger holds no records of run {run_id} of {dag_id}.", "A run writes its first record when its start task runs; check the run in Airflow.", level="warning"),
-                status_code=404,
-            )
-        from patchflow.ui.model import failure_notice
+        # Under the run's own path the report's relative link to its instances.csv finds the file.
+        return RedirectResponse(f"runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}/report.html", status_code=307)
 
-        notice = failure_notice({"source": "ledger", **(failure or {})})
-        return HTMLResponse(render_message_page(notice["title"], notice["detail"], notice["action"]), status_code=503)
+    @app.get("/runs/{dag_id}/{run_id}/report.html", response_class=HTMLResponse)
+    async def run_report(request: Request, dag_id: str, run_id: str, user: Any = Depends(caller)) -> Response:
+        return await _run_file(request, user, dag_id, run_id, gather.read_report_html, lambda body: HTMLResponse(body, headers={"Cache-Control": "no-store"}))
+
+    @app.get("/runs/{dag_id}/{run_id}/instances.csv")
+    async def run_instances(request: Request, dag_id: str, run_id: str, user: Any = Depends(caller)) -> Response:
+        download = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{dag_id}_{run_id}_instances.csv")
+        return await _run_file(request, user, dag_id, run_id, gather.read_instances_csv, lambda body: Response(
+            body, media_type="text/csv; charset=utf-8", headers={"Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{download}"'}))
 
     @app.get("/icon.svg")
     async def icon() -> Response:

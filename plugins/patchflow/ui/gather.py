@@ -26,6 +26,7 @@ from patchflow.aws.scope_access import Access, RoleNotAssumable, access_for, ass
 from patchflow.core.errors import InvalidInput
 from patchflow.core.ledger_records import LedgerRecord
 from patchflow.core.report import build_report, render_html
+from patchflow.core.report_instances import INSTANCES_CSV, instances_csv
 from patchflow.core.report_records import Report
 from patchflow.core.waits import Wait, current_waits
 from patchflow.ui.model import DEFAULT_RUN_LIMIT, merge_failures
@@ -376,6 +377,22 @@ def read_report_html(
     plans: Sequence[Mapping], dag_id: str, run_id: str, *, s3_client_factory: Callable[[], Any] | None = None
 ) -> tuple[str | None, dict | None]:
     """The run's report.html; built from its records while the run has not written one. (html, None) or (None, failure)."""
+    return read_run_file(plans, dag_id, run_id, "report.html", lambda records: render_html(build_report(records)), s3_client_factory=s3_client_factory)
+
+
+def read_instances_csv(
+    plans: Sequence[Mapping], dag_id: str, run_id: str, *, s3_client_factory: Callable[[], Any] | None = None
+) -> tuple[str | None, dict | None]:
+    """The run's instances.csv; built from its records while the run has not written one, or when it finished before
+    runs wrote one. (csv, None) or (None, failure)."""
+    return read_run_file(plans, dag_id, run_id, INSTANCES_CSV, lambda records: instances_csv(build_report(records)), s3_client_factory=s3_client_factory)
+
+
+def read_run_file(
+    plans: Sequence[Mapping], dag_id: str, run_id: str, name: str, from_records: Callable[[list[LedgerRecord]], str], *,
+    s3_client_factory: Callable[[], Any] | None = None,
+) -> tuple[str | None, dict | None]:
+    """One file the run's finish task writes (`name`), else `from_records` of the run's records. (text, None) or (None, failure)."""
     uris = sorted({p["ledger_uri"] for p in plans if p["dag_id"] == dag_id}) or sorted({p["ledger_uri"] for p in plans})
     last_failure = None
     for uri in uris:
@@ -383,12 +400,12 @@ def read_report_html(
             store = open_store(uri, s3_client_factory=s3_client_factory)
             ledger = RunLedger(store, dag_id, run_id)
             keys = store.keys(f"{ledger.run_prefix}/")
-            if f"{ledger.run_prefix}/report.html" in keys:
-                return store.get(f"{ledger.run_prefix}/report.html").decode(), None
+            if f"{ledger.run_prefix}/{name}" in keys:
+                return store.get(f"{ledger.run_prefix}/{name}").decode(), None
             records = ledger.records()
             if records:
-                return render_html(build_report(records)), None
+                return from_records(records), None
         except Exception as exc:
-            log.warning("patch rollouts page: reading report of %s/%s failed: %s", dag_id, run_id, exc)
+            log.warning("patch rollouts page: reading %s of %s/%s failed: %s", name, dag_id, run_id, exc)
             last_failure = classify_failure(exc, uri)
     return None, last_failure or {"kind": "not_found", "where": ", ".join(uris), "detail": f"no ledger records for run {run_id} of {dag_id}"}

@@ -70,6 +70,8 @@ def airflow_only_summary(airflow_run: Mapping, plan: Mapping | None, *, base_url
         "change_ticket": (airflow_run.get("conf") or {}).get("change_ticket") or "",
         "dag_run_url": dag_run_url(base_url, airflow_run["dag_id"], airflow_run["run_id"]),
         "report_url": "",  # no record, no report
+        "instances_url": "",
+        "attention": None,
         "stages": [not_reached_row(name, groups[name]) for name in stages],
         "manifests": [],
         "path": [{"name": name, "patch_group": groups[name], "state": "not started", "label": label, "tone": stage_tone} for name in stages],

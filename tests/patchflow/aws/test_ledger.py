@@ -93,3 +93,28 @@ def test_append_refuses_a_record_its_kind_does_not_declare_and_writes_nothing(tm
 def test_a_preflight_target_is_a_managed_instance_as_json():
     instance = ManagedInstance("i-1", "UBUNTU", "Ubuntu", "Online", "Patch Group")
     assert sorted(instance.to_json()) == sorted(Target.__annotations__) == sorted(Target.__required_keys__)
+
+
+def test_a_referenced_record_reads_back_in_one_read_and_is_among_the_runs_records(tmp_path):
+    ledger = RunLedger(FileStore(tmp_path), "rollout_demo", "manual__1")
+    ledger.append("run_started", **RUN_STARTED)
+    reference = ledger.append_referenced("command_sent", **COMMAND_SENT)
+    assert "/" not in reference and reference.endswith(".json") and "-command_sent-dev-1-" in reference
+    record = ledger.read_record(reference)
+    assert {k: record[k] for k in COMMAND_SENT} == COMMAND_SENT and record["kind"] == "command_sent"
+    assert [r["kind"] for r in ledger.records()] == ["run_started", "command_sent"]
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("../other-run/records/x.json", id="another-runs-folder"),
+        pytest.param("sub/x.json", id="a-folder"),
+        pytest.param("x y.json", id="not-a-safe-name"),
+    ],
+)
+def test_a_reference_outside_the_runs_records_is_refused(tmp_path, reference):
+    with pytest.raises(ValueError) as refused:
+        RunLedger(FileStore(tmp_path), "rollout_demo", "manual__1").read_record(reference)
+    assert str(refused.value) == f"not a reference to a record of this run: {reference!r}"

@@ -65,6 +65,7 @@ def test_the_markdown_names_every_node_that_did_not_succeed_and_why_before_the_s
         "- Started: 2026-12-01T02:00:00Z  Finished: 2026-12-01T02:20:02Z",
         "- Dry run (scan only): no",
         "- Change ticket: CHG-42",
+        "- Every instance, one row per wave: [instances.csv](instances.csv)",
         "",
         "## Needs attention: 3 instances did not succeed",
         "",

@@ -249,6 +249,7 @@ PLAIN_RUN_MARKDOWN = """\
 - Started: 2026-12-02T10:00:00Z  Finished: 2026-12-02T11:10:00Z
 - Dry run (scan only): no
 - Change ticket: none
+- Every instance, one row per wave: [instances.csv](instances.csv)
 
 ## Summary
 
@@ -265,6 +266,7 @@ Gate: PASS
 ### Install wave 1: 3 instances, PASS
 
 - passed: 3 of 3 instances succeeded, 0 counted as failed (limit 0)
+- Outcomes: 3 succeeded
 - Commands: c-dev-1; 2026-12-02T10:00:02Z to 2026-12-02T10:05:00Z
 
 | instance | os | outcome | status | compliant | pending reboot | command |

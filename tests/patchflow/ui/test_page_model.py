@@ -230,12 +230,18 @@ def test_run_summary_of_a_blocked_run():
         "change_ticket": "CHG-1",
         "dag_run_url": "/dags/rollout_demo/runs/manual__1",
         "report_url": "/rollouts/report?dag_id=rollout_demo&run_id=manual__1",
+        "instances_url": "/rollouts/runs/rollout_demo/manual__1/instances.csv",
+        # The records' rows are empty: no outcome recorded, so each wave's one node (no id) needs attention.
+        "attention": {"heading": "Needs attention: 2 instances did not succeed", "more": 0, "rows": [
+            {"stage": "dev", "wave": "Install wave 1", "instance": "", "os": "-", "outcome": "-", "reason": "no reason recorded"},
+            {"stage": "test", "wave": "Install wave 1", "instance": "", "os": "-", "outcome": "-", "reason": "no reason recorded"},
+        ]},
         "stages": [
             {
                 "name": "dev", "patch_group": "dev", "state": "promoted", "gate": "PASS",
                 "reasons": ["passed: 2 of 2 instances succeeded, 0 counted as failed (limit 10%)"], "health": None,
                 "targets": 2, "succeeded": 2, "failed": 0, "unreachable": 0, "offline": [], "pinned_to": None,
-                "waves": [{"label": "Install wave 1", "targets": 2, "verdict": "PASS", "reasons": ["passed: 2 of 2 instances succeeded, 0 counted as failed (limit 10%)"], "commands": [{"id": "cmd-dev-1", "short": "cmd-dev-", "url": console.format("cmd-dev-1")}]}], "scopes": [], "would_install": None,
+                "waves": [{"label": "Install wave 1", "targets": 2, "verdict": "PASS", "reasons": ["passed: 2 of 2 instances succeeded, 0 counted as failed (limit 10%)"], "commands": [{"id": "cmd-dev-1", "short": "cmd-dev-", "url": console.format("cmd-dev-1")}], "more_commands": 0}], "scopes": [], "would_install": None,
                 "waits": [],
             },
             {
@@ -245,7 +251,7 @@ def test_run_summary_of_a_blocked_run():
                 "waves": [{"label": "Install wave 1", "targets": 2, "verdict": "BLOCK", "reasons": ["1 of 2 instances failed (limit 0)"], "commands": [
                     {"id": "cmd-test-1", "short": "cmd-test", "url": console.format("cmd-test-1")},
                     {"id": "cmd-test-2", "short": "cmd-test", "url": console.format("cmd-test-2")},
-                ]}], "scopes": [], "would_install": None, "waits": [],
+                ], "more_commands": 0}], "scopes": [], "would_install": None, "waits": [],
             },
             {
                 "name": "prod", "patch_group": "prod", "state": "not started", "gate": "-", "reasons": [], "health": None,

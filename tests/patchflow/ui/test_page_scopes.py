@@ -204,11 +204,11 @@ def test_a_stage_with_targets_has_a_row_per_account_and_region_with_its_own_verd
             {"account": "333333333333", "account_alias": "prod", "region": "eu-west-1", "where": "prod (333333333333), eu-west-1", "targets": 2,
              "gate": "PASS", "reasons": ["2 of 2 succeeded"],
              "waves": [{"label": "Install wave 1", "targets": 2, "verdict": "PASS", "reasons": ["2 of 2 succeeded"],
-                        "commands": [{"id": "cmd-west-1", "short": "cmd-west", "url": console("eu-west-1", "cmd-west-1")}]}]},
+                        "commands": [{"id": "cmd-west-1", "short": "cmd-west", "url": console("eu-west-1", "cmd-west-1")}], "more_commands": 0}]},
             {"account": "333333333333", "account_alias": "prod", "region": "eu-central-1", "where": "prod (333333333333), eu-central-1", "targets": 3,
              "gate": "BLOCK", "reasons": ["1 of 3 failed (limit 0)"],
              "waves": [{"label": "Install wave 1", "targets": 3, "verdict": "BLOCK", "reasons": ["1 of 3 failed (limit 0)"],
-                        "commands": [{"id": "cmd-central-1", "short": "cmd-cent", "url": console("eu-central-1", "cmd-central-1")}]}]},
+                        "commands": [{"id": "cmd-central-1", "short": "cmd-cent", "url": console("eu-central-1", "cmd-central-1")}], "more_commands": 0}]},
         ],
     )
 

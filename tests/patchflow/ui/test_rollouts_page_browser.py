@@ -349,8 +349,14 @@ def test_extra_links_lead_to_the_console_and_the_report(server, demo, token):
         "dev.gate": {"Rollout report": report_link},
         "prod.gate": {"Rollout report": report_link},
     }
-    status, _, body = _http(base + report_link, token=token)
-    assert status == 200 and "Patch rollout report: demo" in body
+    # The report is served under the run's own path, where its relative link to instances.csv finds the file.
+    status, location, _ = _http(base + report_link, token=token)
+    assert (status, location) == (307, f"runs/rollout_demo/{run_id}/report.html")
+    status, _, body = _http(f"{base}/rollouts/{location}", token=token)
+    assert status == 200 and "Patch rollout report: demo" in body and "<a class='download' href='instances.csv' download>" in body
+    status, _, rows = _http(f"{base}/rollouts/runs/rollout_demo/{run_id}/instances.csv", token=token)
+    listed = [line.split(",")[:2] for line in rows.splitlines()]
+    assert (status, listed[0], len(listed) - 1) == (200, ["stage", "account"], sum(len(w.instances) for s in report.stages for w in s.waves))
 
 
 TRIGGER_DIALOG = "document.querySelector('[data-scope=dialog][data-part=content]')"
