@@ -243,8 +243,8 @@ def explain(shares: list[tuple[float, list]], per_stage: str) -> list[str]:
             "fixed work, so \"at most one poll interval\" holds only when the trigger happens to poll soon after the "
             "last invocation ends and the poll interval is several times the fixed work. At the demo's 1 s interval the "
             "fixed work alone is several intervals; at the DAG's default 15 s it fits, and the target is missed only "
-            "when detection lands late in the interval. The gate being its own task costs one task start plus an "
-            "XCom round trip of every instance's row; judging the stage inside the last wave's `execute_complete` would "
+            "when detection lands late in the interval. The gate being its own task costs one task start plus a "
+            "read of every wave's rows back from the ledger; judging the stage inside the last wave's `execute_complete` would "
             "remove that step. Absolute figures are from `airflow dags test` on a shared 2-core machine; a real "
             "scheduler adds its own task-scheduling latency between the wave and the gate.",
         ]
