@@ -46,7 +46,13 @@ class PatchWaveOperator(CommandSendingOperator):
         self.record_evidence = record_evidence
 
     def _targets(self, context) -> list[dict]:
-        return preflight_targets(context, self.rollout(context).ledger, self.group_task("preflight"))
+        # Read once per run: a try reads its batch and compares it with the whole group, and the record (one entry per
+        # node of the group, 90,000 in a big prod) does not change once preflight wrote it.
+        run_id = context["dag_run"].run_id
+        cached = getattr(self, "_targets_of_run", None)
+        if cached is None or cached[0] != run_id:
+            self._targets_of_run = cached = (run_id, preflight_targets(context, self.rollout(context).ledger, self.group_task("preflight")))
+        return cached[1]
 
     def _batch(self, context) -> list[dict]:
         targets = self._targets(context)
