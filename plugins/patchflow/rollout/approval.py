@@ -17,7 +17,6 @@ try). A rejection or a timeout fails the task without a retry; anything else is 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Mapping
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk.exceptions import AirflowFailException
@@ -29,7 +28,7 @@ from patchflow.core.approval_request import ApprovalLinks, GroupRead, approval_r
 from patchflow.core.plan import RolloutPlan, Stage
 from patchflow.core.records import RecordKind
 from patchflow.core.scopes import DEFAULT_SCOPE
-from patchflow.core.waits import Wait, Waiting, parse_utc
+from patchflow.core.waits import Wait, Waiting
 from patchflow.rollout.base import Rollout, RolloutOperator, block, run_params
 
 
@@ -83,18 +82,12 @@ class StageApprovalOperator(ApprovalOperator):
             asked = first_request(rollout.ledger.records(), self.stage.name)
             answer = ApprovalAnswer(self.stage.name, Answer.TIMED_OUT, asked.until if asked else datetime.now(timezone.utc))
         else:
-            answer = self._answer(event["chosen_options"], event.get("responded_by_user"), event.get("responded_at"))
+            chosen, responder = event["chosen_options"], event.get("responded_by_user") or {}
+            self.validate_chosen_options(chosen)
+            answer = ApprovalAnswer(self.stage.name, Answer.APPROVED if chosen == [self.APPROVE] else Answer.REJECTED,
+                                    answered_at(event.get("responded_at")), by=responder.get("name") or responder.get("id") or "")
         self.hitl_summary_extra["approved"] = answer.answer is Answer.APPROVED
         return self._act_on(self._record(rollout, answer))
-
-    def _answer(self, chosen: list[str], responder, responded_at) -> ApprovalAnswer:
-        """The answer as Airflow hands it over: chosen options, the responder (a mapping or a model), when."""
-        self.validate_chosen_options(chosen)
-        if isinstance(responder, Mapping):
-            by = responder.get("name") or responder.get("id") or ""
-        else:
-            by = getattr(responder, "name", None) or getattr(responder, "id", None) or ""
-        return ApprovalAnswer(self.stage.name, Answer.APPROVED if chosen == [self.APPROVE] else Answer.REJECTED, answered_at(responded_at), by=by)
 
     def _record(self, rollout: Rollout, answer: ApprovalAnswer) -> ApprovalAnswer:
         rollout.ledger.append(RecordKind.APPROVAL_ANSWERED, **answer.to_fields())
@@ -122,8 +115,6 @@ class StageApprovalOperator(ApprovalOperator):
 
 def answered_at(value) -> datetime:
     """The answer's moment as the resume event carries it (a datetime, naive meaning UTC), now when it carries none."""
-    if isinstance(value, str):
-        return parse_utc(value)
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     return datetime.now(timezone.utc)
