@@ -23,7 +23,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DOC = PROJECT_ROOT / "docs" / "benchmarks.md"
 
 # Sections appear in this order; a script not listed here appends its section at the end.
-ORDER = ("waiting_cost", "gate_eval", "dag_parse", "rehearsal", "rehearsal-100000", "fleetsim_capacity", "fleetsim_capacity_100k", "page_scale")
+ORDER = ("waiting_cost", "gate_eval", "dag_parse", "rehearsal", "rehearsal-100000", "load", "fleetsim_capacity", "fleetsim_capacity_100k", "page_scale")
 
 HEADER = """# Benchmarks
 
@@ -50,7 +50,8 @@ Rerun everything (about 15 minutes in total, one script after the other):
 .venv/bin/python bench/page_scale.py
 ```
 
-The 100,000-instance rehearsal is run on its own (`.venv/bin/python bench/rehearsal.py --scale 100000 --polls 15`).
+The 100,000-instance rehearsal is run on its own (`.venv/bin/python bench/rehearsal.py --scale 100000 --polls 15`), and so
+is the load case on the Celery topology (`.venv/bin/python bench/load.py`, about 13 minutes).
 """
 
 

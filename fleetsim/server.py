@@ -62,6 +62,33 @@ class TokenBucket:
         return False
 
 
+class InFlight:
+    """Requests received and not yet answered, and the most there were at once since start or the last reset.
+
+    Counted before a request waits for the simulation lock: what a client side had in flight together,
+    however fleetsim then serialises the work.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.now = 0
+        self.peak = 0
+
+    def __enter__(self) -> "InFlight":
+        with self._lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        with self._lock:
+            self.now -= 1
+
+    def reset_peak(self) -> None:
+        with self._lock:
+            self.peak = self.now
+
+
 def request_action(environ: dict) -> tuple[str, bool]:
     """(action name, is an SSM action); reads a form body without consuming it."""
     target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -189,6 +216,7 @@ class FleetSimApp:
         self.scope_calls: Counter = Counter()  # (account, Region, service:Action)
         self.throttled: Counter = Counter()
         self.faults: list[Fault] = []
+        self.ssm_in_flight = InFlight()
 
     def _bucket(self, scope: tuple[str, str], action: str) -> TokenBucket | None:
         rate = self.throttling.get(action, self.throttling.get("*"))
@@ -202,15 +230,22 @@ class FleetSimApp:
     def _clear_counters(self) -> None:
         for counter in (self.calls, self.api_calls, self.scope_calls, self.throttled):
             counter.clear()
+        self.ssm_in_flight.reset_peak()
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO", "").startswith("/_fleetsim/"):
             return self._admin(environ, start_response)
         if environ.get("PATH_INFO", "").startswith("/moto-api"):
             return self._moto_api(environ, start_response)
+        action, is_ssm = request_action(environ)
+        if not is_ssm:
+            return self._answer(environ, start_response, action, is_ssm)
+        with self.ssm_in_flight:
+            return self._answer(environ, start_response, action, is_ssm)
+
+    def _answer(self, environ, start_response, action: str, is_ssm: bool):
         from fleetsim.identity import assume_role_refusal, request_scope
 
-        action, is_ssm = request_action(environ)
         api_call = request_api_call(environ)
         with self.lock:
             scope = request_scope(environ)
@@ -288,10 +323,12 @@ class FleetSimApp:
                 for (account, region, api_call), count in sorted(self.scope_calls.items()):
                     by_scope.setdefault(account, {}).setdefault(region, {})[api_call] = count
                 return self._json(start_response, 200, {"calls": dict(sorted(self.calls.items())), "throttled": dict(sorted(self.throttled.items())),
-                                                        "api_calls": dict(sorted(self.api_calls.items())), "api_calls_by_scope": by_scope})
+                                                        "api_calls": dict(sorted(self.api_calls.items())), "api_calls_by_scope": by_scope,
+                                                        "ssm_in_flight_peak": self.ssm_in_flight.peak})
             if (path == "/_fleetsim/stats" and method == "DELETE") or (path == "/_fleetsim/stats/reset" and method == "POST"):
                 self._clear_counters()
-                return self._json(start_response, 200, {"calls": {}, "throttled": {}, "api_calls": {}, "api_calls_by_scope": {}})
+                return self._json(start_response, 200, {"calls": {}, "throttled": {}, "api_calls": {}, "api_calls_by_scope": {},
+                                                        "ssm_in_flight_peak": self.ssm_in_flight.peak})
             if path == "/_fleetsim/faults" and method == "POST":
                 return self._add_fault(environ, start_response)
             if path == "/_fleetsim/faults" and method == "GET":

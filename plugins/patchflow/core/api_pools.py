@@ -19,6 +19,14 @@ from patchflow.core.scopes import Scope
 # before it defers; four side by side stay well inside SSM's default request rates, which start at a
 # few requests a second for SendCommand and ListCommandInvocations.
 POOL_SLOTS = 4
+# SSM polls one triggerer makes at once, whatever the number of waits it holds (patchflow.rollout.triggers):
+# a poll is one short ListCommands, so waits queue for a moment instead of adding to the calls in flight.
+TRIGGERER_SSM_CALLS_AT_ONCE = 2
+
+
+def ssm_calls_in_flight_budget(triggerers: int, slots: int = POOL_SLOTS) -> int:
+    """The most SSM calls a scope can have in flight: one per task holding a pool slot, plus each triggerer's polls."""
+    return slots + triggerers * TRIGGERER_SSM_CALLS_AT_ONCE
 
 
 @dataclass(frozen=True)

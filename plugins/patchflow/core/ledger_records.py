@@ -228,6 +228,8 @@ class ReleaseChosenRecord(RecordCommon):
 class DriftRecord(RecordCommon):
     stage: str
     drift: dict[str, list[str]]  # operating system -> patch ids approved now but not in the manifest
+    # operating system -> [nodes listed, nodes of that OS in the stage] (patchflow.core.drift_sample); older ledgers lack it
+    drift_read: NotRequired[dict[str, list[int]]]
 
 
 class AlarmStateJson(TypedDict):

@@ -205,6 +205,20 @@ def judge_against_manifest(manifest: Manifest, operating_system: str, reported: 
     )
 
 
+# DescribeInstancePatchStates names each count after its state: FailedCount, InstalledPendingRebootCount, ...
+NOT_YET_INSTALLED_COUNTS = tuple(f"{state}Count" for state in NOT_YET_INSTALLED_STATES)
+
+
+def needs_patch_listing(patch_state: Mapping) -> bool:
+    """Whether judging a pinned node needs its DescribeInstancePatches listing (one call per node) or its patch state says enough.
+
+    The judgement reads only patches in NOT_YET_INSTALLED_STATES, and the patch state counts each of
+    those states: when all four counts are 0 the listing would be empty. A count that is absent or not
+    a whole number is unknown (the API makes every count optional), so the listing is read.
+    """
+    return not all(type(patch_state.get(key)) is int and patch_state[key] == 0 for key in NOT_YET_INSTALLED_COUNTS)
+
+
 # --------------------------------------------------------------------------- evidence from the source stage
 
 

@@ -137,6 +137,7 @@ def _stage(name: str, records: Sequence[LedgerRecord], dry_run: bool = False, pl
         verdict=Verdict(gate.get("passed"), _reasons(gate.get("reasons", []))) if gate is not None else None,
         manifest=StageManifest(manifest.get("content_hash"), manifest.get("size", 0), manifest.get("location")) if manifest else None,
         drift={os_name: tuple(ids) for os_name, ids in drift.get("drift", {}).items()} if drift else {},
+        drift_read={os_name: tuple(counts) for os_name, counts in drift.get("drift_read", {}).items()} if drift else {},
         install_override_lists=_unique(r.get("install_override_lists", []) for r in sent),
         pinned_to=Pin(pins[-1]["stage"], pins[-1]["hash"], pins[-1].get("release", "")) if pins else None,
         nothing_new_for=_unique(r.get("nothing_new_for", []) for r in sent),
@@ -438,7 +439,10 @@ def stage_facts(stage: Stage) -> list[str]:
         )
     for os_name, ids in stage.drift.items():
         if ids:
-            facts.append(f"Drift on {os_name} (approved here, not in the manifest, not installed): {', '.join(ids)}")
+            # A drift report lists a bounded sample of a large OS's nodes (patchflow.core.drift_sample); older records do not say.
+            listed, of = stage.drift_read.get(os_name, (0, 0))
+            sampled = f" (read from {listed:,} of {of:,} {os_name} nodes)" if listed < of else ""
+            facts.append(f"Drift on {os_name} (approved here, not in the manifest, not installed): {', '.join(ids)}{sampled}")
     return facts
 
 

@@ -39,6 +39,7 @@ from patchflow.core.report_fields import (
 )
 from patchflow.core.report_health import HealthCheck, NodeVerification, check_row_verification, read_health_checks
 from patchflow.core.report_patches import PatchLists, lists_to_json, read_patch_lists
+from patchflow.core.report_pins import READ_COUNTS, ChosenRelease, MovedOn, Pin, StageManifest
 from patchflow.core.validation import Findings
 
 
@@ -71,61 +72,6 @@ class Verdict:
 
     def to_json(self) -> dict[str, Any]:
         return {"passed": self.passed, "reasons": None if self.reasons is None else list(self.reasons)}
-
-
-@dataclass(frozen=True)
-class StageManifest:
-    """The manifest a pin-source stage wrote: its content hash, how many patches, where it is stored."""
-
-    hash: str | None
-    size: int = 0
-    location: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"hash": self.hash, "size": self.size, "location": self.location}
-
-
-@dataclass(frozen=True)
-class Pin:
-    """The manifest a pinned stage installed: its source stage and content hash."""
-
-    stage: str
-    hash: str
-    release: str = ""  # the release id; runs from before releases existed have none
-
-    def to_json(self) -> dict[str, str]:
-        return {"stage": self.stage, "hash": self.hash, **({"release": self.release} if self.release else {})}
-
-
-@dataclass(frozen=True)
-class ChosenRelease:
-    """The release a pinned stage installs from an earlier run, as the run's start chose it."""
-
-    id: str
-    source_stage: str
-    source_run_id: str
-    created_at: str
-    age_seconds: int
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "source_stage": self.source_stage, "source_run_id": self.source_run_id,
-            "created_at": self.created_at, "age_seconds": self.age_seconds, "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True)
-class MovedOn:
-    """A pinned patch whose version the repositories no longer offer, and the instances that reported it."""
-
-    id: str
-    pinned_title: str
-    offered_title: str
-    instances: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "pinned_title": self.pinned_title, "offered_title": self.offered_title, "instances": list(self.instances)}
 
 
 @dataclass(frozen=True)
@@ -272,6 +218,8 @@ class Stage:
     would_install: PatchLists | None = None
     # A pin-source stage: what it installed, per OS, from its manifest record; report.json has the field only when there is a list.
     installed: PatchLists = field(default_factory=dict)
+    # OS -> (nodes listed, nodes of the OS) by the drift report; report.json has the field only for a drift record that says so.
+    drift_read: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -308,6 +256,8 @@ class Stage:
             data["would_install"] = lists_to_json(self.would_install)
         if self.installed:
             data["installed"] = lists_to_json(self.installed)
+        if self.drift_read:
+            data["drift_read"] = {os_name: list(counts) for os_name, counts in self.drift_read.items()}
         return data
 
 
@@ -364,7 +314,7 @@ class _ReportFileReader(FieldReader):
     default_baselines, install_override_lists, pinned_to, nothing_new_for, not_sent, moved_on;
     error, written only for a failed stage; health, only for a stage with health checks; warnings, only
     for a stage preflight warned about; would_install, only for a dry run's stage; installed, only for a
-    stage whose manifest record lists its patches): an older
+    stage whose manifest record lists its patches; drift_read, only for a drift record that says what it read): an older
     report.json lacks them, and is still read.
     """
 
@@ -424,10 +374,11 @@ class _ReportFileReader(FieldReader):
         would_install = take("would_install", MAPPING_OR_NULL, default=None)
         would_install = None if would_install is None else read_patch_lists(self, would_install, join_path(path, "would_install"))
         installed = read_patch_lists(self, take("installed", MAPPING, default={}), join_path(path, "installed"))
+        drift_read = {os_name: tuple(counts) for os_name, counts in take("drift_read", READ_COUNTS, default={}).items()}
         return Stage(
             name, patch_group, StageState(state) if state is not None else StageState.NOT_STARTED, targets, offline, baselines, default_baselines,
             command_ids, waves, counts, verdict, manifest, drift, install_override_lists, pinned_to, nothing_new_for, not_sent, moved_on, error, release,
-            health, warnings, scopes, would_install, installed,
+            health, warnings, scopes, would_install, installed, drift_read,
         )
 
     def where(self, data: Mapping, path: str) -> dict[str, Any]:

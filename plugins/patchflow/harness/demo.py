@@ -23,6 +23,7 @@ from patchflow.aws.ledger import RunLedger, list_runs, open_store
 from patchflow.core.yamlfile import PROJECT_ROOT
 from patchflow.core.report import build_report, headline, render_html, render_markdown, summary_table
 from patchflow.core.report_instances import instances_csv
+from patchflow.core.report_page import PAGE_JSON, page_json
 from patchflow.core.report_records import Report, RunOutcome
 
 DEMO_TIME_SCALE = 120.0
@@ -305,3 +306,4 @@ def write_reports(report: Report, directory: Path) -> None:
     (directory / "report.md").write_text(render_markdown(report))
     (directory / "report.html").write_text(render_html(report))
     (directory / "instances.csv").write_text(instances_csv(report))  # every instance; the report links it
+    (directory / PAGE_JSON).write_text(json.dumps(page_json(report), indent=2, sort_keys=True, default=str))  # as the finish task writes it

@@ -75,6 +75,11 @@ def add_arguments(parser) -> None:
         "--then", metavar="FLEET:EXPECT", type=then_rollout, action="append", default=[],
         help="after the first run, restart fleetsim with FLEET on the same port, trigger another run on the same Airflow and require EXPECT; repeatable",
     )
+    parser.add_argument(
+        "--load", metavar="CASE", default=None,
+        help="after the other runs, trigger the load case's rollouts all at once against its throttled fleet (bench/load/rollouts.yaml; patchflow.harness.load)",
+    )
+    parser.add_argument("--load-alone", action="store_true", help="with --load: run each plan of the case on its own first, for the figures")
     parser.add_argument("--conf", default='{"change_ticket": "CHG-1234"}', help="trigger-form params as JSON")
     parser.add_argument("--executor", choices=("celery", "local"), default="celery", help="celery: two Celery workers and Redis; local: LocalExecutor")
     parser.add_argument("--seed", type=int, default=7, help="fleetsim seed")
@@ -104,6 +109,19 @@ def run(args) -> int:
         if not input_path(given).is_file():
             print(f"e2e-distributed: {label}: expected an existing file, got {given!r}", file=sys.stderr)
             return 2
+    case = None
+    if args.load:
+        from patchflow.core.errors import InvalidInput
+        from patchflow.harness.load_case import read_load_case
+
+        try:
+            case = read_load_case(input_path(args.load))
+        except InvalidInput as exc:
+            print(f"e2e-distributed: --load: {exc}", file=sys.stderr)
+            return 2
+    elif args.load_alone:
+        print("e2e-distributed: --load-alone: expected --load CASE beside it", file=sys.stderr)
+        return 2
     started = time.monotonic()
     import logging
 
@@ -123,7 +141,7 @@ def run(args) -> int:
     processes = Processes(log_dir)
     code = 2
     try:
-        code = _run(args, conf, work, processes, report_dir)
+        code = _run(args, conf, work, processes, report_dir, case)
     except SetupError as exc:
         print(f"e2e-distributed: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
@@ -137,12 +155,12 @@ def run(args) -> int:
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"    kept {work} (Airflow home, databases); component logs in {log_dir.relative_to(PROJECT_ROOT)}", flush=True)
-    expected = ", then ".join(expect for _, expect in [(args.fleet, args.expect), *args.then])
+    expected = ", then ".join([*(expect for _, expect in [(args.fleet, args.expect), *args.then]), *(["the load case"] if case else [])])
     print(f"e2e-distributed: {'PASS' if code == 0 else 'FAIL'} in {time.monotonic() - started:.0f}s (executor {args.executor}, expected {expected})", flush=True)
     return code
 
 
-def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -> int:
+def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path, case=None) -> int:
     from patchflow.harness.demo import airflow_env as demo_env
     from patchflow.harness.demo import prepare_aws
     from patchflow.core.plan import load_plan
@@ -188,6 +206,11 @@ def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -
         secret=secret,
         fernet_key=Fernet.generate_key().decode(),
     )
+    if case is not None:
+        from patchflow.harness.load import load_connections, load_dags_folder
+
+        env["AIRFLOW__CORE__DAGS_FOLDER"] = str(load_dags_folder(case, work))
+        env.update(load_connections(env))
     prepare_aws(plan, env)
     sync = [sys.executable, "-m", "patchflow", "sync", "--plans", str(plan_path.resolve())]
     step("syncing patch baselines, migrating the metadata database")
@@ -228,10 +251,24 @@ def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path) -
         runs.append({"fleet": fleet, **rollout(api, plan, conf, expect, args.executor, processes, deadline=max(time.monotonic() + 60, give_up_at))})
         lap("rollout" if number == 1 else f"rollout_{number}")
 
+    load = None
+    if case is not None:
+        from patchflow.harness.load import run_load
+
+        def restart_fleetsim(fleet: Path) -> None:
+            nonlocal sim
+            step(f"the load case: stopping fleetsim, starting it with {fleet.name} on port {ports['fleetsim']}")
+            print(f"    {processes.stop(sim)}", flush=True)
+            sim = start_fleetsim(processes, "fleetsim-load", fleet, ports["fleetsim"], args)
+
+        load = run_load(api, env, processes, case, endpoint=endpoint, restart_fleetsim=restart_fleetsim, run_one_shots=run_one_shots,
+                        alone=args.load_alone, deadline=max(time.monotonic() + 60, give_up_at))
+        lap("load")
+
     print(f"  timings: {', '.join(f'{k} {v}s' for k, v in timings.items())}", flush=True)
-    result = {"executor": args.executor, "dag_id": plan.dag_id, "runs": runs, "timings": timings}
+    result = {"executor": args.executor, "dag_id": plan.dag_id, "runs": runs, "timings": timings, **({"load": load} if load else {})}
     (report_dir / "result.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=str))
-    return verdict(Check(**check) for run in runs for check in run["checks"])
+    return verdict(Check(**check) for run in [*runs, *([load] if load else [])] for check in run["checks"])
 
 
 def input_path(given: str) -> Path:

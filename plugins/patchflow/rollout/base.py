@@ -22,6 +22,10 @@ from patchflow.aws.release_store import ReleaseStore
 from patchflow.core.manifest import Manifest
 from patchflow.core.plan import RolloutPlan, Stage
 from patchflow.core.records import RecordKind, WaveRow
+from patchflow.core.report import render_html, render_markdown
+from patchflow.core.report_instances import INSTANCES_CSV, instances_csv
+from patchflow.core.report_page import PAGE_JSON, page_json
+from patchflow.core.report_records import Report
 from patchflow.core.releases import Release
 from patchflow.core.errors import InvalidInput
 from patchflow.core.run_params import RunParams, refused_params_reason, validate_run_params
@@ -284,3 +288,16 @@ def _aware(moment: datetime) -> datetime:
 
 def artifact_json(data) -> str:
     return json.dumps(data, indent=2, sort_keys=True, default=str)
+
+
+def write_finish_artifacts(ledger: RunLedger, report: Report) -> dict[str, str]:
+    """The finished run's report in every format, beside its records; where each was stored."""
+    return {
+        "json": ledger.put_artifact("report.json", artifact_json(report.to_json()), "application/json"),
+        "markdown": ledger.put_artifact("report.md", render_markdown(report), "text/markdown"),
+        "html": ledger.put_artifact("report.html", render_html(report), "text/html"),
+        # Every instance's row for a spreadsheet: report.md and report.html list only the ones that need attention.
+        "instances": ledger.put_artifact(INSTANCES_CSV, instances_csv(report), "text/csv"),
+        # What the Patch rollouts page reads of the run instead of report.json, whose every row it does not show.
+        "page": ledger.put_artifact(PAGE_JSON, artifact_json(page_json(report)), "application/json"),
+    }

@@ -10,6 +10,7 @@ from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from patchflow.rollout import health, notify
+from patchflow.core.drift_sample import DRIFT_NODES_PER_OS, drift_samples
 from patchflow.core.gates import InstanceResult, Outcome, evaluate_gate
 from patchflow.core.adoption_tasks import double_patching_warning
 from patchflow.core.approval_answers import Answer, recorded_answer
@@ -29,8 +30,7 @@ from patchflow.core.plan import Stage
 from patchflow.core.plan_check import START_CHECK, GroupFound, check_lines, group_problems, start_block
 from patchflow.core.preflight import baselines_in_force, ledger_baselines
 from patchflow.core.records import RecordKind, WaveRow, patched_instances
-from patchflow.core.report import build_report, headline, render_html, render_markdown, summary_table
-from patchflow.core.report_instances import INSTANCES_CSV, instances_csv
+from patchflow.core.report import build_report, headline, summary_table
 from patchflow.core.report_records import RunOutcome
 from patchflow.core.promotion import ReleaseFrom, release_sources
 from patchflow.core.releases import Release, ReleaseEvent, ReleaseEventKind, choose_release, release_id_for
@@ -39,7 +39,7 @@ from patchflow.core.scope_gates import ScopeResults, evaluate_scopes
 from patchflow.core.scopes import Scope
 from patchflow.core.stage_windows import answer_json, stage_window, start_refusal, window_decision, window_label
 from patchflow.core.waits import Wait, Waiting
-from patchflow.rollout.base import RolloutOperator, artifact_json, block, manifest_artifact, pinned_release, preflight_targets, task_rows
+from patchflow.rollout.base import RolloutOperator, artifact_json, block, manifest_artifact, pinned_release, preflight_targets, task_rows, write_finish_artifacts
 from patchflow.rollout.links import RolloutReportLink
 from patchflow.aws import inventory
 from patchflow.aws.ledger import RunLedger
@@ -376,7 +376,7 @@ class ManifestOperator(RolloutOperator):
 
 
 class DriftReportOperator(RolloutOperator):
-    """For a pinned stage: what its baseline approves that the manifest does not hold (reported, never installed)."""
+    """For a pinned stage: what its baseline approves that the manifest does not hold (reported, never installed), from a bounded sample of nodes."""
 
     def execute(self, context):
         rollout = self.rollout(context)
@@ -386,13 +386,14 @@ class DriftReportOperator(RolloutOperator):
             return None
         manifest = pinned_release(context, rollout, self.stage).manifest
         ssm = rollout.ssm()
-        approved: dict[str, set[str]] = {}
-        for target in preflight_targets(context, rollout.ledger, self.group_task("preflight")):
-            for patch in inventory.instance_patches(ssm, target["instance_id"], states=(MISSING,)):
-                approved.setdefault(target.get("operating_system") or "", set()).add(patch["KBId"])
-        found = {os_name: drift(manifest, os_name, sorted(ids)) for os_name, ids in sorted(approved.items())}
+        samples = drift_samples(preflight_targets(context, rollout.ledger, self.group_task("preflight")), DRIFT_NODES_PER_OS)
+        approved = {
+            os_name: {patch["KBId"] for instance_id in sample.listed for patch in inventory.instance_patches(ssm, instance_id, states=(MISSING,))}
+            for os_name, sample in samples.items()
+        }
+        found = {os_name: drift(manifest, os_name, sorted(ids)) for os_name, ids in approved.items()}
         found = {k: v for k, v in found.items() if v}
-        rollout.ledger.append(RecordKind.DRIFT, stage=self.stage.name, drift=found)
+        rollout.ledger.append(RecordKind.DRIFT, stage=self.stage.name, drift=found, drift_read={os_name: s.to_json() for os_name, s in samples.items()})
         return found
 
 
@@ -449,13 +450,7 @@ class FinishRunOperator(RolloutOperator):
                 outcome, stage, reason = (RunOutcome.DRY_RUN if rollout.params.dry_run else RunOutcome.PROMOTED).value, None, ""
             records.append(rollout.ledger.append(RecordKind.RUN_FINISHED, outcome=outcome, blocking_stage=stage, reason=reason))
         report = build_report(records)
-        locations = {
-            "json": rollout.ledger.put_artifact("report.json", artifact_json(report.to_json()), "application/json"),
-            "markdown": rollout.ledger.put_artifact("report.md", render_markdown(report), "text/markdown"),
-            "html": rollout.ledger.put_artifact("report.html", render_html(report), "text/html"),
-            # Every instance's row for a spreadsheet: report.md and report.html list only the ones that need attention.
-            "instances": rollout.ledger.put_artifact(INSTANCES_CSV, instances_csv(report), "text/csv"),
-        }
+        locations = write_finish_artifacts(rollout.ledger, report)
         self.log.info("\n%s\n%s", summary_table(report), headline(report))
         notify.send(self.plan, "complete", f"Rollout {self.plan.name}: {report.outcome.value}", headline(report) + "\n\n" + summary_table(report), run_id=rollout.run_id,
                     aws_conn_id=self.aws_conn_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator
 
@@ -16,7 +17,19 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from patchflow.aws.alarms import alarm_states
 from patchflow.aws.commands import PATCH_DOCUMENT, command_progress
+from patchflow.core.api_pools import TRIGGERER_SSM_CALLS_AT_ONCE
 from patchflow.core.health import alarm_reasons
+
+# Per event loop: a triggerer runs one loop for its life; each test's asyncio.run gets its own.
+_ssm_poll_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
+
+
+def ssm_poll_slot() -> asyncio.Semaphore:
+    """The triggerer's budget of SSM calls at once (patchflow.core.api_pools), shared by every wait it runs."""
+    loop = asyncio.get_running_loop()
+    if loop not in _ssm_poll_slots:
+        _ssm_poll_slots[loop] = asyncio.Semaphore(TRIGGERER_SSM_CALLS_AT_ONCE)
+    return _ssm_poll_slots[loop]
 
 
 def aws_client_for(service: str, aws_conn_id: str | None, region_name: str | None, config=None, access: dict | None = None):
@@ -122,7 +135,8 @@ class CommandCompletionTrigger(BaseTrigger):
         while True:
             polls += 1
             try:
-                progress = await asyncio.to_thread(command_progress, client, self.command_ids, invoked_after, self.document_names)
+                async with ssm_poll_slot():
+                    progress = await asyncio.to_thread(command_progress, client, self.command_ids, invoked_after, self.document_names)
                 errors = 0
             except Exception as exc:  # the event carries the reason; the worker decides
                 errors += 1
@@ -170,7 +184,8 @@ class CommandCompletionTrigger(BaseTrigger):
         from patchflow.aws.commands import cancel_commands
 
         client = await asyncio.to_thread(ssm_client_for, self.aws_conn_id, self.region_name, self.access)
-        await asyncio.to_thread(cancel_commands, client, self.command_ids)
+        async with ssm_poll_slot():
+            await asyncio.to_thread(cancel_commands, client, self.command_ids)
 
 
 class AlarmWatchTrigger(BaseTrigger):

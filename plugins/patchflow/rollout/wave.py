@@ -12,7 +12,13 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from patchflow.core.gates import InstanceResult, evaluate_gate
 from patchflow.core.maintenance_windows import window_state
-from patchflow.core.manifest import NOT_YET_INSTALLED_STATES, judge_against_manifest, missing_before_artifact, missing_before_json
+from patchflow.core.manifest import (
+    NOT_YET_INSTALLED_STATES,
+    judge_against_manifest,
+    missing_before_artifact,
+    missing_before_json,
+    needs_patch_listing,
+)
 from patchflow.core.patch_states import NOT_INSTALLED_STATES
 from patchflow.core.ratecontrol import wave_batches
 from patchflow.core.records import RecordKind, WaveRow, not_sent_reason, online
@@ -259,11 +265,16 @@ class PatchWaveOperator(CommandSendingOperator):
             state = states.get(instance_id)
             if state:
                 row = row.with_patch_state(state)
-                if row.lists_failed_patches:
-                    row = row.with_failed_patch_ids(failed_patch_ids(ssm, instance_id))
+                judgement = None
                 if manifest is not None:
-                    reported = reported_patches(ssm, instance_id, NOT_YET_INSTALLED_STATES)
-                    row = row.judged(judge_against_manifest(manifest, target.get("operating_system") or "", reported))
+                    # Only a node whose patch state counts something not yet installed has anything to list: the calls
+                    # grow with those nodes, not with the fleet (DescribeInstancePatches takes one node).
+                    reported = reported_patches(ssm, instance_id, NOT_YET_INSTALLED_STATES) if needs_patch_listing(state) else []
+                    judgement = judge_against_manifest(manifest, target.get("operating_system") or "", reported)
+                    row = row.judged(judgement)
+                if row.lists_failed_patches:
+                    # A pinned node's listing already holds every patch it reports failed.
+                    row = row.with_failed_patch_ids(judgement.failed if judgement is not None else failed_patch_ids(ssm, instance_id))
                 if list_missing:
                     found = instance_patches(ssm, instance_id, NOT_INSTALLED_STATES)
                     scanned.append((target.get("operating_system"), found))

@@ -27,6 +27,7 @@ from patchflow.core.errors import InvalidInput
 from patchflow.core.ledger_records import LedgerRecord
 from patchflow.core.report import build_report, render_html
 from patchflow.core.report_instances import INSTANCES_CSV, instances_csv
+from patchflow.core.report_page import PAGE_JSON, AttentionDigest, read_page_json
 from patchflow.core.report_records import Report
 from patchflow.core.waits import Wait, current_waits
 from patchflow.ui.model import DEFAULT_RUN_LIMIT, merge_failures
@@ -243,9 +244,9 @@ def _plain(state: Mapping) -> dict:
 
 
 def runs_in_keys(keys: Iterable[str]) -> list[dict]:
-    """Runs found in a ledger listing: first record time (from the key name) and whether a report was written."""
+    """Runs found in a ledger listing: first record time (from the key name) and whether a report and a page.json were written."""
     runs: dict[tuple[str, str], dict] = {}
-    reports = set()
+    reports, pages = set(), set()
     for key in keys:
         match = _RECORD_KEY.match(key)
         if match:
@@ -256,8 +257,10 @@ def runs_in_keys(keys: Iterable[str]) -> list[dict]:
         parts = key.split("/")
         if len(parts) == 3 and parts[2] == "report.json":
             reports.add((parts[0], parts[1]))
+        if len(parts) == 3 and parts[2] == PAGE_JSON:
+            pages.add((parts[0], parts[1]))
     for ident, run in runs.items():
-        run["has_report"] = ident in reports
+        run["has_report"], run["has_page"] = ident in reports, ident in pages
     return sorted(runs.values(), key=lambda r: r["first_at"], reverse=True)
 
 
@@ -268,7 +271,8 @@ def read_ledgers(
     readable_dag_ids: Iterable[str] | None = None,
     limit: int = 10,
 ) -> dict:
-    """The newest `limit` runs over every plan's ledger, as reports, and each pinned plan's releases; failures alongside."""
+    """The newest `limit` runs over every plan's ledger, as reports, and each pinned plan's releases; failures alongside.
+    A run read from its page.json has its nodes that need attention in "attention" (its report keeps only their rows)."""
     uris = sorted({p["ledger_uri"] for p in plans})
     allowed = None if readable_dag_ids is None else {safe_segment(d) for d in readable_dag_ids}
     failures, found, stores = [], [], {}
@@ -285,19 +289,22 @@ def read_ledgers(
     if uris and len(failures) == len(uris) and all(f["kind"] != "missing" for f in failures):
         merged = merge_failures(failures)  # one cause, one notice naming every ledger
         return {"ok": False, "failure": merged[0], "failures": merged[1:]}
-    reports, waits = [], {}
+    reports, waits, attention = [], {}, {}
     for _, store, run in sorted(found, key=lambda item: item[0], reverse=True)[:limit]:
         try:
-            report, current = _report_of(store, run)
+            report, current, digest = _report_of(store, run)
             reports.append(report)
             if current:
                 waits[(report.dag_id, report.run_id)] = current
+            if digest is not None:
+                attention[(report.dag_id, report.run_id)] = digest
         except Exception as exc:
             log.warning("patch rollouts page: reading run %s/%s failed: %s", run["dag"], run["run"], exc)
             failure = classify_failure(exc, f"{run['dag']}/{run['run']}")
             failures.append({**failure, "kind": "error" if failure["kind"] == "missing" else failure["kind"]})
     releases, release_failures = read_releases([p for p in plans if allowed is None or safe_segment(p["dag_id"]) in allowed], stores)
-    return {"ok": True, "reports": reports, "waits": waits, "failures": failures, "releases": releases, "release_failures": release_failures}
+    return {"ok": True, "reports": reports, "waits": waits, "attention": attention, "failures": failures, "releases": releases,
+            "release_failures": release_failures}
 
 
 def read_releases(plans: Sequence[Mapping], stores: Mapping[str, Store]) -> tuple[dict[str, list[dict]], list[dict]]:
@@ -319,14 +326,30 @@ def read_releases(plans: Sequence[Mapping], stores: Mapping[str, Store]) -> tupl
     return releases, failures
 
 
-def _report_of(store, run: Mapping) -> tuple[Report, list[Wait]]:
-    """The run's report, and what it waits for now (nothing once it wrote its report)."""
+def _report_of(store, run: Mapping) -> tuple[Report, list[Wait], AttentionDigest | None]:
+    """The run's report, what it waits for now (nothing once it wrote its report), and its nodes that need attention
+    when read from its page.json: a finished run's page.json, else its report.json, else its records."""
     prefix = f"{run['dag']}/{run['run']}"
+    if run.get("has_page"):
+        page = _page_of(store, f"{prefix}/{PAGE_JSON}")
+        if page is not None:
+            return page[0], [], page[1]
     if run.get("has_report"):
         key = f"{prefix}/report.json"
-        return Report.from_json(json.loads(store.get(key)), source=store.location(key)), []
+        return Report.from_json(json.loads(store.get(key)), source=store.location(key)), [], None
     records: list[LedgerRecord] = [json.loads(store.get(key)) for key in store.keys(f"{prefix}/records/")]
-    return build_report(records), current_waits(records, datetime.now(timezone.utc))
+    return build_report(records), current_waits(records, datetime.now(timezone.utc)), None
+
+
+def _page_of(store, key: str) -> tuple[Report, AttentionDigest] | None:
+    """A run's page.json; None, with a warning, when it cannot be read (another version or shape): the run's
+    report.json says the same at greater cost, so the page passes over it rather than break."""
+    try:
+        return read_page_json(json.loads(store.get(key)), source=store.location(key))
+    except Exception as exc:
+        detail = "; ".join(str(problem) for problem in exc.problems) if isinstance(exc, InvalidInput) else f"{type(exc).__name__}: {_first_line(exc)}"
+        log.warning("patch rollouts page: %s cannot be read; the run is read from its report.json instead: %s", store.location(key), detail)
+        return None
 
 
 # --------------------------------------------------------------------------- Airflow's runs

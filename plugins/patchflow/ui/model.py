@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from patchflow.aws.inventory import is_compliant
 from patchflow.core.links import dag_run_url, report_url
+from patchflow.core.report_page import AttentionDigest
 from patchflow.core.report_records import Report, RunOutcome
 from patchflow.core.waits import Wait
 from patchflow.ui.run_state_model import ONGOING_OUTCOMES, airflow_headline, run_outcome, run_start, settled_state, stage_waits
@@ -230,9 +231,10 @@ def dry_run_outcome(report: Report) -> RunOutcome:
 
 
 def run_summary(report: Report, plan: Mapping | None, *, base_url: str | None, region: str | None, airflow_run: Mapping | None = None,
-                waits: Sequence[Wait] = (), now: datetime | None = None) -> dict:
+                waits: Sequence[Wait] = (), now: datetime | None = None, attention: AttentionDigest | None = None) -> dict:
     """One rollout run from its report (patchflow.core.report.build_report): verdicts, reasons, links, the path picture;
-    Airflow's state of the run (gather.airflow_run_view) overrules the ledger's, and its current `waits` show on their stages."""
+    Airflow's state of the run (gather.airflow_run_view) overrules the ledger's, and its current `waits` show on their stages.
+    `attention`: the nodes that need attention as the run's page.json has them, its report then keeping only their rows."""
     ledger_outcome = dry_run_outcome(report).value
     airflow_state = (airflow_run or {}).get("state")
     outcome = run_outcome(ledger_outcome, airflow_state)
@@ -278,7 +280,7 @@ def run_summary(report: Report, plan: Mapping | None, *, base_url: str | None, r
         "dag_run_url": dag_run_url(base_url, report.dag_id, report.run_id),
         "report_url": report_url(base_url, report.dag_id, report.run_id),
         "instances_url": instances_url(base_url, report.dag_id, report.run_id),
-        "attention": attention_view(report),  # the summary and the failures only: every node's row is in instances.csv
+        "attention": attention_view(report, attention),  # the summary and the failures only: every node's row is in instances.csv
         "stages": stages,
         "manifests": manifests,
         "path": promotion_path(report, plan, stages),
@@ -406,6 +408,7 @@ def build_page(
     ledger: {"ok": True, "reports": [Report, ...], "failures": [failure, ...]} or {"ok": False, "failure": {...}}
             (ok also: "releases": {plan name: [releases_model.standing_data, ...]}, "release_failures": [failure with "plan", ...])
             (ok also: "waits": {(dag_id, run_id): [patchflow.core.waits.Wait, ...]} of the runs still going)
+            (ok also: "attention": {(dag_id, run_id): patchflow.core.report_page.AttentionDigest} of the runs read from page.json)
     scoped_fleets: each account and Region a stage targets, as gather.read_scoped_fleet read it (none without targets)
     airflow: {"ok": True, "runs": [gather.airflow_run_view, ...]} or {"ok": False, "failure": {...}}; None: not read
     """
@@ -447,7 +450,7 @@ def build_page(
         for failure in merge_failures(ledger.get("failures", [])):
             notices.append(failure_notice({"source": "ledger", **failure}))
         runs = run_summaries(ledger.get("reports", []), airflow_runs, ledger.get("waits", {}), plan_by_dag, base_url=base_url, region=region,
-                             now=now, limit=run_limit)
+                             now=now, limit=run_limit, attention=ledger.get("attention", {}))
         ledger_status = "ok"
         if not runs and not any(f.get("kind") == "missing" for f in ledger.get("failures", [])):
             dag_ids = ", ".join(sorted(plan_by_dag)) or "a rollout DAG"
@@ -463,7 +466,7 @@ def build_page(
     notices += [release_notice(failure) for failure in ledger.get("release_failures", [])]
 
     latest_by_plan, dry_runs_since = latest_runs(ledger.get("reports", []) if ledger.get("ok") else [], plan_by_dag, base_url=base_url, region=region,
-                                                 airflow_runs=airflow_runs, waits=ledger.get("waits", {}), now=now)
+                                                 airflow_runs=airflow_runs, waits=ledger.get("waits", {}), now=now, attention=ledger.get("attention", {}))
     promotions = []
     for plan in plans:
         run = latest_by_plan.pop(plan["dag_id"], None)

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Mapping, Sequence
 
 from patchflow.core.links import dag_run_url
+from patchflow.core.report_page import AttentionDigest
 from patchflow.core.report_records import Report
 from patchflow.core.waits import Wait
 from patchflow.ui.model import OUTCOME_LOOK, STAGE_LOOK, format_time, humanize_duration, parse_time, run_summary
@@ -81,22 +82,24 @@ def airflow_only_summary(airflow_run: Mapping, plan: Mapping | None, *, base_url
 
 def run_summaries(
     reports: Sequence[Report], airflow_runs: Sequence[Mapping], waits: Mapping[RunKey, Sequence[Wait]], plan_by_dag: Mapping[str, Mapping], *,
-    base_url: str | None, region: str | None, now: datetime, limit: int,
+    base_url: str | None, region: str | None, now: datetime, limit: int, attention: Mapping[RunKey, AttentionDigest] | None = None,
 ) -> list[dict]:
-    """The newest `limit` runs, from the ledger and from Airflow, each as the page lists it."""
+    """The newest `limit` runs, from the ledger and from Airflow, each as the page lists it; `attention` of the runs read
+    from their page.json."""
     summaries = []
     for report, airflow_run in run_entries(reports, airflow_runs, list(plan_by_dag))[:limit]:
         if report is None:
             summaries.append(airflow_only_summary(airflow_run, plan_by_dag.get(airflow_run["dag_id"]), base_url=base_url))
             continue
         summaries.append(run_summary(report, plan_by_dag.get(report.dag_id), base_url=base_url, region=region, airflow_run=airflow_run,
-                                     waits=waits.get((report.dag_id, report.run_id), ()), now=now))
+                                     waits=waits.get((report.dag_id, report.run_id), ()), now=now,
+                                     attention=(attention or {}).get((report.dag_id, report.run_id))))
     return summaries
 
 
 def latest_runs(reports: Sequence[Report], plan_by_dag: Mapping[str, Mapping], *, base_url: str | None, region: str | None,
                 airflow_runs: Sequence[Mapping] = (), waits: Mapping[RunKey, Sequence[Wait]] | None = None,
-                now: datetime | None = None) -> tuple[dict[str, dict], dict[str, dict]]:
+                now: datetime | None = None, attention: Mapping[RunKey, AttentionDigest] | None = None) -> tuple[dict[str, dict], dict[str, dict]]:
     """Per DAG: its latest run that was not a dry run, and the latest dry run after that one (if any).
 
     A dry run installs nothing, so the promotion path is the latest real run's, a block included; a dry
@@ -109,7 +112,8 @@ def latest_runs(reports: Sequence[Report], plan_by_dag: Mapping[str, Mapping], *
         if report is None or report.dag_id in real or (report.dry_run and report.dag_id in dry):
             continue
         run = run_summary(report, plan_by_dag.get(report.dag_id), base_url=base_url, region=region, airflow_run=airflow_run,
-                          waits=(waits or {}).get((report.dag_id, report.run_id), ()), now=now)
+                          waits=(waits or {}).get((report.dag_id, report.run_id), ()), now=now,
+                          attention=(attention or {}).get((report.dag_id, report.run_id)))
         (dry if report.dry_run else real)[report.dag_id] = run
     return real, dry
 

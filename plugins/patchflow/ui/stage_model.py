@@ -4,19 +4,20 @@ Pure, like patchflow.ui.model (which builds the rest of a run's card from these 
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from urllib.parse import quote
 
 from patchflow.core.links import PAGE_PREFIX, console_command_url
-from patchflow.core.report_attention import ATTENTION_COLUMNS, attention_heading, attention_rows, needs_attention
+from patchflow.core.report_attention import ATTENTION_COLUMNS
 from patchflow.core.report_health import health_verdict
 from patchflow.core.report_instances import COMMANDS_SHOWN, INSTANCES_CSV, capped
+from patchflow.core.report_page import AttentionDigest, attention_digest
 from patchflow.core.report_patches import list_heading
 from patchflow.core.report_records import SCOPE_KEYS, Report, ScopeSummary, Stage, StageState, Verdict, Wave
 from patchflow.core.report import latest_tries
 from patchflow.ui.run_state_model import wave_counts
 
-# A run's card lists this many of the nodes that need attention; the rest are in its instances.csv.
+# A run's card lists this many of the nodes that need attention; the rest are in its instances.csv. page.json keeps
+# the first report_instances.ATTENTION_SHOWN of them, so a card read from it lists the same ones.
 PAGE_ATTENTION_SHOWN = 10
 
 
@@ -130,23 +131,10 @@ def instances_url(base_url: str | None, dag_id: str, run_id: str) -> str:
     return f"{(base_url or '').rstrip('/')}{PAGE_PREFIX}/runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}/{INSTANCES_CSV}"
 
 
-def attention_view(report: Report) -> dict | None:
-    """The run's nodes that need attention, the first PAGE_ATTENTION_SHOWN of them as rows; None when every node succeeded."""
-    rows = attention_rows(_flagged_rows_only(report))
-    if not rows:
+def attention_view(report: Report, digest: AttentionDigest | None = None) -> dict | None:
+    """The run's nodes that need attention, the first PAGE_ATTENTION_SHOWN of them as rows; None when every node succeeded.
+    `digest` is the run's page.json's (its report keeps only the first rows); without one, it is made from the report's rows."""
+    listed = (digest or attention_digest(report)).first(PAGE_ATTENTION_SHOWN)
+    if not listed.total:
         return None
-    listed = capped(rows, PAGE_ATTENTION_SHOWN)
-    return {"heading": attention_heading(rows), "rows": [dict(zip(ATTENTION_COLUMNS, entry.cells())) for entry in listed.shown], "more": listed.more}
-
-
-
-def _flagged_rows_only(report: Report) -> Report:
-    """The report with only the rows of nodes that have a row needing attention in their wave: attention_rows gives the
-    same answer from these few (a later row of such a node still replaces its first) as from 100,000."""
-    keys = {id(wave): (stage.name, wave.operation, wave.wave, tuple(sorted(wave.where.items()))) for stage in report.stages for wave in stage.waves}
-    flagged = {(keys[id(wave)], row.instance_id) for stage in report.stages for wave in stage.waves for row in wave.instances if needs_attention(row)}
-
-    def kept(wave: Wave) -> Wave:
-        return replace(wave, instances=tuple(row for row in wave.instances if (keys[id(wave)], row.instance_id) in flagged))
-
-    return replace(report, stages=tuple(replace(stage, waves=tuple(kept(wave) for wave in stage.waves)) for stage in report.stages))
+    return {"heading": listed.heading, "rows": [dict(zip(ATTENTION_COLUMNS, entry.cells())) for entry in listed.rows], "more": listed.more}

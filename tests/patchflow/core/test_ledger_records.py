@@ -56,8 +56,17 @@ WAVE_RESULT = {
         pytest.param(
             RecordKind.DRIFT,
             {"stage": "prod", "drift": {}, "patches": 3},
-            ["ledger record drift: expected a known field (stage, drift), got 'patches'"],
+            ["ledger record drift: expected a known field (stage, drift, drift_read), got 'patches'"],
             id="unknown-field-like-no-known-one",
+        ),
+        pytest.param(
+            RecordKind.DRIFT, {"stage": "prod", "drift": {"UBUNTU": ["openssl"]}, "drift_read": {"UBUNTU": [50, 45000]}}, [], id="drift-with-what-it-read",
+        ),
+        pytest.param(
+            RecordKind.DRIFT,
+            {"stage": "prod", "drift": {}, "drift_read": [50, 45000]},
+            ["ledger record drift: drift_read: expected a mapping, got a list"],
+            id="drift-read-not-per-os",
         ),
         pytest.param(
             RecordKind.RUN_FINISHED,

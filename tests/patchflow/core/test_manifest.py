@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import json
 
+import botocore.session
 import pytest
 import yaml
 
 from patchflow.core.errors import InvalidInput
 from patchflow.core.manifest import (
+    NOT_YET_INSTALLED_COUNTS,
     EvidenceSelection,
     InstanceEvidence,
     Manifest,
@@ -21,6 +23,7 @@ from patchflow.core.manifest import (
     manifest_from_evidence,
     missing_before_artifact,
     missing_before_json,
+    needs_patch_listing,
     read_missing_before,
     select_evidence,
 )
@@ -227,6 +230,48 @@ PINNED = build_manifest("dev", {AL: [CURL, KERNEL], "WINDOWS": [("KB5031361", "2
 )
 def test_judge_against_manifest(operating_system, reported, expected):
     assert judge_against_manifest(PINNED, operating_system, reported) == expected
+
+
+# A node's DescribeInstancePatchStates item after an install with everything installed: counts of the states the
+# judgement never reads are anything (UnreportedNotApplicableCount is -1 when NotApplicable was cut short).
+ALL_INSTALLED = {
+    "InstanceId": "i-0123456789abcdef0", "PatchGroup": "test", "BaselineId": "pb-0123456789abcdef0", "Operation": "Install",
+    "InstalledCount": 42, "InstalledOtherCount": 7, "InstalledPendingRebootCount": 0, "InstalledRejectedCount": 0,
+    "MissingCount": 0, "FailedCount": 0, "NotApplicableCount": 300, "UnreportedNotApplicableCount": -1,
+    "AvailableSecurityUpdateCount": 2, "CriticalNonCompliantCount": 0, "SecurityNonCompliantCount": 0, "OtherNonCompliantCount": 0,
+}
+
+
+def _without(key: str) -> dict:
+    return {k: v for k, v in ALL_INSTALLED.items() if k != key}
+
+
+@pytest.mark.parametrize(
+    ("patch_state", "needed"),
+    [
+        pytest.param(ALL_INSTALLED, False, id="nothing-missing-failed-rejected-or-awaiting-a-reboot"),
+        pytest.param({**ALL_INSTALLED, "MissingCount": 3}, True, id="missing"),
+        pytest.param({**ALL_INSTALLED, "FailedCount": 1}, True, id="failed"),
+        pytest.param({**ALL_INSTALLED, "InstalledPendingRebootCount": 2}, True, id="awaiting-a-reboot"),
+        pytest.param({**ALL_INSTALLED, "InstalledRejectedCount": 1}, True, id="installed-rejected"),
+        pytest.param(_without("MissingCount"), True, id="missing-count-absent-is-unknown"),
+        pytest.param(_without("FailedCount"), True, id="failed-count-absent-is-unknown"),
+        pytest.param(_without("InstalledPendingRebootCount"), True, id="pending-reboot-count-absent-is-unknown"),
+        pytest.param(_without("InstalledRejectedCount"), True, id="rejected-count-absent-is-unknown"),
+        pytest.param({**ALL_INSTALLED, "MissingCount": None}, True, id="a-null-count-is-unknown"),
+        pytest.param({**ALL_INSTALLED, "FailedCount": "0"}, True, id="a-count-that-is-no-number-is-unknown"),
+        pytest.param({**ALL_INSTALLED, "InstalledRejectedCount": -1}, True, id="a-negative-count-is-unknown"),
+        pytest.param({}, True, id="no-counts-at-all"),
+    ],
+)
+def test_needs_patch_listing(patch_state, needed):
+    assert needs_patch_listing(patch_state) is needed
+
+
+def test_the_counts_read_are_the_apis_own_names_for_the_judged_states():
+    answered = botocore.session.get_session().get_service_model("ssm").shape_for("InstancePatchState").members
+    assert NOT_YET_INSTALLED_COUNTS == ("FailedCount", "InstalledPendingRebootCount", "InstalledRejectedCount", "MissingCount")
+    assert set(NOT_YET_INSTALLED_COUNTS) <= set(answered)
 
 
 # --------------------------------------------------------------------------- evidence from the source stage

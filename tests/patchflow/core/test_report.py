@@ -5,7 +5,7 @@ import json
 import pytest
 
 from patchflow.core.errors import InvalidInput
-from patchflow.core.report import build_report, headline, render_html, render_markdown, summary_table
+from patchflow.core.report import build_report, headline, render_html, render_markdown, stage_facts, summary_table
 from patchflow.core.report_records import InstanceRow, MovedOn, Pin, Report, RunOutcome, Stage, StageManifest, StageState, Verdict, Wave
 
 
@@ -115,6 +115,39 @@ def test_a_pinned_stage_names_the_manifest_it_installed_and_the_drift_it_held_ba
     for rendered in (render_markdown(report), render_html(report)):
         assert "Installed only the manifest of stage dev: abc123" in rendered
         assert "Drift on AMAZON_LINUX_2023 (approved here, not in the manifest, not installed): curl.x86_64" in rendered
+
+
+def _with_drift_read(drift_read: dict | None) -> list[dict]:
+    """_records(blocked=False), its drift record saying what it read (None: a record from before it said so)."""
+    records = _records(blocked=False)
+    if drift_read is not None:
+        next(r for r in records if r["kind"] == "drift")["drift_read"] = drift_read
+    return records
+
+
+DRIFT = "Drift on AMAZON_LINUX_2023 (approved here, not in the manifest, not installed): curl.x86_64"
+
+
+@pytest.mark.parametrize(
+    "drift_read, sentence",
+    [
+        pytest.param(None, DRIFT, id="record-from-before-it-said-what-it-read"),
+        pytest.param({"AMAZON_LINUX_2023": [3, 3]}, DRIFT, id="every-node-read"),
+        pytest.param({"AMAZON_LINUX_2023": [50, 45000], "WINDOWS": [2, 2]}, DRIFT + " (read from 50 of 45,000 AMAZON_LINUX_2023 nodes)", id="a-sample-read"),
+    ],
+)
+def test_the_drift_sentence_says_when_it_was_read_from_a_sample_of_the_nodes(drift_read, sentence):
+    report = build_report(_with_drift_read(drift_read))
+    test = report.stages[1]
+    assert [fact for fact in stage_facts(test) if fact.startswith("Drift")] == [sentence]
+    assert f"\n{sentence}\n" in render_markdown(report)
+    assert f"<p>{sentence}</p>" in render_html(report)
+
+
+def test_report_json_carries_what_the_drift_report_read_only_when_its_record_says():
+    stages = build_report(_with_drift_read({"AMAZON_LINUX_2023": [50, 45000]})).to_json()["stages"]
+    assert [stage.get("drift_read") for stage in stages] == [None, {"AMAZON_LINUX_2023": [50, 45000]}]
+    assert [stage.get("drift_read") for stage in build_report(_with_drift_read(None)).to_json()["stages"]] == [None, None]
 
 
 def test_the_html_report_carries_the_blocking_reasons_per_stage_and_wave():
@@ -330,6 +363,7 @@ def test_the_typed_report_of_a_pinned_run_that_failed():
     [
         pytest.param(records_of_a_pinned_run_that_failed, id="pinned-run-that-failed"),
         pytest.param(lambda: _records(blocked=False), id="promoted-before-pins-were-recorded"),
+        pytest.param(lambda: _with_drift_read({"AMAZON_LINUX_2023": [50, 45000]}), id="drift-read-from-a-sample"),
         pytest.param(lambda: _records(blocked=True), id="blocked"),
         pytest.param(lambda: _records(blocked=True)[:3], id="still-running"),
         pytest.param(list, id="no-records"),
@@ -375,6 +409,8 @@ def _stored(change) -> dict:
                      ["report.json: stages[1].pinned_to.hash: expected text, got None"], id="pin-without-a-hash"),
         pytest.param(_stored(lambda r: r["stages"][0]["counts"].update(succeeded="2")),
                      ["report.json: stages[0].counts: expected a mapping of integers, got a mapping"], id="count-not-an-integer"),
+        pytest.param(_stored(lambda r: r["stages"][1].update(drift_read={"UBUNTU": [50]})),
+                     ["report.json: stages[1].drift_read: expected a mapping of [listed, of] pairs of integers, got a mapping"], id="drift-read-not-a-pair"),
     ],
 )
 def test_a_report_json_of_another_shape_is_refused_naming_each_field(stored, problems):

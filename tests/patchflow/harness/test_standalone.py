@@ -121,15 +121,17 @@ def test_the_demo_rollout_promotes_on_another_port_with_no_task_retried(tmp_path
         # The fleet at ten times `make airflow`'s pace: the port, not the patching, is what is tried here.
         [sys.executable, "-m", "patchflow", "standalone", "--fleet", "include/fleets/demo.yaml", "--port", str(port), "--airflow-home", str(home),
          "--time-scale", "600"],
-        {**_user_shell_env(), "PYTHONUNBUFFERED": "1"},
+        # Airflow's idle scheduler sleeps a second between loops, and each of the run's thirty tasks in a row waits for a
+        # loop to be queued after its upstream ends (and again after a deferral): half a minute of sleeping.
+        {**_user_shell_env(), "PYTHONUNBUFFERED": "1", "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25"},
     )
     try:
         api = Api(f"http://127.0.0.1:{port}")
-        wait_for("the API server", lambda: api.request("GET", "/api/v2/version"), 420, processes, 1.0)
+        wait_for("the API server", lambda: api.request("GET", "/api/v2/version"), 420, processes, 0.25)
         passwords = home / "simple_auth_manager_passwords.json.generated"
-        password = wait_for("the admin password", lambda: json.loads(passwords.read_text()).get("admin"), 60, processes, 1.0)
+        password = wait_for("the admin password", lambda: json.loads(passwords.read_text()).get("admin"), 60, processes, 0.25)
         api.login("admin", password)
-        dag = wait_for(f"DAG {DEMO_DAG} parsed by the dag-processor", lambda: dag_if_present(api, DEMO_DAG), 300, processes, 1.0)
+        dag = wait_for(f"DAG {DEMO_DAG} parsed by the dag-processor", lambda: dag_if_present(api, DEMO_DAG), 300, processes, 0.25)
         assert dag["is_paused"] is False
 
         def trigger_once() -> str:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -94,6 +96,35 @@ def test_a_command_ssm_does_not_list_yet_is_never_read_as_finished(ssm, monkeypa
 
     assert (event["status"], event["polls"] > 5) == ("finished", True)
     assert event["progress"][command_id]["status"] == "Success"
+
+
+def test_one_triggerer_never_has_more_ssm_polls_in_flight_than_its_budget_whatever_the_waits(monkeypatch):
+    from patchflow.aws.commands import CommandProgress
+    from patchflow.core.api_pools import TRIGGERER_SSM_CALLS_AT_ONCE
+
+    in_flight, most, counting = 0, 0, threading.Lock()
+
+    def slow_progress(client, command_ids, invoked_after, document_names):
+        nonlocal in_flight, most
+        with counting:
+            in_flight += 1
+            most = max(most, in_flight)
+        time.sleep(0.2)
+        with counting:
+            in_flight -= 1
+        return {c: CommandProgress(c, "Success", "Success", 1, 1, 0, 0) for c in command_ids}
+
+    monkeypatch.setattr(triggers, "ssm_client_for", lambda *args: object())
+    monkeypatch.setattr(triggers, "command_progress", slow_progress)
+
+    async def six_waits():
+        async def first_event(trigger):
+            async for event in trigger.run():
+                return event.payload["status"]
+
+        return await asyncio.gather(*(first_event(wait_for(f"command-{n}")) for n in range(6)))
+
+    assert (asyncio.run(six_waits()), most) == (["finished"] * 6, TRIGGERER_SSM_CALLS_AT_ONCE)
 
 
 def test_an_unlisted_command_runs_into_the_deadline_not_into_success(ssm, monkeypatch):

@@ -40,20 +40,21 @@ def test_failures_are_classified_for_people(exc, expected):
     assert gather.classify_failure(exc, "http://x") == expected
 
 
-def test_runs_in_a_ledger_listing_newest_first_with_their_reports():
+def test_runs_in_a_ledger_listing_newest_first_with_their_reports_and_page_files():
     keys = [
         "rollout_demo/manual__a/records/2026-11-29T014601.821465Z-run_started-7a84b2fc.json",
         "rollout_demo/manual__a/records/2026-11-29T014700.000001Z-run_finished-11111111.json",
         "rollout_demo/manual__a/report.json",
+        "rollout_demo/manual__a/page.json",
         "rollout_demo/manual__a/manifest/manifest.json",
         "rollout_demo/manual__b/records/2026-11-30T080000.5Z-run_started-22222222.json",
         "rollout_weekly/scheduled__c/records/2026-11-28T000000Z-run_started-33333333.json",
         "stray-object.txt",
     ]
     assert gather.runs_in_keys(keys) == [
-        {"dag": "rollout_demo", "run": "manual__b", "first_at": datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc), "has_report": False},
-        {"dag": "rollout_demo", "run": "manual__a", "first_at": datetime(2026, 11, 29, 1, 46, 1, tzinfo=timezone.utc), "has_report": True},
-        {"dag": "rollout_weekly", "run": "scheduled__c", "first_at": datetime(2026, 11, 28, tzinfo=timezone.utc), "has_report": False},
+        {"dag": "rollout_demo", "run": "manual__b", "first_at": datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc), "has_report": False, "has_page": False},
+        {"dag": "rollout_demo", "run": "manual__a", "first_at": datetime(2026, 11, 29, 1, 46, 1, tzinfo=timezone.utc), "has_report": True, "has_page": True},
+        {"dag": "rollout_weekly", "run": "scheduled__c", "first_at": datetime(2026, 11, 28, tzinfo=timezone.utc), "has_report": False, "has_page": False},
     ]
 
 
@@ -125,7 +126,7 @@ class NoBucket(Unreachable):
     "client, expected",
     [
         (Unreachable(), {"ok": False, "failure": {"kind": "unreachable", "where": "s3://ledger/a, s3://ledger/b", "detail": "no connection could be made"}, "failures": []}),
-        (NoBucket(), {"ok": True, "reports": [], "waits": {}, "failures": [
+        (NoBucket(), {"ok": True, "reports": [], "waits": {}, "attention": {}, "failures": [
             {"kind": "missing", "where": "s3://ledger/a", "detail": "NoSuchBucket: The specified bucket does not exist"},
             {"kind": "missing", "where": "s3://ledger/b", "detail": "NoSuchBucket: The specified bucket does not exist"},
         ], "releases": {}, "release_failures": []}),
