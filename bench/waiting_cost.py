@@ -21,8 +21,15 @@ that same command at the same time with the same poll interval:
 A fourth waiter, the provider trigger started right after SendCommand (before
 the targets resolve), shows what an early start does.
 
-Phase 2 (sizes over 50): the shape our PatchWaveOperator really sends: one
-command per 50 instance ids, all watched by one CommandCompletionTrigger.
+Phase 2: a wave that is only part of its patch group (the wave of a two-wave
+stage, 50% then 100%, that holds the failing instance), sent the way
+PatchWaveOperator sends it, through patchflow's own functions: the wave's EC2
+instances get a run-scoped `patchflow:wave` tag, one command targets the
+group's tag and that tag, follow-ups by InstanceIds go to tagged nodes the
+command did not reach, one CommandCompletionTrigger waits, the collection and
+gate follow, and the tags are removed. A wave of 50 nodes or fewer goes out as
+one InstanceIds command. For comparison, the same wave is then sent as it was
+before wave tags: one command per 50 instance ids.
 
 API calls are counted per waiter on the client side (every boto3/aiobotocore
 call is tagged with the waiter that made it) and cross-checked against
@@ -32,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import os
 import sys
 import time
@@ -47,9 +53,11 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
 
 import report_doc  # noqa: E402
-from waiting_tables import MAX_IDS, WAITER, calls_of, count_api_calls, findings, phase2_rows, rows_for  # noqa: E402
+from waiting_tables import (  # noqa: E402
+    MAX_CONCURRENCY, MAX_IDS, SENT_BEFORE, SENT_NOW, TIMEOUT_SECONDS, WAITER, WAVES, calls_of, calls_per_poll_rows, count_api_calls,
+    findings, partial_wave_findings, partial_wave_per_poll, phase2_rows, rows_for, sent_as,
+)
 
-MAX_CONCURRENCY = "20%"  # a realistic rate: the shipped plans use 10% to 50%
 PATCH_GROUP = "bench-wait"
 
 # --------------------------------------------------------------------------- fleet and commands
@@ -75,7 +83,7 @@ def send_install(ssm, **target) -> str:
         Parameters={"Operation": ["Install"], "RebootOption": ["NoReboot"]},
         MaxConcurrency=MAX_CONCURRENCY,
         MaxErrors="100%",
-        TimeoutSeconds=600,
+        TimeoutSeconds=TIMEOUT_SECONDS,
         Comment="bench waiting_cost",
         **target,
     )["Command"]["CommandId"]
@@ -95,7 +103,8 @@ def ground_truth(invocations: list[dict]) -> dict:
         for plugin in inv.get("CommandPlugins", []):
             if plugin.get("ResponseFinishDateTime") and plugin.get("StatusDetails") != "Skipped":
                 ends.append(aware_epoch(plugin["ResponseFinishDateTime"]))
-    return {"failed": failed, "last_end": max(ends) if ends else None, "count": len(invocations)}
+    statuses = Counter(inv.get("StatusDetails", "") for inv in invocations)
+    return {"failed": failed, "last_end": max(ends) if ends else None, "count": len(invocations), "statuses": statuses}
 
 
 # --------------------------------------------------------------------------- the waiters
@@ -212,11 +221,11 @@ def wait_until_resolved(ssm, command_id: str, timeout: float = 120.0) -> None:
     raise SystemExit(f"command {command_id} never resolved its targets")
 
 
-def measure_size(size: int, poll: float, time_scale: float) -> dict:
+def measure_size(size: int, poll: float, time_scale: float, tag_visibility_seconds: float) -> dict:
     import fleetsim
 
     print(f"\n=== {size:,} instances: starting fleetsim (time scale {time_scale:g}, poll interval {poll:g} s)", flush=True)
-    with fleetsim.running(fleet_spec(size), seed=7, time_scale=time_scale) as sim:
+    with fleetsim.running(fleet_spec(size), seed=7, time_scale=time_scale, tag_visibility_seconds=tag_visibility_seconds) as sim:
         os.environ.update(sim.env())
         WAITER.set("setup")
         ssm = sim.client("ssm")
@@ -254,39 +263,85 @@ def measure_size(size: int, poll: float, time_scale: float) -> dict:
         print(f"    phase 1 done: {truth['count']:,} invocations, failing instance(s) at position {truth['failed']}; "
               f"waiters started {started - sent_at:.1f} s after SendCommand, once the targets had resolved", flush=True)
 
-        # ---- phase 2: what PatchWaveOperator sends: one command per 50 instance ids
-        if size > MAX_IDS:
-            from patchflow.aws import commands as ssm_commands
-            from patchflow.aws.inventory import patch_group_members
+        # ---- phase 2: a partial wave as PatchWaveOperator sends it, then the same wave as it was sent before wave tags
+        from patchflow.aws.inventory import patch_group_members
 
-            members = sorted(m.instance_id for m in patch_group_members(ssm, PATCH_GROUP))
-            sent_at = time.time()
-            invoked_after = datetime.now(timezone.utc)
-            command_ids = [
-                ssm_commands.send_patch_command(ssm, ssm_commands.PatchCommandRequest(
-                    operation="Install", reboot_option="NoReboot", max_concurrency=MAX_CONCURRENCY, max_errors="100%", timeout_seconds=600,
-                    comment=f"bench waiting_cost c{n + 1}", instance_ids=chunk))
-                for n, chunk in enumerate(ssm_commands.chunked(members))
-            ]
-            send_seconds = time.time() - sent_at
-            sim.reset_stats()
-            mark = time.monotonic()
-
-            async def phase2():
-                ours = await wait_ours(command_ids, invoked_after, poll)
-                collected = await asyncio.to_thread(collect_like_our_operator, command_ids)
-                ours.extra["verdict_at"] = time.time()
-                return ours, collected
-
-            ours2, (invocations2, _, verdict2) = asyncio.run(phase2())
-            period = (mark, time.monotonic())
-            result["phase2"] = {
-                "commands": len(command_ids), "send_seconds": send_seconds, "sent_at": sent_at, "ours": ours2,
-                "truth": ground_truth(invocations2), "verdict": verdict2, "period": period, "server": Counter(sim.stats()),
-                "client": calls_of(None, period),
-            }
-            print(f"    phase 2 done: {len(command_ids)} commands of up to 50 ids", flush=True)
+        WAITER.set("setup")
+        members = patch_group_members(ssm, PATCH_GROUP)
+        wave, batch = wave_holding(members, truth["failed"][0][1] if truth["failed"] else None)
+        whole_group = len(batch) == len(members)
+        result["phase2"] = [measure_partial_wave(sim, ssm, batch, f"patchflow waiting-cost tagged I{wave}", poll, wave=wave,
+                                                 whole_group=whole_group, shape=SENT_NOW)]
+        if len(batch) > MAX_IDS:
+            # Rows without a tag key are what wave_requests still sends as InstanceIds lists (nodes EC2 cannot tag).
+            untaggable = [dict(row, tag_key=None) for row in batch]
+            result["phase2"].append(measure_partial_wave(sim, ssm, untaggable, f"patchflow waiting-cost id-lists I{wave}", poll, wave=wave,
+                                                         whole_group=whole_group, shape=SENT_BEFORE))
+        for run in result["phase2"]:
+            print(f"    phase 2 done ({run['shape']}): wave {wave} of {len(WAVES)}, {len(batch):,} nodes, {len(run['command_ids'])} command(s)", flush=True)
     return result
+
+
+# --------------------------------------------------------------------------- phase 2: a partial wave
+
+
+def wave_holding(members, instance_id: str | None) -> tuple[int, list[dict]]:
+    """The wave of a stage with WAVES that holds `instance_id` (else the last), as the rows PatchWaveOperator batches."""
+    from patchflow.core.ratecontrol import wave_batches
+
+    rows = {m.instance_id: {"instance_id": m.instance_id, "operating_system": m.operating_system, "tag_key": m.tag_key} for m in members}
+    batches = wave_batches(sorted(rows), WAVES)
+    number = next((n for n, batch in enumerate(batches, start=1) if instance_id in batch), len(batches))
+    return number, [rows[i] for i in batches[number - 1]]
+
+
+def send_like_our_operator(ssm, ec2, batch: list[dict], prefix: str, started: datetime, poll: float, whole_group: bool) -> dict:
+    """PatchWaveOperator.execute's send (`_requests`, the re-attach lookup, the wave tags, `send_or_reattach`, `_follow_ups`)."""
+    from patchflow.aws import commands as ssm_commands
+    from patchflow.aws import wave_tags
+
+    template = ssm_commands.PatchCommandRequest(operation="Install", reboot_option="NoReboot", max_concurrency=MAX_CONCURRENCY,
+                                                max_errors="100%", timeout_seconds=TIMEOUT_SECONDS, comment=prefix)
+    requests = ssm_commands.wave_requests(template, batch, patch_group=PATCH_GROUP, whole_group=whole_group, overrides={}, split_by_os=False)
+    WAITER.set("ours: send")
+    ssm_commands.find_commands_by_comment(ssm, prefix, started)
+    tagged = wave_tags.tag_wave_nodes(ec2, requests)
+    command_ids = [ssm_commands.send_command_at_most_once(ssm, ssm, request, started)[0] for request in requests]
+    follow_ups, unresolved = [], 0
+    for request, command_id in zip(requests, command_ids):
+        if request.wave_tag is None:
+            continue
+        missing = wave_tags.untargeted_nodes(ssm, command_id, request.instance_ids, poll_seconds=poll)
+        unresolved += missing is None
+        follow_ups += ssm_commands.follow_up_requests(request, missing or [])
+    command_ids += [ssm_commands.send_command_at_most_once(ssm, ssm, request, started)[0] for request in follow_ups]
+    WAITER.set("setup")
+    return {"requests": requests, "follow_ups": follow_ups, "unresolved": unresolved, "tagged": tagged, "command_ids": command_ids}
+
+
+def measure_partial_wave(sim, ssm, batch: list[dict], prefix: str, poll: float, *, wave: int, whole_group: bool, shape: str) -> dict:
+    """Send one wave as our operator does, wait with our trigger, collect and gate, remove the wave tags; every call counted."""
+    from patchflow.aws import wave_tags
+
+    ec2 = sim.client("ec2")
+    sim.reset_stats()
+    mark = time.monotonic()
+    started = datetime.now(timezone.utc)
+    sent = send_like_our_operator(ssm, ec2, batch, prefix, started, poll, whole_group)
+
+    async def wait_and_collect():
+        ours = await wait_ours(sent["command_ids"], started, poll)
+        collected = await asyncio.to_thread(collect_like_our_operator, sent["command_ids"])
+        ours.extra["verdict_at"] = time.time()
+        return ours, collected
+
+    ours, (invocations, _, verdict) = asyncio.run(wait_and_collect())
+    WAITER.set("ours: clean-up")
+    removed = wave_tags.remove_wave_tags(ec2, sent["tagged"]) if sent["tagged"] else 0
+    WAITER.set("setup")
+    period = (mark, time.monotonic())
+    return {"shape": shape, "wave": wave, "nodes": len(batch), **sent, "removed": removed, "ours": ours, "truth": ground_truth(invocations),
+            "verdict": verdict, "period": period, "server": Counter(sim.stats()), "client": calls_of(None, period)}
 
 
 def _resolved_uncounted(ssm, command_id: str) -> None:
@@ -299,6 +354,8 @@ def main() -> int:
     parser.add_argument("--sizes", default="50,1000,10000", help="comma-separated fleet sizes")
     parser.add_argument("--poll", type=float, default=1.0, help="poll interval in seconds for every waiter (integer for the provider trigger)")
     parser.add_argument("--time-scale", type=float, default=30.0, help="fleetsim time scale (simulated seconds per real second)")
+    parser.add_argument("--tag-visibility-seconds", type=float, default=0.0,
+                        help="simulated seconds before fleetsim's Run Command sees an EC2 tag write (0: at once)")
     parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     run_started = time.perf_counter()
@@ -312,7 +369,7 @@ def main() -> int:
     import airflow.providers.amazon.aws.triggers.ssm  # noqa: F401
     import patchflow.rollout.triggers  # noqa: F401
     import patchflow.aws.inventory  # noqa: F401
-    results = [measure_size(size, args.poll, args.time_scale) for size in sizes]
+    results = [measure_size(size, args.poll, args.time_scale, args.tag_visibility_seconds) for size in sizes]
 
     headers1 = ("instances", "waiter", "polls", "calls/poll", "most calls in one poll interval", "calls over the whole wait",
                 "returned vs last invocation end", "verdict", "noticed the late failure")
@@ -321,29 +378,25 @@ def main() -> int:
         rows, more = rows_for(result, args.poll)
         rows1 += rows
         notes += more
-    headers2 = ("instances", "commands (50 ids each)", "polls", "calls/poll", "calls while waiting", "collect once afterwards",
-                "trigger fired vs last invocation end", "gate verdict vs last invocation end", "gate", "fleetsim counts")
-    rows2 = [row for result in results for row in phase2_rows(result, args.poll)]
-    headers3 = ("instances", "ours (one Targets command)", "ours (50-id commands: a partial wave)",
-                "any waiter reading every invocation each poll", "one provider sensor per 50-id command")
-    rows3 = []
-    for result in results:
-        size = result["size"]
-        ours1 = next(o for o in result["phase1"]["outcomes"] if o.waiter == "ours")
-        p1 = sum(calls_of("ours", result["phase1"]["period"]).values()) / (ours1.polls or 1)
-        p2 = next((r[3] for r in phase2_rows(result, args.poll)), f"{p1:.2f}")
-        rows3.append((f"{size:,}", f"{p1:.2f}", p2, f"{math.ceil(size / MAX_IDS):,} (ceil(N/50), computed)", f"{math.ceil(size / MAX_IDS):,} (computed)"))
+    headers2 = ("instances", "wave", "sent as", "calls to send", "polls", "calls/poll", "calls while waiting", "collect once afterwards",
+                "tag clean-up", "trigger fired vs last invocation end", "gate verdict vs last invocation end", "invocations", "gate", "fleetsim counts")
+    rows2 = [row for result in results for row in phase2_rows(result)]
+    headers3 = ("instances", "ours: one Targets command (whole group)", "ours: a partial wave, as sent now",
+                "a partial wave before wave tags (50-id commands)", "any waiter reading every invocation each poll",
+                "one provider sensor per 50-id command")
+    rows3 = calls_per_poll_rows(results)
 
     report_doc.print_table(headers1, rows1, title="Phase 1: one Targets command, every waiter watching it side by side")
     print(*notes, sep="\n")
     if rows2:
-        report_doc.print_table(headers2, rows2, title="Phase 2: our trigger on the commands PatchWaveOperator sends (50 instance ids each)")
+        report_doc.print_table(headers2, rows2, title="Phase 2: a partial wave as PatchWaveOperator sends it, and as it did before wave tags")
     report_doc.print_table(headers3, rows3, title="API calls per poll")
-    print("", *findings(results, args.poll), sep="\n")
+    print("", *findings(results, args.poll), *partial_wave_findings(results), sep="\n")
 
     ours_constant = all(abs(float(r[1]) - 1.0) < 1e-9 for r in rows3)
-    chunked_constant = all(abs(float(r[2]) - 1.0) < 1e-9 for r in rows3)
-    worst_chunked = max(rows3, key=lambda r: float(r[2]))
+    partial = [(result["size"], run) for result in results for run in result.get("phase2", []) if run["shape"] == SENT_NOW]
+    partial_constant = bool(partial) and all(abs(partial_wave_per_poll(run) - 1.0) < 1e-9 for _, run in partial)
+    worst_size, worst_run = max(partial, key=lambda item: partial_wave_per_poll(item[1]), default=(0, None))
     body = [
         f"Fleets of {', '.join(f'{s:,}' for s in sizes)} instances on fleetsim (time scale {args.time_scale:g}, "
         f"execution 60-180 simulated s per instance, MaxConcurrency {MAX_CONCURRENCY}), one patch group; exactly one instance fails "
@@ -364,10 +417,19 @@ def main() -> int:
     ]
     if rows2:
         body += [
-            "**Phase 2**: a wave that is only part of its patch group (the later waves of a canary, or a pinned stage split by OS), "
-            "which `PatchWaveOperator` sends as one command per 50 instance ids "
-            f"(`chunked()`), all watched by one `CommandCompletionTrigger` (it pages `ListCommands` filtered by "
-            "document and invocation time, 50 commands a page), then the same collection and gate.",
+            "**Phase 2**: a wave that is only part of its patch group (the later waves of a canary, or a pinned stage split by OS): "
+            f"of a stage with waves {', '.join(WAVES)}, the wave that holds the failing instance, half the group. It is sent the way "
+            "`PatchWaveOperator.execute` sends it, through patchflow's own functions: `wave_requests` gives one command targeting "
+            "the group's tag and a run-scoped `patchflow:wave` tag that `tag_wave_nodes` first puts on the wave's EC2 instances "
+            f"(CreateTags, 500 a call; a wave of {MAX_IDS} nodes or fewer goes out as one InstanceIds command instead), "
+            "`untargeted_nodes` checks the command reached every tagged node and `follow_up_requests` would send the rest by "
+            "InstanceIds; one `CommandCompletionTrigger` waits, the same collection and gate follow, and `remove_wave_tags` "
+            "takes the tags off (DescribeTags, DeleteTags). fleetsim made tag writes visible to Run Command "
+            + (f"after {args.tag_visibility_seconds:g} simulated s" if args.tag_visibility_seconds else "at once")
+            + ". Then, for comparison, the same wave is sent as it was before wave tags, one command per 50 instance ids (the shape "
+            "`wave_requests` still gives nodes EC2 cannot tag), watched and collected the same way. Each row counts its own "
+            "period; the trigger, when it watches several commands, pages `ListCommands` filtered by document and invocation "
+            "time, 50 commands a page.",
             "",
             report_doc.markdown_table(headers2, rows2),
             "",
@@ -382,17 +444,16 @@ def main() -> int:
         report_doc.target_line("constant calls per poll for ours, one command (a whole-group wave: `PatchWaveOperator` aims it at the group's tag)", ours_constant,
                                "1 `ListCommands` per poll at every size" if ours_constant else "see the table"),
         report_doc.target_line(
-            "constant calls per poll for ours, a partial wave in 50-id commands", chunked_constant,
-            "1 per poll at every size" if chunked_constant else
-            f"{worst_chunked[2]} calls per poll at {worst_chunked[0]} instances instead of 1: the operator splits a wave into "
-            "50-id commands and the trigger pages ListCommands for them, 50 commands per page, and the page also holds "
-            "every other AWS-RunPatchBaseline command sent in the account since 5 minutes before the wave (here the "
-            "phase-1 command). So the cost grows by one call per 2,500 instances in flight, not per instance. "
-            "A whole-group wave is sent as one `Targets` command (phase 1) and costs 1; a partial wave cannot be aimed at a tag."),
+            "constant calls per poll for ours, a partial wave (`PatchWaveOperator` tags the wave's nodes and aims one command at the group's tag and the wave tag)",
+            partial_constant,
+            f"1 `ListCommands` per poll at every size ({', '.join(f'{size:,}' for size, _ in partial)})" if partial_constant else
+            f"{partial_wave_per_poll(worst_run):.2f} calls per poll at {worst_size:,} instances instead of 1 ({sent_as(worst_run)})" if worst_run else
+            "no partial wave was measured"),
         "",
         "What the tables show (these sentences are generated from the figures above):",
         "",
         *findings(results, args.poll),
+        *partial_wave_findings(results),
     ]
     if not args.no_doc:
         report_doc.write_section("waiting_cost", "Waiting cost and correctness: ours vs the Amazon provider",

@@ -10,6 +10,11 @@ import time
 from collections import Counter
 
 MAX_IDS = 50  # SendCommand's InstanceIds limit, and ListCommandInvocations' page size
+WAVES = ("50%", "100%")  # phase 2's stage: the wave holding the failing instance is half the group
+SENT_NOW = "as sent now"
+MAX_CONCURRENCY = "20%"  # a realistic rate: the shipped plans use 10% to 50%
+TIMEOUT_SECONDS = 600  # every command's TimeoutSeconds: how long SSM may take to start it on a node
+SENT_BEFORE = "before wave tags: one command per 50 ids"
 
 # --------------------------------------------------------------------------- counting every API call per waiter
 
@@ -96,23 +101,100 @@ def rows_for(result: dict, poll: float) -> tuple[list[tuple], list[str]]:
     return rows, notes
 
 
-def phase2_rows(result: dict, poll: float) -> list[tuple]:
-    phase = result.get("phase2")
-    if not phase:
+def sent_as(run: dict) -> str:
+    """The commands of one phase-2 wave, by how they are aimed."""
+    tagged = [r for r in run["requests"] if r.wave_tag]
+    by_ids = [r for r in run["requests"] if not r.wave_tag]
+    parts = [f"{len(tagged)} on `tag:{tagged[0].target_tag[0]}` + `tag:{tagged[0].wave_tag[0]}`"] if tagged else []
+    if by_ids:
+        parts.append(f"{len(by_ids)} by InstanceIds (up to {MAX_IDS} each)")
+    if run["follow_ups"]:
+        parts.append(f"{len(run['follow_ups'])} follow-ups by InstanceIds")
+    if run["unresolved"]:
+        parts.append(f"{run['unresolved']} whose targets did not resolve in time")
+    return f"{run['shape']}: " + ", ".join(parts)
+
+
+def partial_wave_per_poll(run: dict) -> float:
+    return sum(calls_of("ours", run["period"]).values()) / (run["ours"].polls or 1)
+
+
+def phase2_rows(result: dict) -> list[tuple]:
+    rows = []
+    for run in result.get("phase2", []):
+        ours, truth, period = run["ours"], run["truth"], run["period"]
+        client, server = run["client"], run["server"]
+        match = all(client.get(op, 0) == server.get(op, 0) for op in set(client) | set(server))
+        cleanup = calls_of("ours: clean-up", period)
+        rows.append((
+            f"{result['size']:,}", f"{run['wave']} of {len(WAVES)}: {run['nodes']:,} nodes", sent_as(run), fmt_calls(calls_of("ours: send", period)),
+            ours.polls or 1, f"{partial_wave_per_poll(run):.2f}", fmt_calls(calls_of("ours", period)), fmt_calls(calls_of("ours: collect", period)),
+            f"{fmt_calls(cleanup)} ({run['removed']:,} tags)" if cleanup else "-",
+            f"{ours.returned_at - truth['last_end']:+.1f} s" if truth["last_end"] else "-",
+            f"{ours.extra['verdict_at'] - truth['last_end']:+.1f} s" if truth["last_end"] else "-",
+            ", ".join(f"{n:,} {status}" for status, n in sorted(truth["statuses"].items())),
+            f"passed={run['verdict'].passed}", "match" if match else "MISMATCH",
+        ))
+    return rows
+
+
+def calls_per_poll_rows(results: list[dict]) -> list[tuple]:
+    """Per fleet size: ours on one Targets command, on a partial wave as sent now and before wave tags, and what reading every invocation costs."""
+    rows = []
+    for result in results:
+        size = result["size"]
+        ours = next(o for o in result["phase1"]["outcomes"] if o.waiter == "ours")
+        runs = {run["shape"]: run for run in result.get("phase2", [])}
+        now, before = runs.get(SENT_NOW), runs.get(SENT_BEFORE)
+        rows.append((
+            f"{size:,}", f"{sum(calls_of('ours', result['phase1']['period']).values()) / (ours.polls or 1):.2f}",
+            f"{partial_wave_per_poll(now):.2f} ({len(now['command_ids'])} command{'s' * (len(now['command_ids']) != 1)})" if now else "-",
+            f"{partial_wave_per_poll(before):.2f} ({len(before['command_ids'])} commands)" if before else f"- (the wave fits one {MAX_IDS}-id command)",
+            f"{math.ceil(size / MAX_IDS):,} (ceil(N/50), computed)", f"{math.ceil(size / MAX_IDS):,} (computed)",
+        ))
+    return rows
+
+
+def partial_wave_findings(results: list[dict]) -> list[str]:
+    """Sentences on phase 2 from the measured figures."""
+    runs = [(r["size"], run) for r in results for run in r.get("phase2", [])]
+    now = [(size, run) for size, run in runs if run["shape"] == SENT_NOW]
+    before = [(size, run) for size, run in runs if run["shape"] == SENT_BEFORE]
+    if not now:
         return []
-    ours = phase["ours"]
-    calls = calls_of("ours", phase["period"])
-    collect = calls_of("ours: collect", phase["period"])
-    truth = phase["truth"]
-    polls = ours.polls or 1
-    client, server = phase["client"], phase["server"]
-    match = all(client.get(op, 0) == server.get(op, 0) for op in set(client) | set(server))
-    return [(
-        f"{result['size']:,}", phase["commands"], polls, f"{sum(calls.values()) / polls:.2f}", fmt_calls(calls), fmt_calls(collect),
-        f"{ours.returned_at - truth['last_end']:+.1f} s" if truth["last_end"] else "-",
-        f"{ours.extra['verdict_at'] - truth['last_end']:+.1f} s" if truth["last_end"] else "-",
-        f"passed={phase['verdict'].passed}", "match" if match else "MISMATCH",
-    )]
+    sizes = ", ".join(f"{size:,}" for size, _ in now)
+    follow_ups = sum(len(run["follow_ups"]) for _, run in now)
+    unresolved = sum(run["unresolved"] for _, run in now)
+    lines = [
+        f"- A partial wave as sent now: {' / '.join(f'{partial_wave_per_poll(run):.2f}' for _, run in now)} calls per poll at {sizes} instances "
+        f"({' / '.join(str(len(run['command_ids'])) for _, run in now)} commands); sending cost "
+        + "; ".join(f"{fmt_calls(calls_of('ours: send', run['period']))} at {size:,}" for size, run in now)
+        + (f"; {follow_ups} follow-up commands went to tagged nodes the wave-tag command did not reach" if follow_ups else
+           "; the wave-tag command reached every tagged node, so no follow-up was sent")
+        + (f", and {unresolved} command(s) had not resolved their targets within the bound." if unresolved else "."),
+        "- The gate after a partial wave " + ("failed at every size, on a wave whose invocations held the failing instance."
+                                              if all(not run["verdict"].passed and run["truth"]["failed"] for _, run in now)
+                                              else "did NOT fail on the failing instance at every size."),
+    ]
+    per_chunk = math.ceil(int(MAX_CONCURRENCY.rstrip("%")) * MAX_IDS / 100)
+    for size, run in runs:
+        timed_out = run["truth"]["statuses"].get("Delivery Timed Out", 0)
+        if timed_out:
+            lines.append(
+                f"- {size:,} instances, {run['shape']}: {timed_out} invocation(s) ended Delivery Timed Out: not started within the "
+                f"command's TimeoutSeconds ({TIMEOUT_SECONDS} s), they stay Pending until the command expires, so the trigger waited "
+                f"{run['ours'].polls} polls."
+                + (f" At MaxConcurrency {MAX_CONCURRENCY} a {MAX_IDS}-id command runs {per_chunk} nodes at a time, so its last nodes "
+                   f"wait for about {MAX_IDS // per_chunk - 1} runs of 60-180 simulated s each, close to that bound." if run["shape"] == SENT_BEFORE else "")
+            )
+    if before:
+        lines.append(
+            f"- {SENT_BEFORE[0].upper()}{SENT_BEFORE[1:]}, the same waves cost "
+            + ", ".join(f"{partial_wave_per_poll(run):.2f} calls per poll at {size:,} ({len(run['command_ids'])} commands)" for size, run in before)
+            + ": the trigger pages `ListCommands` for several commands, 50 a page, and the page also holds every other AWS-RunPatchBaseline "
+            "command sent in the account since 5 minutes before the wave (here the phase-1 command and the wave-tag one)."
+        )
+    return lines
 
 
 def summarize(result: dict, waiter: str) -> dict:
@@ -148,9 +230,9 @@ def findings(results: list[dict], poll: float) -> list[str]:
         ours_outcome = next(o for o in phase["outcomes"] if o.waiter == "ours")
         calls = sum(calls_of("ours: collect", phase["period"]).values())
         collect.append(f"{calls:,} calls and {ours_outcome.extra['verdict_at'] - ours_outcome.returned_at:.1f} s at {r['size']:,}")
-        if r.get("phase2"):
-            p2 = r["phase2"]["ours"]
-            collect[-1] += f" ({p2.extra['verdict_at'] - p2.returned_at:.1f} s in phase 2, waiting alone)"
+        now = next((run for run in r.get("phase2", []) if run["shape"] == SENT_NOW), None)
+        if now:
+            collect[-1] += f" ({now['ours'].extra['verdict_at'] - now['ours'].returned_at:.1f} s for phase 2's wave of {now['nodes']:,}, waiting alone)"
     lines.append(
         "- Ours, after the wait: the one-off collection (every invocation page with details, every patch state, then "
         f"the gate) took {'; '.join(collect)}. It grows with the fleet (2 calls per 50 instances) and at 10,000 "
