@@ -19,19 +19,21 @@ from typing import Callable
 
 from patchflow.harness.airflow_api import Api, dag_if_present, follow_run
 from patchflow.harness.checks import check_blocked, check_promoted
-from patchflow.harness.load_case import LoadCase, check_in_flight, check_throttled, check_verdicts, stub_source, throttling_mentions
+from patchflow.harness.load_case import LoadCase, check_in_flight, check_throttled, check_verdicts, throttling_mentions
 from patchflow.harness.processes import Processes, step, wait_for
 from patchflow.core.yamlfile import PROJECT_ROOT
 
 
 def load_dags_folder(case: LoadCase, work: Path) -> Path:
     """The project's DAG files and one per load plan: the folder every Airflow process of a load run reads."""
+    from patchflow.harness.demo import dag_stub_source
+
     folder = work / "dags"
     folder.mkdir()
     for dag_file in sorted((PROJECT_ROOT / "dags").glob("*.py")):
         shutil.copy(dag_file, folder / dag_file.name)
     for rollout in case.rollouts:
-        (folder / f"load_{rollout.plan.stem.replace('-', '_')}.py").write_text(stub_source(rollout.plan))
+        (folder / f"load_{rollout.plan.stem.replace('-', '_')}.py").write_text(dag_stub_source(rollout.plan.resolve(), f"the load case's plan {rollout.plan.name}"))
     return folder
 
 
@@ -58,6 +60,7 @@ def run_load(api: Api, env: dict[str, str], processes: Processes, case: LoadCase
     from patchflow.core.api_pools import plan_pools, ssm_calls_in_flight_budget
     from patchflow.core.plan import load_plan
     from patchflow.harness.demo import prepare_aws
+    from patchflow.harness.distributed import ledger_report
 
     plans = [load_plan(rollout.plan.resolve()) for rollout in case.rollouts]
     restart_fleetsim(case.fleet)
@@ -86,12 +89,10 @@ def run_load(api: Api, env: dict[str, str], processes: Processes, case: LoadCase
         runs = []
         for index in batch:
             plan, rollout, observation = plans[index], case.rollouts[index], observations[index]
-            from patchflow.harness.distributed import ledger_report
-
             observation.report = ledger_report(plan, run_ids[index])
             check = check_promoted(observation) if rollout.expect == "promoted" else check_blocked(
                 observation, plan.stages[0].name, [s.name for s in plan.stages[1:]])
-            runs.append({"plan": plan.name, "dag_id": plan.dag_id, "run_id": run_ids[index], "expect": rollout.expect, "check": check,
+            runs.append({"plan": plan.name, "loaded_plan": plan, "dag_id": plan.dag_id, "run_id": run_ids[index], "expect": rollout.expect, "check": check,
                          "observation": observation})
         return {"label": label, "wall_seconds": wall, "stats": stats, "runs": runs}
 
@@ -105,7 +106,7 @@ def run_load(api: Api, env: dict[str, str], processes: Processes, case: LoadCase
             if ti.get("state") == "failed" or (ti.get("try_number") or 1) > 1:
                 tries = range(1, (ti.get("try_number") or 1) + 1)
                 texts[f"{run['plan']}:{ti['task_id']}"] = "\n".join(api.log_text(run["dag_id"], run["run_id"], ti["task_id"], t) for t in tries)
-        records = ledger_records(plans[[p.name for p in plans].index(run["plan"])], run["run_id"])
+        records = ledger_records(run["loaded_plan"], run["run_id"])
         texts[f"{run['plan']}:ledger"] = json.dumps(records, default=str)
     pool_name = pools[0].name if pools else "default_pool"
     checks = [

@@ -88,15 +88,6 @@ def read_load_case(path: Path) -> LoadCase:
     return LoadCase(path, fleet, slots, dict(conf), tuple(rollouts))
 
 
-def stub_source(plan: Path) -> str:
-    """A DAG file for a plan outside include/rollouts, as the load case's DAG folder holds one per plan."""
-    return (
-        f'"""Airflow DAG for the load case\'s plan {plan.name}."""\n'
-        "from patchflow.rollout.factory import dag_from_plan_file\n\n"
-        f"dag = dag_from_plan_file({str(plan.resolve())!r})\n"
-    )
-
-
 def throttling_mentions(texts: Mapping[str, str]) -> list[str]:
     """The names (task ids, ledger records) whose text mentions a throttle."""
     return sorted(name for name, text in texts.items() if any(word in text for word in THROTTLING_WORDS))

@@ -8,13 +8,13 @@ import pytest
 from patchflow.core.errors import InvalidInput
 from patchflow.core.yamlfile import PROJECT_ROOT
 from patchflow.harness.checks import Check
+from patchflow.harness.load import load_dags_folder
 from patchflow.harness.load_case import (
     LoadRollout,
     check_in_flight,
     check_throttled,
     check_verdicts,
     read_load_case,
-    stub_source,
     throttling_mentions,
 )
 
@@ -63,13 +63,18 @@ def test_a_bad_case_file_names_the_file_and_every_field(tmp_path, monkeypatch, t
     assert [str(p) for p in raised.value.problems] == problems
 
 
-def test_a_load_plans_dag_file_builds_the_plan_by_its_absolute_path(tmp_path):
-    plan = tmp_path / "load-basic.yaml"
-    assert stub_source(plan) == (
+def test_the_load_dag_folder_holds_the_projects_dags_and_one_file_per_plan_building_it_by_its_absolute_path(tmp_path):
+    case = read_load_case(CASE)
+    folder = load_dags_folder(case, tmp_path)
+    project_dags = sorted(path.name for path in (PROJECT_ROOT / "dags").glob("*.py"))
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        project_dags + [f"load_load_{name}.py" for name in ("basic", "canary", "pinned", "scan", "blocked")])
+    assert (folder / "load_load_basic.py").read_text() == (
         '"""Airflow DAG for the load case\'s plan load-basic.yaml."""\n'
         "from patchflow.rollout.factory import dag_from_plan_file\n\n"
-        f"dag = dag_from_plan_file({str(plan)!r})\n"
+        f"dag = dag_from_plan_file({str((CASE.parent / 'plans' / 'load-basic.yaml').resolve())!r})\n"
     )
+    assert all((folder / name).read_bytes() == (PROJECT_ROOT / "dags" / name).read_bytes() for name in project_dags)
 
 
 def test_throttling_mentions_name_each_text_that_shows_a_throttle():
