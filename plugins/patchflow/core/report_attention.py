@@ -72,5 +72,9 @@ def attention_rows(report: Report) -> list[AttentionRow]:
 
 
 def attention_heading(rows: Sequence[AttentionRow]) -> str:
-    count = len({(entry.stage, entry.row.instance_id) for entry in rows})
-    return f"Needs attention: {count} instance{'s' if count != 1 else ''} did not succeed"
+    return attention_heading_for(len({(entry.stage, entry.row.instance_id) for entry in rows}))
+
+
+def attention_heading_for(instances: int) -> str:
+    """The heading over the nodes that need attention, for this many instances (also where only the first rows are kept)."""
+    return f"Needs attention: {instances} instance{'s' if instances != 1 else ''} did not succeed"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 from patchflow.core.errors import raise_if_any
-from patchflow.core.report_attention import AttentionRow, attention_rows, needs_attention
+from patchflow.core.report_attention import AttentionRow, attention_heading_for, attention_rows, needs_attention
 from patchflow.core.report_fields import COUNT, MAPPING, FieldReader
 from patchflow.core.report_instances import ATTENTION_SHOWN
 from patchflow.core.report_records import InstanceRow, Report, Stage, Wave
@@ -44,8 +44,8 @@ class AttentionDigest:
 
     @property
     def heading(self) -> str:
-        """report_attention.attention_heading's words, from the count of every row though only the first are kept."""
-        return f"Needs attention: {self.instances} instance{'s' if self.instances != 1 else ''} did not succeed"
+        """The report's heading, from the count of every row though only the first are kept."""
+        return attention_heading_for(self.instances)
 
     def first(self, shown: int) -> "AttentionDigest":
         return replace(self, rows=self.rows[:shown])
