@@ -14,7 +14,8 @@ per stage the simulated patch time next to the wall time, and the
 orchestration overhead: from the last invocation of the stage ending to the
 stage's gate verdict. Target: at most one poll interval. It also samples the
 resident memory of every process it starts (bench/memory_peaks.py); target for
-the whole rehearsal: under 4 GB together.
+the whole rehearsal: under 4 GB together; and which task made the calls that grow
+with the fleet (bench/calls_by_task.py).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ sys.path[:0] = [str(PROJECT_ROOT), str(PROJECT_ROOT / "plugins"), str(BENCH)]
 
 import report_doc  # noqa: E402
 import yaml  # noqa: E402
+from calls_by_task import CallSampler, calls_by_task, task_switches  # noqa: E402
 from memory_peaks import MB, PeakMemory  # noqa: E402
 from patchflow.core.records import RecordKind  # noqa: E402
 
@@ -131,6 +133,7 @@ class Rehearsal:
     fired: dict
     api_calls: dict
     memory: PeakMemory | None = None
+    by_task: dict | None = None
 
 
 def rehearse(args, poll: float, home: Path, log_path: Path) -> Rehearsal:
@@ -158,12 +161,15 @@ def rehearse(args, poll: float, home: Path, log_path: Path) -> Rehearsal:
         (home / ".migrated").touch()
         sim.reset_stats()
         log_offset = log_path.stat().st_size
-        code, dag_seconds = run_logged([python, "-m", "airflow", "dags", "test", plan.dag_id], env, log_path,
-                                       f"airflow dags test {plan.dag_id}")
+        with CallSampler(sim.stats) as sampler:
+            code, dag_seconds = run_logged([python, "-m", "airflow", "dags", "test", plan.dag_id], env, log_path,
+                                           f"airflow dags test {plan.dag_id}")
         api_calls = sim.stats()
         with log_path.open() as log:
             log.seek(log_offset)
-            fired = trigger_fired_at(log.read())
+            dag_log = log.read()
+        fired = trigger_fired_at(dag_log)
+        by_task = calls_by_task(sampler.samples, task_switches(dag_log))
 
         bucket, _, prefix = plan.ledger_uri.removeprefix("s3://").partition("/")
         store = S3Store(sim.client("s3"), bucket, prefix.strip("/"))
@@ -187,7 +193,7 @@ def rehearse(args, poll: float, home: Path, log_path: Path) -> Rehearsal:
                     window["patch_seconds"] += part["last_end"] - part["first_start"]
             first_record = min(epoch(r["at"]) for r in mine) if mine else None
             stages.append((stage.name, sends, verdict, waves, window, first_record))
-    return Rehearsal(poll, args.time_scale, code, dag_seconds, records, stages, fired, api_calls, memory)
+    return Rehearsal(poll, args.time_scale, code, dag_seconds, records, stages, fired, api_calls, memory, by_task)
 
 
 def stage_rows(run: Rehearsal) -> tuple[list[tuple], list[tuple[str, float]], float]:
@@ -218,6 +224,20 @@ def stage_rows(run: Rehearsal) -> tuple[list[tuple], list[tuple[str, float]], fl
             "passed" if verdict["verdict"]["passed"] else "failed: " + "; ".join(verdict["verdict"]["reasons"]),
         ))
     return rows, overheads, patch_total
+
+
+# The calls that grow with the fleet, in the order the per-task table shows them.
+PER_NODE_APIS = ("DescribeInstancePatches", "DescribeInstancePatchStates", "ListCommandInvocations", "DescribeInstanceInformation")
+
+
+def task_call_rows(run: Rehearsal) -> list[tuple]:
+    """Per task, in the order tasks ran, the calls that grow with the fleet and all calls together."""
+    rows = []
+    for task, calls in (run.by_task or {}).items():
+        if not any(calls.get(api) for api in PER_NODE_APIS):
+            continue
+        rows.append((f"{run.poll:g} s", f"`{task}`", *(f"{calls.get(api, 0):,}" for api in PER_NODE_APIS), f"{sum(calls.values()):,}"))
+    return rows
 
 
 def explain(shares: list[tuple[float, list]], per_stage: str) -> list[str]:
@@ -335,6 +355,9 @@ def main() -> int:
                        "outcome", "most frequent API calls in the run (fleetsim)")
     report_doc.print_table(headers, [[str(c).replace("**", "") for c in row] for row in rows], title="Per stage")
     report_doc.print_table(summary_headers, summary, title="Whole run")
+    task_headers = ("poll interval", "task", *PER_NODE_APIS, "all calls")
+    task_rows = [row for run in runs for row in task_call_rows(run)]
+    report_doc.print_table(task_headers, [[str(c).replace("`", "") for c in row] for row in task_rows], title="Calls by task")
     for run in runs:
         if run.memory:
             report_doc.print_table(("process", "peak resident memory"), run.memory.lines(), title=f"Memory at {run.poll:g} s")
@@ -359,6 +382,12 @@ def main() -> int:
         report_doc.markdown_table(headers, rows),
         "",
         report_doc.markdown_table(summary_headers, summary),
+        "",
+        "The calls that grow with the fleet, by the task that made them (fleetsim's counters sampled every 0.25 s while "
+        "the run went on, each increase put to the task `airflow dags test` was running; exact to one sample; "
+        "`bench/calls_by_task.py`). Tasks that made none of them are left out:",
+        "",
+        report_doc.markdown_table(task_headers, task_rows),
         "",
         "Peak resident memory of every process the rehearsal started (sampled every 0.5 s; `all processes together` "
         "is the largest sum at one sample):",

@@ -321,11 +321,15 @@ def launch_fleet(spec: FleetSpec, seed: int, clock: SimClock, log: Callable[[str
     return LaunchedFleet(spec, seed, clock, backends)
 
 
+# Values JSON writes as they are: most of a page, so they are passed through without a call each.
+_JSON_LEAVES = frozenset({str, int, float, bool})
+
+
 def _json_ready(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items() if v is not None}
+        return {k: v if type(v) in _JSON_LEAVES else _json_ready(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
+        return [v if type(v) in _JSON_LEAVES else _json_ready(v) for v in value]
     if isinstance(value, datetime):
         return value.timestamp()
     return value

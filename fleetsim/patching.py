@@ -164,6 +164,28 @@ def pinned_titles_not_offered(patch: Patch, override_ids: Iterable[str | Overrid
     return tuple(item.title for item in items if item.title is not None)
 
 
+class OverrideList:
+    """An InstallOverrideList's items, with what they make of each version on offer remembered.
+
+    Every node of a command reads the same list, and a fleet offers the same few hundred versions, so the
+    wildcard matching is done once per version instead of once per node: at 45,000 nodes it was most of
+    the simulation's time. The answers are `override_matches` and `pinned_titles_not_offered`'s.
+    """
+
+    def __init__(self, items: Iterable[str | OverrideItem]):
+        self.items = tuple(map(_override_item, items))
+        self._seen: dict[tuple, tuple[bool, tuple[str, ...]]] = {}
+
+    def selection(self, patch: Patch) -> tuple[bool, tuple[str, ...]]:
+        """(whether the list selects this version, the pinned titles naming it that are not this version)."""
+        key = (patch.id, patch.kb_id, patch.operating_system, patch.title, patch.version)
+        found = self._seen.get(key)
+        if found is None:
+            selects = override_matches(patch, self.items)
+            found = self._seen[key] = (selects, () if selects else pinned_titles_not_offered(patch, self.items))
+        return found
+
+
 _NUMBER = re.compile(r"\d+")
 
 
@@ -201,7 +223,7 @@ def run_patch_operation(
     operation: str,
     reboot_option: str,
     rejected_action: str,
-    override_ids: tuple[str | OverrideItem, ...] | None,
+    override_ids: tuple[str | OverrideItem, ...] | OverrideList | None,
     failing_ids: frozenset[str],
     reboot_needed: bool = False,
 ) -> OperationResult:
@@ -219,6 +241,8 @@ def run_patch_operation(
     """
     install = operation == "Install"
     block = rejected_action == "BLOCK"
+    if override_ids is not None and not isinstance(override_ids, OverrideList):
+        override_ids = OverrideList(override_ids)
     planned: list[tuple[Patch, object, str]] = []
     installed_now: set[str] = set()
     failed_now: set[str] = set()
@@ -230,8 +254,9 @@ def run_patch_operation(
         if state == HAVE_MISSING and install:
             blocked = bool(decision.rejected and block)
             if override_ids is not None:
-                wanted = override_matches(patch, override_ids) and not blocked
-                pins = () if wanted or blocked else pinned_titles_not_offered(patch, override_ids)
+                selects, not_offered = override_ids.selection(patch)
+                wanted = selects and not blocked
+                pins = () if wanted or blocked else not_offered
                 if pins:
                     unavailable_titles[patch.id] = pins[0]
                     failed_now.add(patch.id)

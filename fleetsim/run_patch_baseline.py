@@ -22,6 +22,7 @@ from fleetsim.patching import (
     HAVE_INSTALLED,
     OperationResult,
     OverrideItem,
+    OverrideList,
     failure_draws,
     offered_by_newer_repository,
     run_patch_operation,
@@ -32,8 +33,8 @@ from fleetsim.shell_documents import shell_run
 class RunPatchBaselineDocument:
     """The AWS-RunPatchBaseline part of fleetsim.runcommand.RunCommand, which it is mixed into.
 
-    Uses the RunCommand's world, clock, seed, compliance_lag_seconds, install_listeners, _snapshots, _decision_cache
-    and _schedule.
+    Uses the RunCommand's world, clock, seed, compliance_lag_seconds, install_listeners, _snapshots, _decision_cache,
+    _override_lists and _schedule.
     """
 
     def _plan(self, command: Command, invocation: Invocation, at: float, rng) -> float:
@@ -118,10 +119,27 @@ class RunPatchBaselineDocument:
                 return entry
         return self.world.baseline_for(instance)
 
-    def _override_ids(self, url: str) -> tuple[OverrideItem, ...]:
+    def _override_ids(self, url: str) -> OverrideList:
         body = self.world.read_object(url)
         if body is None:
             raise CommandFault(f"Unable to download the InstallOverrideList file from {url}.")
+        # Every node downloads the file, and each reads what it holds then; the same content is parsed once.
+        key = (url, body)
+        found = self._override_lists.get(key)
+        if found is None:
+            try:
+                found = self._parse_override_list(url, body)
+            except CommandFault as fault:
+                found = fault
+            if len(self._override_lists) > 64:
+                self._override_lists.clear()
+            self._override_lists[key] = found
+        if isinstance(found, CommandFault):
+            raise CommandFault(str(found))
+        return found
+
+    @staticmethod
+    def _parse_override_list(url: str, body: bytes) -> OverrideList:
         try:
             document = yaml.safe_load(body)
         except yaml.YAMLError:
@@ -129,7 +147,7 @@ class RunPatchBaselineDocument:
         patches = document.get("patches") if isinstance(document, dict) else None
         if not isinstance(patches, list) or not all(isinstance(p, dict) and isinstance(p.get("id"), str) for p in patches):
             raise CommandFault(f"The InstallOverrideList file {url} must hold 'patches: [{{id, title}}]'.")
-        return tuple(OverrideItem(p["id"], None if p.get("title") is None else str(p["title"])) for p in patches)
+        return OverrideList(OverrideItem(p["id"], None if p.get("title") is None else str(p["title"])) for p in patches)
 
     def _decisions(self, baseline: Mapping[str, Any], catalog, on: datetime) -> dict[str, Any]:
         # Approval is evaluated per simulated minute: same answers, far fewer evaluations at fleet scale.

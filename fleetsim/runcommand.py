@@ -65,6 +65,8 @@ class RunCommand(RunPatchBaselineDocument):
         self._events: list = []
         self._event_seq = 0
         self._decision_cache: dict = {}
+        # (InstallOverrideList URL, its content) -> what AWS-RunPatchBaseline makes of it: fleetsim.run_patch_baseline.
+        self._override_lists: dict = {}
         self._snapshots: dict[str, float] = {}
         # (instance, installed patch ids, simulated second) of every Install, for what reacts to a patch: fleetsim.alarms.
         self.install_listeners: list[Callable[[SimInstance, frozenset[str], float], None]] = []

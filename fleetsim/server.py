@@ -434,6 +434,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default 0: at once; see fleetsim/FIDELITY.md)")
 
 
+def _remember_moto_modules() -> None:
+    """moto's dispatcher lists its own package folder (a stat per service) on every request to find the service a
+    host names; the folder does not change while the server runs, so the list is read once."""
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+
+
 def serve(args: argparse.Namespace) -> int:
     from fleetsim.errors import InvalidInput
     from fleetsim.spec import load_fleet
@@ -465,6 +474,7 @@ def serve(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     models.install()
+    _remember_moto_modules()
     app = FleetSimApp(DomainDispatcherApplication(create_backend_app), launch(), dict(spec.throttling), models.SIMULATION_LOCK, relaunch=launch)
     try:
         server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)

@@ -13,6 +13,8 @@ from fleetsim.patching import (
     HAVE_MISSING,
     INSTALLED_STATES,
     OverrideItem,
+    OverrideList,
+    offered_by_newer_repository,
     override_matches,
     pinned_titles_not_offered,
     run_patch_operation,
@@ -175,6 +177,15 @@ WINDOWS_PATCH = catalog_patch("WINDOWS", "KB5044224")
 )
 def test_override_items_match_by_id_and_by_title_on_linux(patch, items, selects, pins_not_offered):
     assert (override_matches(patch, items), pinned_titles_not_offered(patch, items)) == (selects, pins_not_offered)
+    remembered = OverrideList(items)
+    # Asked twice: the second answer comes from what the list remembered, and must be the same.
+    assert [remembered.selection(patch), remembered.selection(patch)] == [(selects, pins_not_offered)] * 2
+
+
+def test_a_remembered_override_list_tells_versions_of_one_package_apart():
+    items = OverrideList([OverrideItem(OFFERED.id, OPENSSH_TITLE)])
+    newer = offered_by_newer_repository(OFFERED)
+    assert [items.selection(OFFERED), items.selection(newer), items.selection(OFFERED)] == [(True, ()), (False, (OPENSSH_TITLE,)), (True, ())]
 
 
 @pytest.mark.parametrize(

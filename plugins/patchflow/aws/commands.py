@@ -311,9 +311,13 @@ def command_progress(
     return progress
 
 
-def list_invocations(ssm, command_id: str) -> list[dict]:
-    """Every invocation of a command, all pages, with plugin details."""
-    return list(_paginate(ssm.list_command_invocations, "CommandInvocations", CommandId=command_id, Details=True, MaxResults=50))
+def list_invocations(ssm, command_id: str, *, details: bool = True) -> list[dict]:
+    """Every invocation of a command, all pages; with each plugin's output and times unless `details` is False.
+
+    Without details a page holds each invocation's Status and StatusDetails all the same (API Reference,
+    ListCommandInvocations: `Details` only adds `CommandPlugins`), and is a fraction of the size to send and parse.
+    """
+    return list(_paginate(ssm.list_command_invocations, "CommandInvocations", CommandId=command_id, Details=details, MaxResults=50))
 
 
 def cancel_commands(ssm, command_ids: Iterable[str]) -> list[str]:

@@ -224,9 +224,11 @@ class PatchWaveOperator(CommandSendingOperator):
 
     @staticmethod
     def _invocations(ssm, command_ids: list[str]) -> dict[str, dict]:
+        # A row needs each invocation's status, not its output: a 45,000-node wave's pages without details
+        # are read in a fraction of the time.
         found = {}
         for command_id in command_ids:
-            for invocation in ssm_commands.list_invocations(ssm, command_id):
+            for invocation in ssm_commands.list_invocations(ssm, command_id, details=False):
                 found[invocation["InstanceId"]] = invocation
         return found
 

@@ -1,0 +1,53 @@
+"""bench/calls_by_task.py: a rehearsal's API calls put to the task that made them."""
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from patchflow.core.yamlfile import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def calls_by_task():
+    spec = importlib.util.spec_from_file_location("bench_calls_by_task", PROJECT_ROOT / "bench" / "calls_by_task.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+LOG = """\
+2026-12-03T13:53:05.027136Z [info     ] [DAG TEST] running task <TaskInstance: rollout_rehearsal.prod.window manual__2026-12-03T13:50:13+00:00 [TaskInstanceState.SCHEDULED] ti_id=1> [airflow.sdk.definitions.dag]
+2026-12-03T13:53:05.500000Z [info     ] poll 1: 3/3 commands finished; [patchflow.rollout.triggers.CommandCompletionTrigger]
+2026-12-03T13:53:10.000000Z [info     ] [DAG TEST] running task <TaskInstance: rollout_rehearsal.prod.wave_1 manual__2026-12-03T13:50:13+00:00 [TaskInstanceState.SCHEDULED] ti_id=2> [airflow.sdk.definitions.dag]
+"""
+
+
+def at(clock: str) -> float:
+    from datetime import datetime, timezone
+
+    return datetime.fromisoformat(f"2026-12-03T{clock}+00:00").astimezone(timezone.utc).timestamp()
+
+
+def test_task_switches_come_from_the_running_task_lines_only(calls_by_task):
+    assert calls_by_task.task_switches(LOG) == [(at("13:53:05.027136"), "prod.window"), (at("13:53:10"), "prod.wave_1")]
+
+
+@pytest.mark.parametrize(
+    "samples, expected",
+    [
+        (
+            [(at("13:53:04"), {"A": 2}), (at("13:53:06"), {"A": 5, "B": 1}), (at("13:53:11"), {"A": 5, "B": 4})],
+            {"(before the first task)": {"A": 2}, "prod.window": {"A": 3, "B": 1}, "prod.wave_1": {"B": 3}},
+        ),
+        (
+            [(at("13:53:06"), {"A": 1}), (at("13:53:07"), {"A": 1}), (at("13:53:12"), {"A": 1})],
+            {"prod.window": {"A": 1}},
+        ),
+        ([], {}),
+    ],
+    ids=["growth-goes-to-the-task-running-at-the-later-sample", "samples-without-growth-add-nothing", "no-samples"],
+)
+def test_calls_are_put_to_the_task_running_when_they_were_counted(calls_by_task, samples, expected):
+    switches = [(at("13:53:05.027136"), "prod.window"), (at("13:53:10"), "prod.wave_1")]
+    assert calls_by_task.calls_by_task(samples, switches) == expected
