@@ -9,10 +9,11 @@ right after a switch may belong to the task before, so the split is exact to one
 from __future__ import annotations
 
 import re
-import threading
 import time
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Mapping
+
+from sampler import Sampler
 
 RUNNING_TASK = re.compile(r"^(?P<at>\d{4}-\d\d-\d\dT[\d:.]+Z) .*\[DAG TEST\] running task <TaskInstance: [^.\s]+\.(?P<task>\S+) ")
 
@@ -48,30 +49,15 @@ def calls_by_task(samples: Iterable[tuple[float, Mapping[str, int]]], switches: 
     return by_task
 
 
-class CallSampler:
+class CallSampler(Sampler):
     """Reads `read_counts()` (cumulative calls per API) every `interval` seconds until stopped; `samples` holds them."""
 
     def __init__(self, read_counts: Callable[[], Mapping[str, int]], interval: float = 0.25):
         self.read_counts = read_counts
         self.interval = interval
         self.samples: list[tuple[float, dict[str, int]]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "CallSampler":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        self._sample()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._sample()
-
-    def _sample(self) -> None:
+    def sample(self) -> None:
         try:
             self.samples.append((time.time(), dict(self.read_counts())))
         except Exception:  # a sample missed while the server is busy only widens the next one

@@ -6,10 +6,10 @@ the largest such sum. Sampling every half second can miss a spike shorter than t
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 import psutil
+from sampler import Sampler
 
 MB = 1024 * 1024
 
@@ -34,7 +34,7 @@ def role_of(process: psutil.Process, bench_pid: int) -> str:
 
 
 @dataclass
-class PeakMemory:
+class PeakMemory(Sampler):
     """Samples the tree of the current process until stopped; `peaks` per role and `total_peak` in bytes."""
 
     interval: float = 0.5
@@ -43,22 +43,7 @@ class PeakMemory:
     samples: int = 0
 
     def __post_init__(self):
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
         self._root = psutil.Process()
-
-    def __enter__(self) -> PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.sample()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.sample()
 
     def sample(self) -> None:
         by_role: dict[str, int] = {}

@@ -1,19 +1,17 @@
 """bench/calls_by_task.py: a rehearsal's API calls put to the task that made them."""
 from __future__ import annotations
 
-import importlib.util
+import time
 
 import pytest
 
-from patchflow.core.yamlfile import PROJECT_ROOT
+from tests.bench.conftest import bench_module
 
 
 @pytest.fixture(scope="module")
 def calls_by_task():
-    spec = importlib.util.spec_from_file_location("bench_calls_by_task", PROJECT_ROOT / "bench" / "calls_by_task.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    with bench_module("calls_by_task") as module:
+        yield module
 
 
 LOG = """\
@@ -51,3 +49,13 @@ def test_task_switches_come_from_the_running_task_lines_only(calls_by_task):
 def test_calls_are_put_to_the_task_running_when_they_were_counted(calls_by_task, samples, expected):
     switches = [(at("13:53:05.027136"), "prod.window"), (at("13:53:10"), "prod.wave_1")]
     assert calls_by_task.calls_by_task(samples, switches) == expected
+
+
+def test_the_sampler_reads_the_counts_while_the_block_runs_and_once_more_at_its_end(calls_by_task):
+    readings = iter(range(1, 1000))
+    with calls_by_task.CallSampler(lambda: {"ListCommands": next(readings)}, interval=0.01) as sampler:
+        deadline = time.monotonic() + 10
+        while len(sampler.samples) < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    counts = [counts["ListCommands"] for _, counts in sampler.samples]
+    assert counts == list(range(1, len(counts) + 1)) and len(counts) >= 4

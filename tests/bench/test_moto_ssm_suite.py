@@ -1,22 +1,15 @@
 """bench/moto_ssm_suite.py's decisions: which failures FIDELITY.md expects, what a JUnit report says, the verdict."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 
-from patchflow.core.yamlfile import PROJECT_ROOT
+from tests.bench.conftest import bench_module
 
 
 @pytest.fixture(scope="module")
 def suite():
-    spec = importlib.util.spec_from_file_location("bench_moto_ssm_suite", PROJECT_ROOT / "bench" / "moto_ssm_suite.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    with bench_module("moto_ssm_suite") as module:
+        yield module
 
 
 FIDELITY_TEXT = """# record

@@ -1,20 +1,18 @@
 """bench/report_doc.py: each benchmark script rewrites only its own section of docs/benchmarks.md."""
 from __future__ import annotations
 
-import importlib.util
 import sys
 
 import pytest
 
 from patchflow.core.yamlfile import PROJECT_ROOT
+from tests.bench.conftest import bench_module
 
 
 @pytest.fixture(scope="module")
 def report_doc():
-    spec = importlib.util.spec_from_file_location("bench_report_doc", PROJECT_ROOT / "bench" / "report_doc.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    with bench_module("report_doc") as module:
+        yield module
 
 
 def sections(text: str) -> list[str]:

@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Iterable, Mapping, Sequence
 
+from patchflow.core.approval_answers import recorded_answer
 from patchflow.core.html_templates import render_template
 from patchflow.core.ledger_records import CommandSentRecord, LedgerRecord, PinnedTo, ReleaseChosenRecord, RunFinishedRecord, WaveResultRecord
 from patchflow.core.records import RecordKind
@@ -150,6 +151,7 @@ def _stage(name: str, records: Sequence[LedgerRecord], dry_run: bool = False, pl
         scopes=scopes,
         would_install=scans_found_missing(wave_records) if dry_run else None,
         installed=installed_patches(manifest, wave_records),
+        approval=answer.sentence() if (answer := recorded_answer(records, name)) is not None else "",
     )
 
 
@@ -404,8 +406,8 @@ def _health_markdown(stage: Stage) -> list[str]:
 
 
 def stage_facts(stage: Stage) -> list[str]:
-    """The stage's baselines, offline agents, preflight warnings, manifest, pinning and drift, one sentence each, for every rendering."""
-    facts = []
+    """The stage's approval, baselines, offline agents, preflight warnings, manifest, pinning and drift, one sentence each, for every rendering."""
+    facts = [f"Approval: {stage.approval}"] if stage.approval else []
     if stage.baselines:
         defaults = stage.default_baselines
         facts.append(

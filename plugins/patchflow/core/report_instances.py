@@ -107,8 +107,22 @@ def _yes_no(value) -> str:
     return "" if value is None else ("yes" if value else "no")
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value):
+    """A cell a spreadsheet shows as the text it is: text that would start a formula gets a leading apostrophe. Patch
+    ids, status details and a health check's output come from the nodes, so none of them is trusted to be plain."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def csv_row(stage: str, wave: Wave, row: InstanceRow) -> tuple:
     """One row of instances.csv: the wave row's own values; lists space-separated, unknown left empty."""
+    return tuple(spreadsheet_text(value) for value in _csv_values(stage, wave, row))
+
+
+def _csv_values(stage: str, wave: Wave, row: InstanceRow) -> tuple:
     where = wave.where
     return (
         stage, where.get("account") or "", where.get("account_alias") or "", where.get("region") or "", wave.operation,

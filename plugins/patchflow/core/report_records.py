@@ -220,6 +220,8 @@ class Stage:
     installed: PatchLists = field(default_factory=dict)
     # OS -> (nodes listed, nodes of the OS) by the drift report; report.json has the field only for a drift record that says so.
     drift_read: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # How the stage's approval was answered and by whom, as a sentence; report.json has the field only for a stage that asked.
+    approval: str = ""
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -258,6 +260,8 @@ class Stage:
             data["installed"] = lists_to_json(self.installed)
         if self.drift_read:
             data["drift_read"] = {os_name: list(counts) for os_name, counts in self.drift_read.items()}
+        if self.approval:
+            data["approval"] = self.approval
         return data
 
 
@@ -314,8 +318,8 @@ class _ReportFileReader(FieldReader):
     default_baselines, install_override_lists, pinned_to, nothing_new_for, not_sent, moved_on;
     error, written only for a failed stage; health, only for a stage with health checks; warnings, only
     for a stage preflight warned about; would_install, only for a dry run's stage; installed, only for a
-    stage whose manifest record lists its patches; drift_read, only for a drift record that says what it read): an older
-    report.json lacks them, and is still read.
+    stage whose manifest record lists its patches; drift_read, only for a drift record that says what it read; approval,
+    only for a stage whose approval was answered): an older report.json lacks them, and is still read.
     """
 
     # Each reader takes the fields in report.json's order, so the problems come in the file's order.
@@ -375,10 +379,11 @@ class _ReportFileReader(FieldReader):
         would_install = None if would_install is None else read_patch_lists(self, would_install, join_path(path, "would_install"))
         installed = read_patch_lists(self, take("installed", MAPPING, default={}), join_path(path, "installed"))
         drift_read = {os_name: tuple(counts) for os_name, counts in take("drift_read", READ_COUNTS, default={}).items()}
+        approval = take("approval", TEXT, default="")
         return Stage(
             name, patch_group, StageState(state) if state is not None else StageState.NOT_STARTED, targets, offline, baselines, default_baselines,
             command_ids, waves, counts, verdict, manifest, drift, install_override_lists, pinned_to, nothing_new_for, not_sent, moved_on, error, release,
-            health, warnings, scopes, would_install, installed, drift_read,
+            health, warnings, scopes, would_install, installed, drift_read, approval or "",
         )
 
     def where(self, data: Mapping, path: str) -> dict[str, Any]:

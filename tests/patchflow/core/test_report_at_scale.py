@@ -6,7 +6,7 @@ import pytest
 
 from patchflow.core.report import build_report, render_html, render_markdown, stage_facts, summary_rows
 from patchflow.core.report_instances import (
-    Capped, capped, command_cell, command_line, id_list, instances_csv, more_line, outcome_summary, wave_table,
+    Capped, capped, command_cell, command_line, id_list, instances_csv, more_line, outcome_summary, spreadsheet_text, wave_table,
 )
 from patchflow.core.report_records import InstanceRow, Report, Stage, Wave
 
@@ -210,3 +210,28 @@ def test_the_human_formats_do_not_grow_with_the_nodes_that_succeeded(render):
     small, big = (render(build_report(_records(_fleet_rows(succeeded, failed=3, unreachable=2)))) for succeeded in (100, 20_000))
     # The same lines; only the counts have more digits.
     assert (len(big.splitlines()), 0 < len(big) - len(small) < 100) == (len(small.splitlines()), True)
+
+
+@pytest.mark.parametrize(
+    "value, cell",
+    [
+        pytest.param("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")", id="formula"),
+        pytest.param("+1", "'+1", id="plus"),
+        pytest.param("-2+3", "'-2+3", id="minus"),
+        pytest.param("@SUM(A1)", "'@SUM(A1)", id="at"),
+        pytest.param("\tcmd", "'\tcmd", id="tab"),
+        pytest.param("curl.x86_64", "curl.x86_64", id="plain-text"),
+        pytest.param("i-0abc", "i-0abc", id="dash-inside"),
+        pytest.param(3, 3, id="number"),
+        pytest.param("", "", id="empty"),
+    ],
+)
+def test_a_csv_cell_that_would_start_a_formula_is_kept_as_text(value, cell):
+    assert spreadsheet_text(value) == cell
+
+
+def test_instances_csv_keeps_a_node_reported_patch_id_as_text():
+    report = Report(stages=(Stage("dev", waves=(Wave(1, instances=(
+        InstanceRow(_row("i-1", "failed", "Failed", failed_patches=1, failed_patch_ids=["=cmd|' /C calc'!A0"])),)),)),))
+    assert instances_csv(report).split("\r\n")[1] == (
+        "dev,,,,Install,1,i-1,AMAZON_LINUX_2023,failed,yes,Failed,no,no,0,1,'=cmd|' /C calc'!A0,,c-1,")
