@@ -10,7 +10,7 @@ demo` does but with the poll interval and time scale chosen here: once per
 poll interval, each time on a fresh fleet. Afterwards it reads the run ledger
 (timestamps of every send and verdict), every invocation of every command
 (ResponseStart/FinishDateTime) and the trigger's poll log lines, and reports
-per stage the simulated patch time next to the wall time, and the
+per stage the simulated time on the nodes (scans and installs) next to the wall time, and the
 orchestration overhead: from the last invocation of the stage ending to the
 stage's gate verdict. Target: at most one poll interval. It also samples the
 resident memory of every process it starts (bench/memory_peaks.py); target for
@@ -196,10 +196,13 @@ def rehearse(args, poll: float, home: Path, log_path: Path) -> Rehearsal:
             verdict = next((r for r in mine if r["kind"] == RecordKind.STAGE_VERDICT), None)
             waves = [r for r in mine if r["kind"] == RecordKind.WAVE_RESULT]
             window = invocation_windows(ssm, [c for r in sends for c in r["command_ids"]])
-            # Patch time is counted wave by wave, so the gaps between waves count as orchestration.
+            # Time on the nodes is counted wave by wave, a pin-source stage's scan included (the same document, run on
+            # every node before the install), so the gaps between waves count as orchestration.
+            on_nodes = [r for r in mine if r["kind"] == RecordKind.COMMAND_SENT]
             window["patch_seconds"] = 0.0
-            for wave in sorted({r.get("wave") for r in sends}):
-                part = invocation_windows(ssm, [c for r in sends if r.get("wave") == wave for c in r["command_ids"]])
+            for operation, wave in sorted({(r.get("operation"), r.get("wave")) for r in on_nodes}, key=str):
+                part = invocation_windows(ssm, [c for r in on_nodes if (r.get("operation"), r.get("wave")) == (operation, wave)
+                                                for c in r["command_ids"]])
                 if part["last_end"] is not None:
                     window["patch_seconds"] += part["last_end"] - part["first_start"]
             first_record = min(epoch(r["at"]) for r in mine) if mine else None
@@ -340,7 +343,7 @@ def main() -> int:
         else:
             shutil.rmtree(home, ignore_errors=True)
 
-    headers = ("poll interval", "stage", "instances", "Install commands", "simulated patch time", "stage wall time",
+    headers = ("poll interval", "stage", "instances", "Install commands", "simulated time on the nodes (scans and installs)", "stage wall time",
                "last invocation end -> trigger fired", "-> wave result recorded", "-> gate verdict",
                "overhead: last invocation end -> gate verdict", "polls (last wave)", "verdict")
     rows, summary, targets, shares = [], [], [], []
@@ -382,7 +385,7 @@ def main() -> int:
                 + ("" if met else f", {worst - run.poll:.2f} s ({worst / run.poll:.1f}x) over"),
             ))
     summary_headers = ("poll interval", "`airflow dags test` process", "run_started -> run_finished (ledger)",
-                       "simulated patch time, 3 stages back to back", "orchestration (ledger run time minus patch time)",
+                       "simulated time on the nodes, 3 stages back to back", "orchestration (ledger run time minus time on the nodes)",
                        "outcome", "most frequent API calls in the run (fleetsim)")
     report_doc.print_table(headers, [[str(c).replace("**", "") for c in row] for row in rows], title="Per stage")
     report_doc.print_table(summary_headers, summary, title="Whole run")
