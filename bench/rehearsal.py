@@ -254,11 +254,20 @@ def task_call_rows(run: Rehearsal) -> list[tuple]:
     return rows
 
 
-def fixed_work_against_poll(poll: float, after: list[float]) -> str:
-    """Whether the work after detection fits in one poll interval, as measured at this interval."""
+def fixed_work_against_poll(poll: float, after: list[float], lag_real: float = 0.0) -> str:
+    """Whether the work after detection fits in one poll interval, as measured at this interval.
+
+    `lag_real` is how long, in real seconds, the fleet takes to report a node's patch state after its run: a wave
+    that judges on the nodes' patch states cannot be done sooner than that after its last invocation.
+    """
     if not after:
         return ""
     worst = max(after)
+    if lag_real >= poll:
+        return (f"At {poll:g} s the compliance lag alone ({lag_real:.2f} s real) is longer than the poll interval: a wave that "
+                "waits for its nodes' patch states, as judging on evidence needs, cannot meet the target while the service takes "
+                f"that long to report; the fixed work took up to {worst:.2f} s, {max(worst - lag_real, 0.0):.2f} s of it beyond "
+                "the lag.")
     if worst > poll:
         return (f"At {poll:g} s the fixed work alone took up to {worst:.2f} s, {worst / poll:.1f} poll intervals: it grows with the "
                 "wave's nodes (pages of invocations and patch states, a listing per pinned node that reports something not yet "
@@ -293,8 +302,8 @@ def explain(shares: list[tuple[float, list]], per_stage: str, time_scale: float)
             f"reports each {lag:g} simulated s after the node's run, {lag / time_scale:.2f} s real here, as AWS reports compliance "
             "some time after the command; a pinned stage also lists the patches of each "
             "node whose counts say something is not yet installed: the `DescribeInstancePatches` of its waves in the table "
-            "by task), judges the wave, writes the ledger and removes its wave tags, then the stage gate runs as a separate "
-            "task that reads the wave rows back."
+            "by task; these per-node reads go out a few at a time), judges the wave and writes the ledger while its wave tags "
+            "come off, then the stage gate runs as a separate task that reads the wave rows back."
         )
     missed = any(o > poll for poll, overheads in shares for _, o, _, _ in overheads)
     if lines:

@@ -27,15 +27,18 @@ def test_each_fleet_size_and_time_scale_has_its_own_section(rehearsal, scale, ti
 
 
 @pytest.mark.parametrize(
-    "poll, after, sentence",
+    "poll, after, lag_real, sentence",
     [
-        (15.0, [0.8, 0.97], "At 15 s the fixed work took at most 0.97 s and fits; the target is missed only when detection lands late in the interval."),
-        (15.0, [4.2, 57.4], "At 15 s the fixed work alone took up to 57.40 s, 3.8 poll intervals: it grows with the wave's nodes (pages of "
+        (15.0, [0.8, 0.97], 0.25, "At 15 s the fixed work took at most 0.97 s and fits; the target is missed only when detection lands late in the interval."),
+        (15.0, [4.2, 57.4], 0.25, "At 15 s the fixed work alone took up to 57.40 s, 3.8 poll intervals: it grows with the wave's nodes (pages of "
                             "invocations and patch states, a listing per pinned node that reports something not yet installed), so the "
                             "target cannot hold at this size whatever the detection."),
-        (1.0, [], ""),
+        (15.0, [31.1, 67.96], 30.0, "At 15 s the compliance lag alone (30.00 s real) is longer than the poll interval: a wave that waits for "
+                              "its nodes' patch states, as judging on evidence needs, cannot meet the target while the service takes "
+                              "that long to report; the fixed work took up to 67.96 s, 37.96 s of it beyond the lag."),
+        (1.0, [], 0.25, ""),
     ],
-    ids=["fits", "does-not-fit", "nothing-measured"],
+    ids=["fits", "does-not-fit", "lag-longer-than-the-poll", "nothing-measured"],
 )
-def test_the_work_after_detection_is_weighed_against_the_poll_interval(rehearsal, poll, after, sentence):
-    assert rehearsal.fixed_work_against_poll(poll, after) == sentence
+def test_the_work_after_detection_is_weighed_against_the_poll_interval(rehearsal, poll, after, lag_real, sentence):
+    assert rehearsal.fixed_work_against_poll(poll, after, lag_real) == sentence

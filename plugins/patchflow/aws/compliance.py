@@ -17,6 +17,9 @@ from patchflow.aws.inventory import instance_patches, patch_states
 
 # How long a wave waits, after its commands finish, for the nodes that ran them to report.
 COMPLIANCE_ARRIVAL_TIMEOUT_SECONDS = 300.0
+# How often the nodes yet to report are read again. They are the last few to finish, a call per 50 of them, so
+# a short interval costs little, and the wave is judged within seconds of their reports instead of a poll interval.
+COMPLIANCE_REREAD_SECONDS = 5.0
 
 
 def reported_since(state: Mapping, moment: datetime) -> bool:
@@ -41,7 +44,7 @@ def fresh_patch_states(
     *,
     wait_for: Collection[str] = (),
     timeout_seconds: float = COMPLIANCE_ARRIVAL_TIMEOUT_SECONDS,
-    poll_seconds: float = 5.0,
+    poll_seconds: float = COMPLIANCE_REREAD_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> dict[str, dict]:

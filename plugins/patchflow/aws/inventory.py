@@ -8,6 +8,7 @@ from patchflow.core.patch_states import canonical_state, is_compliant  # noqa: F
 from patchflow.core.platforms import operating_system_of
 from patchflow.core.preflight import registrations_for_group
 from patchflow.aws.commands import _paginate, chunked
+from patchflow.aws.side_by_side import read_each
 
 PATCH_GROUP_TAG_KEYS = ("Patch Group", "PatchGroup")
 
@@ -71,12 +72,12 @@ def registered_baselines(ssm, patch_group: str) -> dict[str, str]:
 
 
 def patch_states(ssm, instance_ids: Sequence[str]) -> dict[str, dict]:
-    """DescribeInstancePatchStates for any number of instances (50 per call, paginated)."""
-    states: dict[str, dict] = {}
-    for chunk in chunked(list(instance_ids)):
-        for state in _paginate(ssm.describe_instance_patch_states, "InstancePatchStates", InstanceIds=list(chunk), MaxResults=50):
-            states[state["InstanceId"]] = state
-    return states
+    """DescribeInstancePatchStates for any number of instances (50 per call, paginated, a few chunks side by side)."""
+
+    def read_chunk(chunk: Sequence[str]) -> list[dict]:
+        return list(_paginate(ssm.describe_instance_patch_states, "InstancePatchStates", InstanceIds=list(chunk), MaxResults=50))
+
+    return {state["InstanceId"]: state for found in read_each(read_chunk, chunked(list(instance_ids))) for state in found}
 
 
 def instance_patches(ssm, instance_id: str, states: Sequence[str] = ()) -> list[dict]:

@@ -4,7 +4,8 @@ SSM throttles each account and Region on its own (its request rates are per acco
 Region), whichever plan or DAG run the requests come from. The tasks that call SSM in a
 scope (preflight, scans, waves, health checks, drift reports, soaks) take a slot of that
 scope's pool, so rollouts running side by side share one budget there; a deferred wait holds
-no slot. A stage without targets works in the rollout connection's own account and Region and
+no slot. A task holding a slot makes at most SSM_READS_AT_ONCE calls at once (its reads per node
+after a wave, patchflow.aws.side_by_side), so the scope's budget counts that many per slot. A stage without targets works in the rollout connection's own account and Region and
 keeps Airflow's default pool, as before plans named accounts.
 """
 from __future__ import annotations
@@ -19,14 +20,18 @@ from patchflow.core.scopes import Scope
 # before it defers; four side by side stay well inside SSM's default request rates, which start at a
 # few requests a second for SendCommand and ListCommandInvocations.
 POOL_SLOTS = 4
+# SSM calls one task makes at once: after a wave's wait, the pages and per-node reads of a big patch group
+# are thousands of calls, each mostly a round trip to SSM; a few side by side cut that wait several times over.
+SSM_READS_AT_ONCE = 4
 # SSM polls one triggerer makes at once, whatever the number of waits it holds (patchflow.rollout.triggers):
 # a poll is one short ListCommands, so waits queue for a moment instead of adding to the calls in flight.
 TRIGGERER_SSM_CALLS_AT_ONCE = 2
 
 
 def ssm_calls_in_flight_budget(triggerers: int, slots: int = POOL_SLOTS) -> int:
-    """The most SSM calls a scope can have in flight: one per task holding a pool slot, plus each triggerer's polls."""
-    return slots + triggerers * TRIGGERER_SSM_CALLS_AT_ONCE
+    """The most SSM calls a scope can have in flight: each task holding a pool slot with its reads at once, plus each
+    triggerer's polls."""
+    return slots * SSM_READS_AT_ONCE + triggerers * TRIGGERER_SSM_CALLS_AT_ONCE
 
 
 @dataclass(frozen=True)

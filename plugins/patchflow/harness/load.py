@@ -57,7 +57,7 @@ def fleetsim_stats(endpoint: str, method: str = "GET") -> dict:
 
 def run_load(api: Api, env: dict[str, str], processes: Processes, case: LoadCase, *, endpoint: str, restart_fleetsim: Callable[[Path], None],
              run_one_shots: Callable, alone: bool, deadline: float) -> dict:
-    from patchflow.core.api_pools import plan_pools, ssm_calls_in_flight_budget
+    from patchflow.core.api_pools import SSM_READS_AT_ONCE, plan_pools, ssm_calls_in_flight_budget
     from patchflow.core.plan import load_plan
     from patchflow.harness.demo import prepare_aws
     from patchflow.harness.distributed import ledger_report
@@ -112,7 +112,8 @@ def run_load(api: Api, env: dict[str, str], processes: Processes, case: LoadCase
     checks = [
         check_verdicts((run["plan"], run["expect"], run["check"]) for run in at_once["runs"]),
         check_throttled(at_once["stats"], throttling_mentions(texts)),
-        check_in_flight(at_once["stats"], ssm_calls_in_flight_budget(triggerers=1, slots=case.pool_slots), pool_name, case.pool_slots),
+        check_in_flight(at_once["stats"], ssm_calls_in_flight_budget(triggerers=1, slots=case.pool_slots), pool_name, case.pool_slots,
+                        SSM_READS_AT_ONCE),
     ]
     for check in checks:
         print(f"  {'PASS' if check.passed else 'FAIL'}  {check.name:<9} {check.detail}", flush=True)

@@ -105,11 +105,11 @@ def check_throttled(stats: Mapping, surfaced: Iterable[str]) -> Check:
     return Check("throttled", True, f"throttled calls absorbed by retries, none surfaced: {shown}")
 
 
-def check_in_flight(stats: Mapping, budget: int, pool: str, slots: int) -> Check:
+def check_in_flight(stats: Mapping, budget: int, pool: str, slots: int, reads_per_slot: int) -> Check:
     peak = stats.get("ssm_in_flight_peak")
     if not isinstance(peak, int):
         return Check("in-flight", False, f"fleetsim did not report ssm_in_flight_peak, got {json.dumps(peak)}")
-    what = f"{slots} slots of pool {pool} plus the triggerer's polls: budget {budget}"
+    what = f"{slots} slots of pool {pool} at {reads_per_slot} reads at once each, plus the triggerer's polls: budget {budget}"
     if peak > budget:
         return Check("in-flight", False, f"fleetsim had {peak} SSM calls in flight at once, over the {what}")
     return Check("in-flight", True, f"at most {peak} SSM calls in flight at once ({what})")

@@ -45,6 +45,7 @@ from patchflow.aws import inventory
 from patchflow.aws.ledger import RunLedger
 from patchflow.aws.plan_check import check_stages
 from patchflow.aws.compliance import reported_patches
+from patchflow.aws.side_by_side import read_each
 from patchflow.aws import maintenance_windows as ssm_windows
 from patchflow.aws import wave_tags
 
@@ -325,10 +326,12 @@ class ManifestOperator(RolloutOperator):
         evidence_file = missing_before_artifact(self.stage.name)
         missing_before = read_missing_before(rollout.ledger.read_artifact(evidence_file), rollout.ledger.artifact_location(evidence_file))
         selection = select_evidence(patched_instances(wave_rows(context, rollout.ledger, self.wave_task_ids)), missing_before)
-        evidence = []
-        for instance_id, operating_system in selection.with_scan.items():
-            installed_after = {p.id: p.title for p in reported_patches(ssm, instance_id, INSTALLED_STATES)}
-            evidence.append(InstanceEvidence(operating_system, missing_before[instance_id], installed_after))
+        scanned = list(selection.with_scan.items())
+        listings = read_each(lambda node: reported_patches(ssm, node[0], INSTALLED_STATES), scanned)
+        evidence = [
+            InstanceEvidence(operating_system, missing_before[instance_id], {p.id: p.title for p in listed})
+            for (instance_id, operating_system), listed in zip(scanned, listings)
+        ]
         manifest = manifest_from_evidence(self.stage.name, evidence)
         override_lists = {}
         for operating_system in sorted(manifest.patches):

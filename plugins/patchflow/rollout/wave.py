@@ -5,6 +5,7 @@ and patchflow.core.manifest); this operator only talks to SSM and the ledger.
 """
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -29,8 +30,9 @@ from patchflow.rollout.links import SsmCommandConsoleLink
 from patchflow.rollout.stage import ssm_window_answers
 from patchflow.aws import commands as ssm_commands
 from patchflow.aws import wave_tags
-from patchflow.aws.compliance import failed_patch_ids, fresh_patch_states, reported_patches
+from patchflow.aws.compliance import COMPLIANCE_REREAD_SECONDS, failed_patch_ids, fresh_patch_states, reported_patches
 from patchflow.aws.inventory import instance_patches
+from patchflow.aws.side_by_side import read_each
 
 
 # The XCom key under which a wave task keeps the values of the wave tags it put on its nodes, for its clean-up.
@@ -173,11 +175,18 @@ class PatchWaveOperator(CommandSendingOperator):
                     settled={c: p.status_details for c, p in progress.items()},
                     instances=rows,
                 )
+        event = (next_kwargs or {}).get("event") or {}
+        # Once the commands have ended, their targets no longer matter: the tags come off while the wave is read.
+        # Otherwise (an error, a deadline whose cancel has yet to settle) they come off after everything else.
+        removing = self._start_removing_wave_tags(context) if next_method == "execute_complete" and event.get("status") == "finished" else None
         try:
             return super().resume_execution(next_method, next_kwargs, context)
         finally:
             # Whether the wave was recorded, blocked or failed, its nodes leave the wave.
-            self._remove_wave_tags(context)
+            if removing is None:
+                self._remove_wave_tags(context)
+            else:
+                self._log_tag_removal(*removing.result())
 
     def _follow_ups(self, ssm, requests: list[ssm_commands.PatchCommandRequest], command_ids: list[str]) -> list[ssm_commands.PatchCommandRequest]:
         """InstanceIds commands for the tagged nodes a wave-tag command did not reach (patchflow.aws.wave_tags)."""
@@ -198,12 +207,27 @@ class PatchWaveOperator(CommandSendingOperator):
     def _remove_wave_tags(self, context, values: list[str] | None = None) -> None:
         """Takes this wave's tags off its nodes; what it cannot remove, the run's finish task sweeps."""
         values = values if values is not None else context["ti"].xcom_pull(task_ids=self.task_id, key=WAVE_TAGS_XCOM) or []
+        if values:
+            self._log_tag_removal(values, *_answer_or_error(lambda: wave_tags.remove_wave_tags(self.rollout(context).client("ec2"), values)))
+
+    def _start_removing_wave_tags(self, context) -> Future:
+        """_remove_wave_tags on a thread of its own; the XCom and the client are read here, as the task's own calls."""
+        values = context["ti"].xcom_pull(task_ids=self.task_id, key=WAVE_TAGS_XCOM) or []
+        ec2, error = _answer_or_error(lambda: self.rollout(context).client("ec2") if values else None)
+        remover = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wave-tags")
+        if ec2 is None:
+            removing = remover.submit(lambda: (values, 0, error))
+        else:
+            removing = remover.submit(lambda: (values, *_answer_or_error(lambda: wave_tags.remove_wave_tags(ec2, values))))
+        remover.shutdown(wait=False)
+        return removing
+
+    def _log_tag_removal(self, values: list[str], removed: int | None, error: Exception | None) -> None:
         if not values:
             return
-        try:
-            removed = wave_tags.remove_wave_tags(self.rollout(context).client("ec2"), values)
+        if error is None:
             self.log.info("wave tags %s removed from %d nodes", ", ".join(values), removed)
-        except Exception as error:  # the wave's own outcome stands; the run's end sweeps again
+        else:  # the wave's own outcome stands; the run's end sweeps again
             self.log.warning("wave tags %s not removed (%s); the run's finish task sweeps them", ", ".join(values), error)
 
     def _requests(self, context, batch: list[dict], operation: str, prefix: str, overrides: dict[str, str], split_by_os: bool,
@@ -225,12 +249,14 @@ class PatchWaveOperator(CommandSendingOperator):
     @staticmethod
     def _invocations(ssm, command_ids: list[str]) -> dict[str, dict]:
         # A row needs each invocation's status, not its output: a 45,000-node wave's pages without details
-        # are read in a fraction of the time.
-        found = {}
-        for command_id in command_ids:
-            for invocation in ssm_commands.list_invocations(ssm, command_id, details=False):
-                found[invocation["InstanceId"]] = invocation
-        return found
+        # are read in a fraction of the time. Each command's pages follow one another; the commands go side by side.
+        pages = read_each(lambda command_id: ssm_commands.list_invocations(ssm, command_id, details=False), command_ids)
+        return {invocation["InstanceId"]: invocation for invocations in pages for invocation in invocations}
+
+    @staticmethod
+    def _row(target: dict, invocation: dict | None, state: dict | None) -> WaveRow:
+        row = WaveRow.from_invocation(target, invocation, not_sent_reason(target, invocation))
+        return row.with_patch_state(state) if state else row
 
     def execute_complete(self, context, event: dict):
         rollout = self.rollout(context)
@@ -253,44 +279,46 @@ class PatchWaveOperator(CommandSendingOperator):
             batch.setdefault(instance_id, {"instance_id": instance_id, "operating_system": None})
         since = datetime.fromisoformat(started_at)
         ran = [i for i, invocation in invocations.items() if invocation.get("StatusDetails") == "Success"]
-        states = fresh_patch_states(ssm, sorted(batch), since, wait_for=ran, poll_seconds=self.poll_interval)
+        states = fresh_patch_states(ssm, sorted(batch), since, wait_for=ran, poll_seconds=min(self.poll_interval, COMPLIANCE_REREAD_SECONDS))
         manifest = pinned_release(context, rollout, self.stage).manifest if operation == "Install" and self.stage.pin_to else None
-        rows: list[WaveRow] = []
-        evidence: dict[str, list[str]] = {}
         # A dry run's scans say what an install would install; a pin-source stage's scan gives its manifest's severities and CVEs.
         list_missing = operation == "Scan" and (self.record_evidence or rollout.params.dry_run)
+        rows = {
+            instance_id: self._row(batch[instance_id], invocations.get(instance_id), states.get(instance_id))
+            for instance_id in sorted(batch)
+        }
+        # Each read below takes one node: they grow with the nodes that report something to list, not with the fleet,
+        # and go out a few at a time (patchflow.aws.side_by_side).
+        if manifest is not None:
+            # Only a node whose patch state counts something not yet installed has anything to list.
+            to_list = [i for i in rows if i in states and needs_patch_listing(states[i])]
+            listed = dict(zip(to_list, read_each(lambda i: reported_patches(ssm, i, NOT_YET_INSTALLED_STATES), to_list)))
+            for instance_id in (i for i in rows if i in states):
+                operating_system = batch[instance_id].get("operating_system") or ""
+                judgement = judge_against_manifest(manifest, operating_system, listed.get(instance_id, []))
+                # A pinned node's listing already holds every patch it reports failed.
+                row = rows[instance_id].judged(judgement)
+                rows[instance_id] = row.with_failed_patch_ids(judgement.failed) if row.lists_failed_patches else row
+        else:
+            with_failures = [i for i, row in rows.items() if row.lists_failed_patches]
+            for instance_id, failed in zip(with_failures, read_each(lambda i: failed_patch_ids(ssm, i), with_failures)):
+                rows[instance_id] = rows[instance_id].with_failed_patch_ids(failed)
+        evidence: dict[str, list[str]] = {}
         scanned: list[tuple[str | None, list[dict]]] = []
-        for instance_id in sorted(batch):
-            target = batch[instance_id]
-            invocation = invocations.get(instance_id)
-            row = WaveRow.from_invocation(target, invocation, not_sent_reason(target, invocation))
-            state = states.get(instance_id)
-            if state:
-                row = row.with_patch_state(state)
-                judgement = None
-                if manifest is not None:
-                    # Only a node whose patch state counts something not yet installed has anything to list: the calls
-                    # grow with those nodes, not with the fleet (DescribeInstancePatches takes one node).
-                    reported = reported_patches(ssm, instance_id, NOT_YET_INSTALLED_STATES) if needs_patch_listing(state) else []
-                    judgement = judge_against_manifest(manifest, target.get("operating_system") or "", reported)
-                    row = row.judged(judgement)
-                if row.lists_failed_patches:
-                    # A pinned node's listing already holds every patch it reports failed.
-                    row = row.with_failed_patch_ids(judgement.failed if judgement is not None else failed_patch_ids(ssm, instance_id))
-                if list_missing:
-                    found = instance_patches(ssm, instance_id, NOT_INSTALLED_STATES)
-                    scanned.append((target.get("operating_system"), found))
-                    if self.record_evidence:
-                        evidence[instance_id] = [ListedPatch.from_reported(item).id for item in found]
-            rows.append(row)
+        if list_missing:
+            reported = [i for i in rows if i in states]
+            for instance_id, found in zip(reported, read_each(lambda i: instance_patches(ssm, i, NOT_INSTALLED_STATES), reported)):
+                scanned.append((batch[instance_id].get("operating_system"), found))
+                if self.record_evidence:
+                    evidence[instance_id] = [ListedPatch.from_reported(item).id for item in found]
         if self.record_evidence and operation == "Scan":
             rollout.ledger.put_artifact(missing_before_artifact(self.stage.name), missing_before_json(evidence), "application/json")
         thresholds = replace(rollout.thresholds(self.stage), min_targets=0)
         if operation == "Scan":
             # A scan patches nothing: only reachability and command failures gate it.
             thresholds = replace(thresholds, min_compliant_percent=None, max_pending_reboot=None)
-        verdict = evaluate_gate([InstanceResult.from_row(row) for row in rows], thresholds)
-        rows_json = [row.to_json() for row in rows]
+        verdict = evaluate_gate([InstanceResult.from_row(row) for row in rows.values()], thresholds)
+        rows_json = [row.to_json() for row in rows.values()]
         # The rows stay in the ledger; later tasks read them by this reference (patchflow.rollout.base.returned_rows).
         rows_record = rollout.ledger.append_referenced(
             RecordKind.WAVE_RESULT,
@@ -310,3 +338,11 @@ class PatchWaveOperator(CommandSendingOperator):
             rollout.ledger.append(RecordKind.STAGE_VERDICT, stage=self.stage.name, verdict=verdict.to_json())
             block(rollout, self.stage, reason)
         return {"selected": True, "operation": operation, "rows_record": rows_record, "instance_count": len(rows), "command_ids": command_ids}
+
+
+def _answer_or_error(step):
+    """`step()`'s answer and None, or None and why it failed: a wave's outcome never hangs on its tags' clean-up."""
+    try:
+        return step(), None
+    except Exception as error:
+        return None, error

@@ -103,15 +103,15 @@ def test_check_throttled(throttled, surfaced, expected):
 @pytest.mark.parametrize(
     "peak, expected",
     [
-        pytest.param(4, Check("in-flight", True, "at most 4 SSM calls in flight at once (2 slots of pool ssm-1-us-east-1 plus the triggerer's polls: budget 4)"),
-                     id="at-the-budget"),
-        pytest.param(5, Check("in-flight", False, "fleetsim had 5 SSM calls in flight at once, over the 2 slots of pool ssm-1-us-east-1 plus the "
-                                                 "triggerer's polls: budget 4"), id="over"),
+        pytest.param(10, Check("in-flight", True, "at most 10 SSM calls in flight at once (2 slots of pool ssm-1-us-east-1 at 4 reads at once "
+                                                  "each, plus the triggerer's polls: budget 10)"), id="at-the-budget"),
+        pytest.param(11, Check("in-flight", False, "fleetsim had 11 SSM calls in flight at once, over the 2 slots of pool ssm-1-us-east-1 at 4 "
+                                                   "reads at once each, plus the triggerer's polls: budget 10"), id="over"),
         pytest.param(None, Check("in-flight", False, "fleetsim did not report ssm_in_flight_peak, got null"), id="unreported"),
     ],
 )
 def test_check_in_flight(peak, expected):
-    assert check_in_flight({"ssm_in_flight_peak": peak}, 4, "ssm-1-us-east-1", 2) == expected
+    assert check_in_flight({"ssm_in_flight_peak": peak}, 10, "ssm-1-us-east-1", 2, 4) == expected
 
 
 def test_check_verdicts_passes_only_when_every_rollout_ended_as_alone():
