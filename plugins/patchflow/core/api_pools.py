@@ -5,8 +5,9 @@ Region), whichever plan or DAG run the requests come from. The tasks that call S
 scope (preflight, scans, waves, health checks, drift reports, soaks) take a slot of that
 scope's pool, so rollouts running side by side share one budget there; a deferred wait holds
 no slot. A task holding a slot makes at most SSM_READS_AT_ONCE calls at once (its reads per node
-after a wave, patchflow.aws.side_by_side), so the scope's budget counts that many per slot. A stage without targets works in the rollout connection's own account and Region and
-keeps Airflow's default pool, as before plans named accounts.
+after a wave, patchflow.aws.side_by_side), so the scope's budget counts that many per slot. A
+stage without targets works in the rollout connection's own account and Region and keeps
+Airflow's default pool, as before plans named accounts.
 """
 from __future__ import annotations
 
