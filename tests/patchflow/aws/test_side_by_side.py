@@ -7,7 +7,6 @@ import time
 import pytest
 
 from patchflow.aws.side_by_side import read_each
-from patchflow.core.api_pools import SSM_READS_AT_ONCE, ssm_calls_in_flight_budget
 
 
 class CountingRead:
@@ -56,14 +55,3 @@ def test_the_first_error_is_raised_and_reads_not_yet_started_are_dropped():
     with pytest.raises(RuntimeError, match="^ThrottlingException reading i-2$"):
         read_each(read, items, at_once=2)
     assert len(read.started) < len(items)
-
-
-@pytest.mark.parametrize(
-    ("triggerers", "slots", "budget"),
-    [
-        pytest.param(1, 4, 4 * SSM_READS_AT_ONCE + 2, id="default-pool-one-triggerer"),
-        pytest.param(2, 2, 2 * SSM_READS_AT_ONCE + 4, id="resized-pool-two-triggerers"),
-    ],
-)
-def test_the_scope_budget_counts_each_slots_reads_at_once_and_each_triggerers_polls(triggerers, slots, budget):
-    assert ssm_calls_in_flight_budget(triggerers=triggerers, slots=slots) == budget

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from patchflow.core.api_pools import ApiPool, plan_pools, pool_name
+from patchflow.core.api_pools import ApiPool, plan_pools, pool_name, ssm_calls_in_flight_budget
 from patchflow.core.plan import load_plan
 from patchflow.core.scopes import DEFAULT_SCOPE, Account, Scope
 from patchflow.core.yamlfile import PROJECT_ROOT
@@ -32,3 +32,14 @@ def test_the_plans_pools_are_each_scope_once_in_plan_order():
         ApiPool("ssm-333333333333-eu-west-1", 4, "patchflow: SSM calls in account prod (333333333333), Region eu-west-1"),
         ApiPool("ssm-333333333333-eu-central-1", 4, "patchflow: SSM calls in account prod (333333333333), Region eu-central-1"),
     )
+
+
+@pytest.mark.parametrize(
+    ("triggerers", "slots", "budget"),
+    [
+        pytest.param(1, 4, 18, id="default-pool-one-triggerer"),
+        pytest.param(2, 2, 12, id="resized-pool-two-triggerers"),
+    ],
+)
+def test_the_scope_budget_counts_four_reads_at_once_per_slot_and_two_polls_per_triggerer(triggerers, slots, budget):
+    assert ssm_calls_in_flight_budget(triggerers=triggerers, slots=slots) == budget
