@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Collection, Iterable, Iterator, Mapping, Protocol, Sequence
 
+from patchflow.aws.side_by_side import read_each
+
 PATCH_DOCUMENT = "AWS-RunPatchBaseline"
 MAX_INSTANCE_IDS_PER_COMMAND = 50
 # The EC2 tag that puts a wave's nodes in one command's Targets (patchflow.aws.wave_tags); its value is run-scoped.
@@ -318,6 +320,16 @@ def list_invocations(ssm, command_id: str, *, details: bool = True) -> list[dict
     ListCommandInvocations: `Details` only adds `CommandPlugins`), and is a fraction of the size to send and parse.
     """
     return list(_paginate(ssm.list_command_invocations, "CommandInvocations", CommandId=command_id, Details=details, MaxResults=50))
+
+
+def invocations_by_instance(ssm, command_ids: Sequence[str], *, details: bool = True) -> dict[str, dict]:
+    """Instance id -> its invocation among the commands' (list_invocations, a later command's for an instance winning).
+
+    Each command's pages follow one another; the commands are read a few at a time (patchflow.aws.side_by_side): a
+    big wave's health check is a command per 50 nodes.
+    """
+    pages = read_each(lambda command_id: list_invocations(ssm, command_id, details=details), list(command_ids))
+    return {invocation["InstanceId"]: invocation for invocations in pages for invocation in invocations}
 
 
 def cancel_commands(ssm, command_ids: Iterable[str]) -> list[str]:

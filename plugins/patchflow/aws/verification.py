@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from patchflow.aws.commands import chunked, list_invocations
-from patchflow.aws.side_by_side import read_each
+from patchflow.aws.commands import chunked, invocations_by_instance
 from patchflow.core.health import POWERSHELL_DOCUMENT, SHELL_DOCUMENT, Verification, verification_sends
 
 # The letter a comment carries when one wave's check goes out as both documents.
@@ -73,9 +72,5 @@ def verification_requests(spec: Verification, nodes: Mapping[str, str | None], *
 
 
 def verification_invocations(ssm, command_ids: Sequence[str]) -> dict[str, dict]:
-    """Instance id -> its invocation (ListCommandInvocations with Details: Status, StatusDetails, plugin Output, ResponseCode).
-
-    A big wave's check is a command per 50 nodes; their pages are read a few commands at a time (patchflow.aws.side_by_side).
-    """
-    pages = read_each(lambda command_id: list_invocations(ssm, command_id), list(command_ids))
-    return {invocation["InstanceId"]: invocation for invocations in pages for invocation in invocations}
+    """Instance id -> its invocation (ListCommandInvocations with Details: Status, StatusDetails, plugin Output, ResponseCode)."""
+    return invocations_by_instance(ssm, command_ids)
