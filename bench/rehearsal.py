@@ -276,8 +276,31 @@ def fixed_work_against_poll(poll: float, after: list[float], lag_real: float = 0
             "late in the interval.")
 
 
-def explain(shares: list[tuple[float, list]], per_stage: str, time_scale: float) -> list[str]:
+def per_call_budget(poll: float, wave_calls: tuple[str, int] | None, at_once: int) -> str:
+    """What one poll interval leaves each call of the busiest wave task, were all its per-node calls made after detection.
+
+    `wave_calls` is that task and its calls that grow with the fleet (the table by task). It is an upper bound on the
+    time a call may take: some of those calls go out before the wave waits (checking that its command reached every node).
+    """
+    if not wave_calls or not wave_calls[1]:
+        return ""
+    task, calls = wave_calls
+    budget_ms = poll * at_once / calls * 1000
+    return (f"`{task}` made {calls:,} calls that grow with its nodes: for all of them to fit in one {poll:g} s interval, "
+            f"{at_once} at a time, with detection and the gate taking no time, each would have to come back in {budget_ms:.1f} ms.")
+
+
+def busiest_wave(by_task: dict | None) -> tuple[str, int] | None:
+    """The wave task that made the most calls that grow with the fleet, and how many."""
+    waves = [(task, sum(calls.get(api, 0) for api in PER_NODE_APIS)) for task, calls in (by_task or {}).items() if ".wave_" in task]
+    return max(waves, key=lambda wave: wave[1]) if waves else None
+
+
+def explain(shares: list[tuple[float, list]], per_stage: str, time_scale: float,
+            busiest: dict[float, tuple[str, int] | None] | None = None) -> list[str]:
     """Why the overhead is what it is, from the measured split (detection vs work after detection)."""
+    from patchflow.core.api_pools import SSM_READS_AT_ONCE
+
     from fleetsim.spec import DEFAULT_COMPLIANCE_LAG_SECONDS
 
     lag = DEFAULT_COMPLIANCE_LAG_SECONDS
@@ -312,7 +335,13 @@ def explain(shares: list[tuple[float, list]], per_stage: str, time_scale: float)
             ("Why the target is missed: " if missed else "Why it holds here and when it would not: ") + "the overhead is detection (up to one poll interval by construction) plus that "
             "fixed work, so \"at most one poll interval\" holds only when the trigger happens to poll soon after the "
             "last invocation ends and the poll interval is several times the fixed work. "
-            + " ".join(fixed_work_against_poll(poll, [a for _, _, _, a in overheads if a is not None]) for poll, overheads in shares)
+            + " ".join(
+                " ".join(filter(None, (
+                    fixed_work_against_poll(poll, [a for _, _, _, a in overheads if a is not None], lag / time_scale),
+                    per_call_budget(poll, (busiest or {}).get(poll), SSM_READS_AT_ONCE),
+                )))
+                for poll, overheads in shares
+            )
             + " The gate being its own task costs one task start plus a "
             "read of every wave's rows back from the ledger; judging the stage inside the last wave's `execute_complete` would "
             "remove that step. Absolute figures are from `airflow dags test` on a shared 2-core machine; a real "
@@ -441,7 +470,8 @@ def main() -> int:
         "",
         *targets,
         "",
-        *explain(shares, f"{max(sizes.values()):,}" if args.scale else "1,000", args.time_scale),
+        *explain(shares, f"{max(sizes.values()):,}" if args.scale else "1,000", args.time_scale,
+                 {run.poll: busiest_wave(run.by_task) for run in runs}),
     ]
     if not args.no_doc:
         name, title = section_of(args.scale, args.time_scale, total)

@@ -42,3 +42,52 @@ def test_each_fleet_size_and_time_scale_has_its_own_section(rehearsal, scale, ti
 )
 def test_the_work_after_detection_is_weighed_against_the_poll_interval(rehearsal, poll, after, lag_real, sentence):
     assert rehearsal.fixed_work_against_poll(poll, after, lag_real) == sentence
+
+
+@pytest.mark.parametrize(
+    "poll, wave_calls, at_once, sentence",
+    [
+        (15.0, ("prod.wave_2", 7232), 4, "`prod.wave_2` made 7,232 calls that grow with its nodes: for all of them to fit in one 15 s "
+                                        "interval, 4 at a time, with detection and the gate taking no time, each would have to come "
+                                        "back in 8.3 ms."),
+        (1.0, ("dev.wave_1", 88), 4, "`dev.wave_1` made 88 calls that grow with its nodes: for all of them to fit in one 1 s interval, "
+                                     "4 at a time, with detection and the gate taking no time, each would have to come back in 45.5 ms."),
+        (15.0, ("dev.wave_1", 0), 4, ""),
+        (15.0, None, 4, ""),
+    ],
+    ids=["a-large-wave", "a-small-wave", "no-calls", "not-sampled"],
+)
+def test_the_busiest_waves_calls_are_weighed_against_one_poll_interval(rehearsal, poll, wave_calls, at_once, sentence):
+    assert rehearsal.per_call_budget(poll, wave_calls, at_once) == sentence
+
+
+@pytest.mark.parametrize(
+    "by_task, busiest",
+    [
+        ({"start": {"DescribeInstanceInformation": 2003},
+          "prod.wave_1": {"DescribeInstancePatches": 5610, "DescribeInstancePatchStates": 901, "ListCommandInvocations": 901, "CreateTags": 100},
+          "prod.wave_2": {"DescribeInstancePatches": 5429, "DescribeInstancePatchStates": 901, "ListCommandInvocations": 902}},
+         ("prod.wave_1", 7412)),
+        ({"start": {"DescribeInstanceInformation": 3}, "dev.gate": {"DescribeInstancePatches": 3}}, None),
+        (None, None),
+    ],
+    ids=["two-waves", "no-wave-task", "not-sampled"],
+)
+def test_the_busiest_wave_is_the_wave_task_with_the_most_calls_that_grow_with_the_fleet(rehearsal, by_task, busiest):
+    assert rehearsal.busiest_wave(by_task) == busiest
+
+
+def test_why_the_target_is_missed_names_the_compliance_lag_and_the_busiest_waves_calls_at_real_speed(rehearsal):
+    lines = rehearsal.explain([(15.0, [("prod", 68.78, 13.59, 55.19)])], "90,000", 1.0, {15.0: ("prod.wave_2", 7232)})
+    assert lines[-1] == (
+        "Why the target is missed: the overhead is detection (up to one poll interval by construction) plus that fixed work, so "
+        "\"at most one poll interval\" holds only when the trigger happens to poll soon after the last invocation ends and the "
+        "poll interval is several times the fixed work. At 15 s the compliance lag alone (30.00 s real) is longer than the poll "
+        "interval: a wave that waits for its nodes' patch states, as judging on evidence needs, cannot meet the target while the "
+        "service takes that long to report; the fixed work took up to 55.19 s, 25.19 s of it beyond the lag. `prod.wave_2` made "
+        "7,232 calls that grow with its nodes: for all of them to fit in one 15 s interval, 4 at a time, with detection and the "
+        "gate taking no time, each would have to come back in 8.3 ms. The gate being its own task costs one task start plus a "
+        "read of every wave's rows back from the ledger; judging the stage inside the last wave's `execute_complete` would "
+        "remove that step. Absolute figures are from `airflow dags test` on a shared 2-core machine; a real scheduler adds its "
+        "own task-scheduling latency between the wave and the gate."
+    )
