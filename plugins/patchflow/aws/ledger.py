@@ -93,6 +93,19 @@ class S3Store:
         return f"s3://{self.bucket}/{self._full(key)}"
 
 
+def failure_line(exc: Exception) -> str:
+    """Why a ledger could not be read or written, on one line: 'NoSuchBucket from ListObjectsV2: ...' for an AWS
+    answer, 'NoCredentialsError: ...' otherwise."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        text = f"{error.get('Code', '?')} from {exc.operation_name}: {error.get('Message', '')}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())
+
+
 def open_store(uri: str, s3_client_factory=None) -> Store:
     """file://relative/or/absolute or s3://bucket/prefix. Relative file paths are from the project root."""
     parsed = urlparse(uri)

@@ -17,22 +17,23 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timezone
 
+from patchflow.cli.plan_argument import PLAN_HELP
 from patchflow.core.errors import InvalidInput
 
 PROG = "patchflow check"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("plan", metavar="PLAN", help="a rollout plan file, or the name or file stem of one in include/rollouts")
+    parser.add_argument("plan", metavar="PLAN", help=PLAN_HELP)
     parser.add_argument("--region", default=None, help="AWS region of the environment's own account (default: from the environment)")
 
 
 def run(args) -> int:
-    from patchflow.cli.releases import BadArgument, resolve_plan
+    from patchflow.cli.plan_argument import UnknownPlan, resolve_plan
 
     try:
         plan = resolve_plan(args.plan)
-    except BadArgument as exc:
+    except UnknownPlan as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     except InvalidInput as exc:

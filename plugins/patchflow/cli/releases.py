@@ -18,15 +18,14 @@ import getpass
 import json
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
 from patchflow.core.errors import InvalidInput
-from patchflow.core.plan import RolloutPlan, load_plan, load_plans
+from patchflow.aws.ledger import failure_line
+from patchflow.cli.plan_argument import PLAN_HELP, UnknownPlan, resolve_plan
+from patchflow.core.plan import RolloutPlan
 from patchflow.core.releases import ReleaseEvent, ReleaseEventKind, Standing
-from patchflow.core.yamlfile import PROJECT_ROOT
 
 PROG = "patchflow releases"
-PLANS_DIR = PROJECT_ROOT / "include" / "rollouts"
 ACTIONS = {"hold": ReleaseEventKind.HELD, "unhold": ReleaseEventKind.RELEASED, "revoke": ReleaseEventKind.REVOKED}
 KNOWN_IDS_SHOWN = 10
 
@@ -40,7 +39,7 @@ class Refused(Exception):
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("plan", metavar="PLAN", help="a rollout plan file, or the name or file stem of one in include/rollouts")
+    parser.add_argument("plan", metavar="PLAN", help=PLAN_HELP)
     parser.add_argument("--hold", metavar="RELEASE", help="stop RELEASE from being installed until --unhold (needs --reason)")
     parser.add_argument("--unhold", metavar="RELEASE", help="lift the hold on RELEASE")
     parser.add_argument("--revoke", metavar="RELEASE", help="never install RELEASE again (needs --reason)")
@@ -62,7 +61,7 @@ def run(args) -> int:
         action = chosen_action(args)
         by = decider(args) if action else ""
         plan = resolve_plan(args.plan)
-    except BadArgument as exc:
+    except (BadArgument, UnknownPlan) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     except InvalidInput as exc:
@@ -96,20 +95,8 @@ def run(args) -> int:
         print(exc, file=sys.stderr)
         return 1
     except (BotoCoreError, ClientError, OSError, ValueError, KeyError) as exc:  # unreachable, forbidden or corrupt
-        print(f"{plan.ledger_uri}: expected a ledger patchflow can read and write, got {ledger_failure(exc)}", file=sys.stderr)
+        print(f"{plan.ledger_uri}: expected a ledger patchflow can read and write, got {failure_line(exc)}", file=sys.stderr)
         return 1
-
-
-def ledger_failure(exc: Exception) -> str:
-    """'NoSuchBucket from ListObjectsV2: ...' for an AWS answer, 'NoCredentialsError: ...' otherwise; always one line."""
-    from botocore.exceptions import ClientError
-
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        text = f"{error.get('Code', '?')} from {exc.operation_name}: {error.get('Message', '')}"
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())
 
 
 # --------------------------------------------------------------------------- arguments
@@ -145,23 +132,6 @@ def decider(args) -> str:
         return login_name()
     except (OSError, KeyError):  # no login name in some containers and services
         raise BadArgument("--by: expected a name (there is no login name to default to), got nothing") from None
-
-
-def resolve_plan(given: str) -> RolloutPlan:
-    """A plan file, else the plan in include/rollouts with that file stem or name; an invalid plan raises InvalidInput."""
-    path = Path(given)
-    if path.is_file():
-        return load_plan(path)
-    files = sorted(p for p in PLANS_DIR.glob("*") if p.suffix in (".yaml", ".yml") and p.is_file()) if PLANS_DIR.is_dir() else []
-    for file in files:
-        if file.stem == given:
-            return load_plan(file)
-    plans, _broken = load_plans(PLANS_DIR) if files else ([], {})
-    for plan in plans:
-        if plan.name == given:
-            return plan
-    names = ", ".join(sorted(plan.name for plan in plans)) or "none"
-    raise BadArgument(f"PLAN: expected a plan file or the name of one in include/rollouts ({names}), got {given!r}")
 
 
 # --------------------------------------------------------------------------- decisions

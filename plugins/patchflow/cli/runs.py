@@ -30,8 +30,9 @@ import time
 from datetime import datetime, timezone
 
 from patchflow.cli.airflow_rest import AirflowRefused, AirflowRest, AirflowUnreachable, token_for
+from patchflow.cli.plan_argument import PLAN_HELP, UnknownPlan, resolve_plan
 from patchflow.core.errors import InvalidInput
-from patchflow.core.plan import RolloutPlan, load_plans
+from patchflow.core.plan import PLANS_DIR, RolloutPlan, load_plans
 from patchflow.core.run_params import validate_run_params
 from patchflow.core.run_status import RunStatus, changes, run_status
 
@@ -62,7 +63,7 @@ def add_arguments(parser) -> None:
     actions.required = True
 
     start = actions.add_parser("start", parents=[common], help="trigger a run of PLAN")
-    start.add_argument("plan", metavar="PLAN", help="a rollout plan file, or the name or file stem of one in include/rollouts")
+    start.add_argument("plan", metavar="PLAN", help=PLAN_HELP)
     start.add_argument("--stages", nargs="+", metavar="STAGE", default=None, help="run only these stages (default: all)")
     start.add_argument("--ticket", default=None, help="the change ticket, e.g. CHG0012345")
     start.add_argument("--dry-run", action="store_true", help="scan only: install nothing")
@@ -131,11 +132,9 @@ def password_of(user: str, url: str) -> str:
 
 
 def start(args) -> int:
-    from patchflow.cli.releases import BadArgument as BadPlan, resolve_plan
-
     try:
         plan = resolve_plan(args.plan)
-    except BadPlan as exc:
+    except UnknownPlan as exc:
         raise BadArgument(str(exc)) from None
     conf = trigger_conf(plan, args.stages, args.ticket, args.dry_run)
     api = connect(args)
@@ -182,11 +181,9 @@ def list_runs(args) -> int:
         raise BadArgument(f"--limit: expected a count of 1 or more, got {args.limit}")
     prefix = ROLLOUT_DAG_PREFIX
     if args.plan is not None:
-        from patchflow.cli.releases import BadArgument as BadPlan, resolve_plan
-
         try:
             prefix = resolve_plan(args.plan).dag_id
-        except BadPlan as exc:
+        except UnknownPlan as exc:
             raise BadArgument(str(exc)) from None
     api = connect(args)
     found = [r for r in api.runs(prefix, args.limit) if args.plan is None or r.get("dag_id") == prefix]
@@ -299,11 +296,9 @@ ACTIONS = {"start": start, "list": list_runs, "status": status, "follow": follow
 def find_run(api: AirflowRest, run_id: str, plan_given: str | None, needs_plan: bool = True) -> tuple[dict, RolloutPlan | None]:
     plan = None
     if plan_given is not None:
-        from patchflow.cli.releases import BadArgument as BadPlan, resolve_plan
-
         try:
             plan = resolve_plan(plan_given)
-        except BadPlan as exc:
+        except UnknownPlan as exc:
             raise BadArgument(str(exc).replace("PLAN:", "--plan:", 1)) from None
         found = api.run(plan.dag_id, run_id)
         if found is None:
@@ -320,8 +315,6 @@ def find_run(api: AirflowRest, run_id: str, plan_given: str | None, needs_plan: 
 
 
 def plan_of(dag_id: str) -> RolloutPlan:
-    from patchflow.cli.releases import PLANS_DIR
-
     plans, _broken = load_plans(PLANS_DIR) if PLANS_DIR.is_dir() else ([], {})
     for plan in plans:
         if plan.dag_id == dag_id:
@@ -338,10 +331,9 @@ def current_status(api: AirflowRest, dag_run: dict, plan: RolloutPlan) -> RunSta
 def ledger_records(plan: RolloutPlan, dag_id: str, run_id: str) -> list[dict]:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from patchflow.aws.ledger import RunLedger, open_store
-    from patchflow.cli.releases import ledger_failure
+    from patchflow.aws.ledger import RunLedger, failure_line, open_store
 
     try:
         return list(RunLedger(open_store(plan.ledger_uri), dag_id, run_id).records())
     except (BotoCoreError, ClientError, OSError, ValueError) as exc:
-        raise Refused(f"{plan.ledger_uri}: expected a ledger patchflow can read, got {ledger_failure(exc)}") from None
+        raise Refused(f"{plan.ledger_uri}: expected a ledger patchflow can read, got {failure_line(exc)}") from None

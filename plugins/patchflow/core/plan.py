@@ -54,6 +54,8 @@ OWNER = re.compile(r"\s*\S")  # any text that is not blank
 SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 
 DEFAULT_LEDGER = "file://reports/ledger"
+# Where the project keeps its rollout plans: one DAG each, and what the CLI finds by name.
+PLANS_DIR = PROJECT_ROOT / "include" / "rollouts"
 PROD_STAGE_NAMES = ("prod", "production")  # besides the last stage, these need an approval or a gate too
 
 

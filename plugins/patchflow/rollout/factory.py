@@ -12,7 +12,7 @@ from airflow.sdk import DAG, Param, TaskGroup, TriggerRule
 
 from patchflow.core.durations import spoken_duration
 from patchflow.core.maintenance_windows import window_summary
-from patchflow.core.plan import RolloutPlan, Stage, load_plan
+from patchflow.core.plan import PLANS_DIR, RolloutPlan, Stage, load_plan
 from patchflow.core.api_pools import pool_name
 from patchflow.core.run_params import CHANGE_TICKET, MAX_FAILED_SPELLING, max_failed_help
 from patchflow.rollout.approval import StageApprovalOperator
@@ -30,9 +30,6 @@ from patchflow.rollout.stage import (
     StartRunOperator,
 )
 from patchflow.rollout.wave import PatchWaveOperator
-
-PLANS_DIR = Path(__file__).resolve().parents[3] / "include" / "rollouts"
-
 
 def poll_interval() -> float:
     return float(os.environ.get("PATCHFLOW_POLL_INTERVAL", "15"))

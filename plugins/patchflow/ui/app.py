@@ -29,11 +29,10 @@ from starlette.concurrency import run_in_threadpool
 from patchflow.ui import gather
 from patchflow.ui.model import build_page
 from patchflow.ui.render import render_message_page, render_page
-from patchflow.core.yamlfile import PROJECT_ROOT
+from patchflow.core.plan import PLANS_DIR
 
 log = logging.getLogger(__name__)
 
-PLANS_DIR = PROJECT_ROOT / "include" / "rollouts"
 ICON = (
     "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24' fill='none' stroke='currentColor' stroke-width='2' "
     "stroke-linecap='round' stroke-linejoin='round'><rect x='2' y='9' width='5' height='6' rx='1'/><rect x='9.5' y='9' width='5' height='6' rx='1'/>"

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, NoCredentialsError
 from moto import mock_aws
 
 from patchflow.core.errors import InvalidInput
 from patchflow.aws.inventory import ManagedInstance
-from patchflow.aws.ledger import FileStore, RunLedger, S3Store, list_runs, open_store
+from patchflow.aws.ledger import FileStore, RunLedger, S3Store, failure_line, list_runs, open_store
 from patchflow.core.ledger_records import Target
 
 RUN_STARTED = {"plan": "demo", "stages": ["dev"], "all_stages": ["dev", "test", "prod"], "dry_run": False, "change_ticket": "", "params": {"stages": ["dev"]}}
@@ -118,3 +119,18 @@ def test_a_reference_outside_the_runs_records_is_refused(tmp_path, reference):
     with pytest.raises(ValueError) as refused:
         RunLedger(FileStore(tmp_path), "rollout_demo", "manual__1").read_record(reference)
     assert str(refused.value) == f"not a reference to a record of this run: {reference!r}"
+
+
+@pytest.mark.parametrize(
+    "error, line",
+    [
+        (ClientError({"Error": {"Code": "NoSuchBucket", "Message": "The specified bucket\n does not exist"}}, "ListObjectsV2"),
+         "NoSuchBucket from ListObjectsV2: The specified bucket does not exist"),
+        (ClientError({}, "GetObject"), "? from GetObject:"),
+        (NoCredentialsError(), "NoCredentialsError: Unable to locate credentials"),
+        (OSError("[Errno 13] Permission denied: 'ledger'"), "OSError: [Errno 13] Permission denied: 'ledger'"),
+    ],
+    ids=["aws-answer", "aws-answer-without-code", "no-credentials", "local-folder"],
+)
+def test_why_a_ledger_failed_fits_on_one_line(error, line):
+    assert failure_line(error) == line

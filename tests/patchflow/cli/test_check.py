@@ -12,7 +12,7 @@ import yaml
 from fleetsim import running
 from patchflow.aws.scope_access import forget_assumed_credentials
 from patchflow.cli.main import main
-from patchflow.cli.releases import PLANS_DIR
+from patchflow.core.plan import PLANS_DIR
 from patchflow.core.plan import load_plans
 
 pytestmark = pytest.mark.fleetsim

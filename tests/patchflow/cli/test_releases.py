@@ -10,6 +10,7 @@ from moto import mock_aws
 
 from patchflow.aws.ledger import FileStore, S3Store
 from patchflow.aws.release_store import ReleaseStore
+from patchflow.cli import plan_argument
 from patchflow.cli import releases as releases_cli
 from patchflow.cli.main import main
 from patchflow.core.releases import Release, ReleaseEvent, ReleaseEventKind, release_id_for
@@ -76,7 +77,7 @@ def project(tmp_path, monkeypatch):
     rollouts.mkdir()
     plan = rollouts / "weekly-os.yaml"
     plan.write_text(PLAN.format(ledger=(tmp_path / "ledger").as_uri()))
-    monkeypatch.setattr(releases_cli, "PLANS_DIR", rollouts)
+    monkeypatch.setattr(plan_argument, "PLANS_DIR", rollouts)
     monkeypatch.setattr(releases_cli, "current_time", lambda: NOW)
     monkeypatch.setattr(releases_cli, "login_name", lambda: "ops-oncall")
     return plan
