@@ -18,14 +18,20 @@ from sampler import Sampler
 RUNNING_TASK = re.compile(r"^(?P<at>\d{4}-\d\d-\d\dT[\d:.]+Z) .*\[DAG TEST\] running task <TaskInstance: [^.\s]+\.(?P<task>\S+) ")
 
 
+def epoch(value) -> float:
+    """Epoch seconds of an ISO 8601 time (a trailing Z too) or a datetime; one without a zone is UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+
+
 def task_switches(log_text: str) -> list[tuple[float, str]]:
     """(epoch seconds, task id) each time a task starts or resumes, in order."""
     switches = []
     for line in log_text.splitlines():
         match = RUNNING_TASK.match(line)
         if match:
-            at = datetime.fromisoformat(match["at"].replace("Z", "+00:00")).astimezone(timezone.utc).timestamp()
-            switches.append((at, match["task"]))
+            switches.append((epoch(match["at"]), match["task"]))
     return switches
 
 

@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +35,7 @@ sys.path[:0] = [str(PROJECT_ROOT), str(PROJECT_ROOT / "plugins"), str(BENCH)]
 
 import report_doc  # noqa: E402
 import yaml  # noqa: E402
-from calls_by_task import CallSampler, calls_by_task, task_switches  # noqa: E402
+from calls_by_task import CallSampler, calls_by_task, epoch, task_switches  # noqa: E402
 from memory_peaks import MB, PeakMemory  # noqa: E402
 from patchflow.core.records import RecordKind  # noqa: E402
 
@@ -80,12 +79,6 @@ def section_of(scale: int | None, time_scale: float, total: int) -> tuple[str, s
         name += f"-time-scale-{time_scale:g}"
         title += " at real speed" if time_scale == 1 else f" at time scale {time_scale:g}"
     return name, title
-
-
-def epoch(value) -> float:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def run_logged(command: list[str], env: dict, log_path: Path, title: str) -> tuple[int, float]:

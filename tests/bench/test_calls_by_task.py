@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 import pytest
 
@@ -59,3 +60,17 @@ def test_the_sampler_reads_the_counts_while_the_block_runs_and_once_more_at_its_
             time.sleep(0.005)
     counts = [counts["ListCommands"] for _, counts in sampler.samples]
     assert counts == list(range(1, len(counts) + 1)) and len(counts) >= 4
+
+
+@pytest.mark.parametrize(
+    "value, seconds",
+    [
+        ("2026-12-04T19:20:51.250000Z", 1796412051.25),
+        ("2026-12-04T20:20:51.250000+01:00", 1796412051.25),
+        ("2026-12-04T19:20:51.250000", 1796412051.25),
+        (datetime(2026, 12, 4, 19, 20, 51, 250000, tzinfo=timezone.utc), 1796412051.25),
+    ],
+    ids=["zulu", "offset", "no-zone-is-utc", "datetime"],
+)
+def test_times_in_the_log_and_the_ledger_read_as_the_same_epoch_seconds(calls_by_task, value, seconds):
+    assert calls_by_task.epoch(value) == seconds
