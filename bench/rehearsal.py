@@ -247,11 +247,12 @@ def task_call_rows(run: Rehearsal) -> list[tuple]:
     return rows
 
 
-def fixed_work_against_poll(poll: float, after: list[float], lag_real: float = 0.0) -> str:
+def fixed_work_against_poll(poll: float, after: list[float], lag_real: float = 0.0, worst_overhead: float | None = None) -> str:
     """Whether the work after detection fits in one poll interval, as measured at this interval.
 
     `lag_real` is how long, in real seconds, the fleet takes to report a node's patch state after its run: a wave
     that judges on the nodes' patch states cannot be done sooner than that after its last invocation.
+    `worst_overhead` is the worst stage's time from its last invocation ending to its verdict.
     """
     if not after:
         return ""
@@ -259,8 +260,9 @@ def fixed_work_against_poll(poll: float, after: list[float], lag_real: float = 0
     if lag_real >= poll:
         return (f"At {poll:g} s the compliance lag alone ({lag_real:.2f} s real) is longer than the poll interval: a wave that "
                 "waits for its nodes' patch states, as judging on evidence needs, cannot meet the target while the service takes "
-                f"that long to report; the fixed work took up to {worst:.2f} s, {max(worst - lag_real, 0.0):.2f} s of it beyond "
-                "the lag.")
+                f"that long to report; the fixed work took up to {worst:.2f} s"
+                + (f", and the worst stage's verdict came {worst_overhead - lag_real:.2f} s after its last patch state was reported."
+                   if worst_overhead is not None else "."))
     if worst > poll:
         return (f"At {poll:g} s the fixed work alone took up to {worst:.2f} s, {worst / poll:.1f} poll intervals: it grows with the "
                 "wave's nodes (pages of invocations and patch states, a listing per pinned node that reports something not yet "
@@ -330,7 +332,8 @@ def explain(shares: list[tuple[float, list]], per_stage: str, time_scale: float,
             "last invocation ends and the poll interval is several times the fixed work. "
             + " ".join(
                 " ".join(filter(None, (
-                    fixed_work_against_poll(poll, [a for _, _, _, a in overheads if a is not None], lag / time_scale),
+                    fixed_work_against_poll(poll, [a for _, _, _, a in overheads if a is not None], lag / time_scale,
+                                            max((o for _, o, _, _ in overheads), default=None)),
                     per_call_budget(poll, (busiest or {}).get(poll), SSM_READS_AT_ONCE),
                 )))
                 for poll, overheads in shares

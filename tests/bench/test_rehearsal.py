@@ -27,21 +27,26 @@ def test_each_fleet_size_and_time_scale_has_its_own_section(rehearsal, scale, ti
 
 
 @pytest.mark.parametrize(
-    "poll, after, lag_real, sentence",
+    "poll, after, lag_real, worst_overhead, sentence",
     [
-        (15.0, [0.8, 0.97], 0.25, "At 15 s the fixed work took at most 0.97 s and fits; the target is missed only when detection lands late in the interval."),
-        (15.0, [4.2, 57.4], 0.25, "At 15 s the fixed work alone took up to 57.40 s, 3.8 poll intervals: it grows with the wave's nodes (pages of "
-                            "invocations and patch states, a listing per pinned node that reports something not yet installed), so the "
-                            "target cannot hold at this size whatever the detection."),
-        (15.0, [31.1, 67.96], 30.0, "At 15 s the compliance lag alone (30.00 s real) is longer than the poll interval: a wave that waits for "
-                              "its nodes' patch states, as judging on evidence needs, cannot meet the target while the service takes "
-                              "that long to report; the fixed work took up to 67.96 s, 37.96 s of it beyond the lag."),
-        (1.0, [], 0.25, ""),
+        (15.0, [0.8, 0.97], 0.25, 9.4, "At 15 s the fixed work took at most 0.97 s and fits; the target is missed only when detection lands "
+                                       "late in the interval."),
+        (15.0, [4.2, 57.4], 0.25, 66.1, "At 15 s the fixed work alone took up to 57.40 s, 3.8 poll intervals: it grows with the wave's nodes "
+                                        "(pages of invocations and patch states, a listing per pinned node that reports something not yet "
+                                        "installed), so the target cannot hold at this size whatever the detection."),
+        (15.0, [31.1, 35.53], 30.0, 48.57, "At 15 s the compliance lag alone (30.00 s real) is longer than the poll interval: a wave that "
+                                           "waits for its nodes' patch states, as judging on evidence needs, cannot meet the target while the "
+                                           "service takes that long to report; the fixed work took up to 35.53 s, and the worst stage's "
+                                           "verdict came 18.57 s after its last patch state was reported."),
+        (15.0, [31.1, 35.53], 30.0, None, "At 15 s the compliance lag alone (30.00 s real) is longer than the poll interval: a wave that "
+                                          "waits for its nodes' patch states, as judging on evidence needs, cannot meet the target while the "
+                                          "service takes that long to report; the fixed work took up to 35.53 s."),
+        (1.0, [], 0.25, None, ""),
     ],
-    ids=["fits", "does-not-fit", "lag-longer-than-the-poll", "nothing-measured"],
+    ids=["fits", "does-not-fit", "lag-longer-than-the-poll", "lag-without-a-verdict-time", "nothing-measured"],
 )
-def test_the_work_after_detection_is_weighed_against_the_poll_interval(rehearsal, poll, after, lag_real, sentence):
-    assert rehearsal.fixed_work_against_poll(poll, after, lag_real) == sentence
+def test_the_work_after_detection_is_weighed_against_the_poll_interval(rehearsal, poll, after, lag_real, worst_overhead, sentence):
+    assert rehearsal.fixed_work_against_poll(poll, after, lag_real, worst_overhead) == sentence
 
 
 @pytest.mark.parametrize(
@@ -84,7 +89,8 @@ def test_why_the_target_is_missed_names_the_compliance_lag_and_the_busiest_waves
         "\"at most one poll interval\" holds only when the trigger happens to poll soon after the last invocation ends and the "
         "poll interval is several times the fixed work. At 15 s the compliance lag alone (30.00 s real) is longer than the poll "
         "interval: a wave that waits for its nodes' patch states, as judging on evidence needs, cannot meet the target while the "
-        "service takes that long to report; the fixed work took up to 55.19 s, 25.19 s of it beyond the lag. `prod.wave_2` made "
+        "service takes that long to report; the fixed work took up to 55.19 s, and the worst stage's verdict came 38.78 s after its "
+        "last patch state was reported. `prod.wave_2` made "
         "7,232 calls that grow with its nodes: for all of them to fit in one 15 s interval, 4 at a time, with detection and the "
         "gate taking no time, each would have to come back in 8.3 ms. The gate being its own task costs one task start plus a "
         "read of every wave's rows back from the ledger; judging the stage inside the last wave's `execute_complete` would "
