@@ -294,9 +294,8 @@ def busiest_wave(by_task: dict | None) -> tuple[str, int] | None:
 def explain(shares: list[tuple[float, list]], per_stage: str, time_scale: float,
             busiest: dict[float, tuple[str, int] | None] | None = None) -> list[str]:
     """Why the overhead is what it is, from the measured split (detection vs work after detection)."""
-    from patchflow.core.api_pools import SSM_READS_AT_ONCE
-
     from fleetsim.spec import DEFAULT_COMPLIANCE_LAG_SECONDS
+    from patchflow.core.api_pools import SSM_READS_AT_ONCE
 
     lag = DEFAULT_COMPLIANCE_LAG_SECONDS
     lines = []

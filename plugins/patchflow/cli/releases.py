@@ -19,9 +19,9 @@ import json
 import sys
 from datetime import datetime, timezone
 
-from patchflow.core.errors import InvalidInput
 from patchflow.aws.ledger import failure_line
 from patchflow.cli.plan_argument import PLAN_HELP, UnknownPlan, resolve_plan
+from patchflow.core.errors import InvalidInput
 from patchflow.core.plan import RolloutPlan
 from patchflow.core.releases import ReleaseEvent, ReleaseEventKind, Standing
 
