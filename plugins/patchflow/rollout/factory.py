@@ -31,6 +31,7 @@ from patchflow.rollout.stage import (
 )
 from patchflow.rollout.wave import PatchWaveOperator
 
+
 def poll_interval() -> float:
     return float(os.environ.get("PATCHFLOW_POLL_INTERVAL", "15"))
 
