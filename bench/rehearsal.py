@@ -319,7 +319,8 @@ def explain(shares: list[tuple[float, list]], per_stage: str, time_scale: float,
             f"reports each {lag:g} simulated s after the node's run, {lag / time_scale:.2f} s real here, as AWS reports compliance "
             "some time after the command; a pinned stage also lists the patches of each "
             "node whose counts say something is not yet installed: the `DescribeInstancePatches` of its waves in the table "
-            "by task; these per-node reads go out a few at a time), judges the wave and writes the ledger while its wave tags "
+            "by task; these per-node reads go out a few at a time, each node's as soon as its patch state has arrived, so they "
+            "fill the wait for the last nodes' states), judges the wave and writes the ledger while its wave tags "
             "come off, then the stage gate runs as a separate task that reads the wave rows back."
         )
     missed = any(o > poll for poll, overheads in shares for _, o, _, _ in overheads)

@@ -43,6 +43,7 @@ def fresh_patch_states(
     since: datetime,
     *,
     wait_for: Collection[str] = (),
+    on_arrival: Callable[[Mapping[str, dict]], None] = lambda arrived: None,
     timeout_seconds: float = COMPLIANCE_ARRIVAL_TIMEOUT_SECONDS,
     poll_seconds: float = COMPLIANCE_REREAD_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
@@ -52,16 +53,26 @@ def fresh_patch_states(
 
     Instances in `wait_for` (those whose invocation ran the document) are read again until
     they report or `timeout_seconds` pass; the others are read once, since nothing new will
-    come from a node that never ran the command.
+    come from a node that never ran the command. `on_arrival` gets each read's newly fresh
+    states as they come: what it reads about those nodes fills the wait for the others, and
+    the next read comes `poll_seconds` after the last one, however long `on_arrival` took.
     """
-    fresh = {i: s for i, s in patch_states(ssm, instance_ids).items() if reported_since(s, since)}
+    fresh: dict[str, dict] = {}
     deadline = monotonic() + timeout_seconds
+    reading = list(instance_ids)
     while True:
-        waiting = sorted(set(wait_for) - set(fresh))
-        if not waiting or monotonic() >= deadline:
+        arrived = {i: s for i, s in patch_states(ssm, reading).items() if reported_since(s, since)}
+        read_at = monotonic()
+        fresh.update(arrived)
+        if arrived:
+            on_arrival(arrived)
+        reading = sorted(set(wait_for) - set(fresh))
+        # Judged by when the last read went out: states that arrived while on_arrival ran are still read once more.
+        if not reading or read_at >= deadline:
             return fresh
-        sleep(poll_seconds)
-        fresh.update({i: s for i, s in patch_states(ssm, waiting).items() if reported_since(s, since)})
+        pause = poll_seconds - (monotonic() - read_at)
+        if pause > 0:
+            sleep(pause)
 
 
 def reported_patches(ssm, instance_id: str, states: Sequence[str]) -> list[ReportedPatch]:

@@ -6,8 +6,9 @@ and patchflow.core.manifest); this operator only talks to SSM and the ledger.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 from airflow.sdk.exceptions import AirflowFailException
 
@@ -278,38 +279,50 @@ class PatchWaveOperator(CommandSendingOperator):
             batch.setdefault(instance_id, {"instance_id": instance_id, "operating_system": None})
         since = datetime.fromisoformat(started_at)
         ran = [i for i, invocation in invocations.items() if invocation.get("StatusDetails") == "Success"]
-        states = fresh_patch_states(ssm, sorted(batch), since, wait_for=ran, poll_seconds=min(self.poll_interval, COMPLIANCE_REREAD_SECONDS))
         manifest = pinned_release(context, rollout, self.stage).manifest if operation == "Install" and self.stage.pin_to else None
         # A dry run's scans say what an install would install; a pin-source stage's scan gives its manifest's severities and CVEs.
         list_missing = operation == "Scan" and (self.record_evidence or rollout.params.dry_run)
+        # Each listing takes one node: they grow with the nodes that report something to list, not with the fleet,
+        # go out a few at a time (patchflow.aws.side_by_side), and are read as each node's state arrives, while the
+        # wave waits for the last nodes to report.
+        listings = {
+            # A pinned node is judged on what it reports not yet installed; only one whose counts say so has anything to list.
+            "pinned": PatchListing(lambda i, state: needs_patch_listing(state), lambda i: reported_patches(ssm, i, NOT_YET_INSTALLED_STATES)),
+        } if manifest is not None else {
+            "failed": PatchListing(lambda i, state: self._row(batch[i], invocations.get(i), state).lists_failed_patches, lambda i: failed_patch_ids(ssm, i)),
+        }
+        if list_missing:
+            listings["missing"] = PatchListing(lambda i, state: True, lambda i: instance_patches(ssm, i, NOT_INSTALLED_STATES))
+        listed: dict[str, dict[str, list]] = {name: {} for name in listings}
+
+        def list_arrivals(arrived: dict[str, dict]) -> None:
+            for name, listing in listings.items():
+                to_list = [i for i in sorted(arrived) if listing.wanted(i, arrived[i])]
+                listed[name].update(zip(to_list, read_each(listing.read, to_list)))
+
+        states = fresh_patch_states(ssm, sorted(batch), since, wait_for=ran, on_arrival=list_arrivals,
+                                    poll_seconds=min(self.poll_interval, COMPLIANCE_REREAD_SECONDS))
         rows = {
             instance_id: self._row(batch[instance_id], invocations.get(instance_id), states.get(instance_id))
             for instance_id in sorted(batch)
         }
-        # Each read below takes one node: they grow with the nodes that report something to list, not with the fleet,
-        # and go out a few at a time (patchflow.aws.side_by_side).
         if manifest is not None:
-            # Only a node whose patch state counts something not yet installed has anything to list.
-            to_list = [i for i in rows if i in states and needs_patch_listing(states[i])]
-            listed = dict(zip(to_list, read_each(lambda i: reported_patches(ssm, i, NOT_YET_INSTALLED_STATES), to_list)))
             for instance_id in (i for i in rows if i in states):
                 operating_system = batch[instance_id].get("operating_system") or ""
-                judgement = judge_against_manifest(manifest, operating_system, listed.get(instance_id, []))
+                judgement = judge_against_manifest(manifest, operating_system, listed["pinned"].get(instance_id, []))
                 # A pinned node's listing already holds every patch it reports failed.
                 row = rows[instance_id].judged(judgement)
                 rows[instance_id] = row.with_failed_patch_ids(judgement.failed) if row.lists_failed_patches else row
         else:
-            with_failures = [i for i, row in rows.items() if row.lists_failed_patches]
-            for instance_id, failed in zip(with_failures, read_each(lambda i: failed_patch_ids(ssm, i), with_failures)):
+            for instance_id, failed in listed["failed"].items():
                 rows[instance_id] = rows[instance_id].with_failed_patch_ids(failed)
         evidence: dict[str, list[str]] = {}
         scanned: list[tuple[str | None, list[dict]]] = []
-        if list_missing:
-            reported = [i for i in rows if i in states]
-            for instance_id, found in zip(reported, read_each(lambda i: instance_patches(ssm, i, NOT_INSTALLED_STATES), reported)):
-                scanned.append((batch[instance_id].get("operating_system"), found))
-                if self.record_evidence:
-                    evidence[instance_id] = [ListedPatch.from_reported(item).id for item in found]
+        for instance_id in (i for i in rows if i in listed.get("missing", {})):
+            found = listed["missing"][instance_id]
+            scanned.append((batch[instance_id].get("operating_system"), found))
+            if self.record_evidence:
+                evidence[instance_id] = [ListedPatch.from_reported(item).id for item in found]
         if self.record_evidence and operation == "Scan":
             rollout.ledger.put_artifact(missing_before_artifact(self.stage.name), missing_before_json(evidence), "application/json")
         thresholds = replace(rollout.thresholds(self.stage), min_targets=0)
@@ -337,6 +350,14 @@ class PatchWaveOperator(CommandSendingOperator):
             rollout.ledger.append(RecordKind.STAGE_VERDICT, stage=self.stage.name, verdict=verdict.to_json())
             block(rollout, self.stage, reason)
         return {"selected": True, "operation": operation, "rows_record": rows_record, "instance_count": len(rows), "command_ids": command_ids}
+
+
+@dataclass(frozen=True)
+class PatchListing:
+    """One DescribeInstancePatches read a wave makes of some of its nodes: which nodes (by their patch state) and how."""
+
+    wanted: Callable[[str, dict], bool]
+    read: Callable[[str], list]
 
 
 def _answer_or_error(step):

@@ -44,10 +44,48 @@ class ArrivingStates:
         return {"InstancePatchStates": states}
 
 
+class Clock:
+    """A monotonic clock that moves only when slept on or told to."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
 def test_nodes_that_ran_the_command_are_read_again_until_they_report_and_the_others_once():
-    ssm, slept = ArrivingStates({"i-ran": 2, "i-fast": 0}), []
-    fresh = fresh_patch_states(ssm, ["i-fast", "i-never", "i-ran"], SENT, wait_for=["i-fast", "i-ran"], poll_seconds=5, sleep=slept.append)
-    assert (sorted(fresh), ssm.reads, slept) == (["i-fast", "i-ran"], [["i-fast", "i-never", "i-ran"], ["i-ran"], ["i-ran"]], [5, 5])
+    ssm, clock = ArrivingStates({"i-ran": 2, "i-fast": 0}), Clock()
+    fresh = fresh_patch_states(ssm, ["i-fast", "i-never", "i-ran"], SENT, wait_for=["i-fast", "i-ran"], poll_seconds=5, sleep=clock.sleep,
+                               monotonic=lambda: clock.now)
+    assert (sorted(fresh), ssm.reads, clock.slept) == (["i-fast", "i-ran"], [["i-fast", "i-never", "i-ran"], ["i-ran"], ["i-ran"]], [5, 5])
+
+
+def test_what_is_read_about_the_nodes_that_reported_fills_the_wait_for_the_others():
+    ssm, clock, arrivals = ArrivingStates({"i-a": 0, "i-b": 0, "i-late": 2}), Clock(), []
+
+    def list_their_patches(arrived):
+        arrivals.append((clock.now, sorted(arrived)))
+        clock.now += 2 * len(arrived)
+
+    fresh = fresh_patch_states(ssm, ["i-a", "i-b", "i-late"], SENT, wait_for=["i-a", "i-b", "i-late"], on_arrival=list_their_patches,
+                               poll_seconds=5, sleep=clock.sleep, monotonic=lambda: clock.now)
+    # Two nodes listed in 4 s leave 1 s of the 5 s pause; the late node is listed as soon as its state is read.
+    assert (sorted(fresh), arrivals, clock.slept, ssm.reads) == (
+        ["i-a", "i-b", "i-late"], [(0.0, ["i-a", "i-b"]), (10.0, ["i-late"])], [1.0, 5.0], [["i-a", "i-b", "i-late"], ["i-late"], ["i-late"]])
+
+
+def test_reads_that_outlast_the_bound_still_leave_one_more_read_for_the_nodes_that_reported_meanwhile():
+    ssm, clock = ArrivingStates({"i-a": 0, "i-late": 1}), Clock()
+
+    def slow_listing(arrived):
+        clock.now += 400
+
+    fresh = fresh_patch_states(ssm, ["i-a", "i-late"], SENT, wait_for=["i-a", "i-late"], on_arrival=slow_listing, timeout_seconds=300, poll_seconds=5,
+                               sleep=clock.sleep, monotonic=lambda: clock.now)
+    assert (sorted(fresh), clock.slept, len(ssm.reads)) == (["i-a", "i-late"], [], 2)
 
 
 def test_a_node_that_never_reports_is_given_up_on_at_the_bound():
