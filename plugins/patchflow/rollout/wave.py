@@ -285,12 +285,12 @@ class PatchWaveOperator(CommandSendingOperator):
         # Each listing takes one node: they grow with the nodes that report something to list, not with the fleet,
         # go out a few at a time (patchflow.aws.side_by_side), and are read as each node's state arrives, while the
         # wave waits for the last nodes to report.
-        listings = {
+        if manifest is not None:
             # A pinned node is judged on what it reports not yet installed; only one whose counts say so has anything to list.
-            "pinned": PatchListing(lambda i, state: needs_patch_listing(state), lambda i: reported_patches(ssm, i, NOT_YET_INSTALLED_STATES)),
-        } if manifest is not None else {
-            "failed": PatchListing(lambda i, state: self._row(batch[i], invocations.get(i), state).lists_failed_patches, lambda i: failed_patch_ids(ssm, i)),
-        }
+            listings = {"pinned": PatchListing(lambda i, state: needs_patch_listing(state), lambda i: reported_patches(ssm, i, NOT_YET_INSTALLED_STATES))}
+        else:
+            listings = {"failed": PatchListing(lambda i, state: self._row(batch[i], invocations.get(i), state).lists_failed_patches,
+                                               lambda i: failed_patch_ids(ssm, i))}
         if list_missing:
             listings["missing"] = PatchListing(lambda i, state: True, lambda i: instance_patches(ssm, i, NOT_INSTALLED_STATES))
         listed: dict[str, dict[str, list]] = {name: {} for name in listings}

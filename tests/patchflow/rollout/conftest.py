@@ -152,7 +152,7 @@ class HumanResponder(threading.Thread):
         from airflow.models.taskinstance import TaskInstance
         from airflow.models.trigger import handle_event_submit
         from airflow.triggers.base import TriggerEvent
-        from airflow.utils import timezone
+        from airflow.sdk import timezone
         from airflow.utils.session import create_session
         from airflow.utils.state import TaskInstanceState
 
