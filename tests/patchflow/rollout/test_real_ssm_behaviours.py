@@ -1,5 +1,5 @@
 """Rollouts under the behaviours of real SSM that a simulator agreeing with our own assumptions would hide:
-compliance data that arrives late, InstalledTime that says nothing, agents that are not online,
+compliance data that arrives late (and is read as it arrives), InstalledTime that says nothing, agents that are not online,
 a source stage with nothing new for an OS, drift under a pinned stage's compliance gate."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import yaml
 
 from fleetsim.testing import fleetsim_fixture
 from patchflow.core.yamlfile import PROJECT_ROOT
-from tests.patchflow.rollout.fleet_reads import commands_by_group, installed_by_scan, manifest_ids
+from tests.patchflow.rollout.fleet_reads import commands_by_group, group_instances, installed_by_scan, manifest_ids, patches
 
 pytestmark = pytest.mark.airflow
 
@@ -168,3 +168,35 @@ def test_a_wave_past_its_deadline_is_recorded_only_after_its_cancel_settled(slow
     (command,) = slow_fleet.client("ssm").list_commands()["Commands"]
     assert command["Status"] == "Success"
     assert slow_fleet.stats().get("CancelCommand") == 1, "the deadline never passed: the test proves nothing"
+
+
+# Two dev nodes fail their installs 1 real second in, one finishes after 10; each reports its patch state 8 real seconds
+# after its run. So when the wave resumes, the failed nodes' states are in and the slow node's is not.
+LATE_REPORT_FLEET = {
+    "compliance_lag_seconds": 960,
+    "defaults": {"reboot_share": 0.0},
+    "groups": [
+        _group("dev", AL, 2, 0.9, install_failure_probability=1.0, execution_seconds=[120, 120]),
+        {**_group("dev", AL, 1, 0.9, execution_seconds=[1200, 1200]), "name": "dev-slow"},
+    ],
+}
+late_report_fleet = fleetsim_fixture(LATE_REPORT_FLEET, seed=7, time_scale=120, scope="function")
+
+
+def test_the_nodes_that_reported_are_listed_while_the_wave_waits_for_the_last_report(late_report_fleet, run_rollout, demo_plan):
+    # Only the wave reads patch states, and only it lists patches: a state read after a listing means the failed nodes
+    # were listed before the slow node's state was in. That read is throttled once, which the client rides out.
+    late_report_fleet.inject_fault(after_action="DescribeInstancePatches", fail_action="DescribeInstancePatchStates", status=400,
+                                   code="ThrottlingException", message="Rate exceeded")
+    plan = demo_plan(stages=[_stage("dev", scan_first=False, max_concurrency="100%", max_errors="100%", gate={"max_failed": "2", "min_compliant_percent": 0})])
+    run = run_rollout(late_report_fleet, plan)
+
+    assert (run.state, run.report.outcome) == ("success", "promoted")
+    (fault,) = late_report_fleet.faults()
+    assert fault["failed"] == 1
+    ssm = late_report_fleet.client("ssm")
+    failed_patches = {i: sorted(p["KBId"] for p in patches(ssm, i, "Failed")) for i in group_instances(ssm, "dev")}
+    rows = {row.instance_id: row for wave in run.report.stages[0].waves for row in wave.instances}
+    assert sorted((row.outcome, bool(row.failed_patch_ids)) for row in rows.values()) == [("failed", True), ("failed", True), ("succeeded", False)]
+    assert {i: sorted(row.failed_patch_ids) for i, row in rows.items()} == failed_patches
+    assert all(row.compliant is not None for row in rows.values())
