@@ -287,23 +287,24 @@ class PatchWaveOperator(CommandSendingOperator):
         # wave waits for the last nodes to report.
         if manifest is not None:
             # A pinned node is judged on what it reports not yet installed; only one whose counts say so has anything to list.
-            listings = {"pinned": PatchListing(lambda i, state: needs_patch_listing(state), lambda i: reported_patches(ssm, i, NOT_YET_INSTALLED_STATES))}
+            listings = {"pinned": PatchListing(lambda state, row: needs_patch_listing(state), lambda i: reported_patches(ssm, i, NOT_YET_INSTALLED_STATES))}
         else:
-            listings = {"failed": PatchListing(lambda i, state: self._row(batch[i], invocations.get(i), state).lists_failed_patches,
-                                               lambda i: failed_patch_ids(ssm, i))}
+            listings = {"failed": PatchListing(lambda state, row: row.lists_failed_patches, lambda i: failed_patch_ids(ssm, i))}
         if list_missing:
-            listings["missing"] = PatchListing(lambda i, state: True, lambda i: instance_patches(ssm, i, NOT_INSTALLED_STATES))
+            listings["missing"] = PatchListing(lambda state, row: True, lambda i: instance_patches(ssm, i, NOT_INSTALLED_STATES))
         listed: dict[str, dict[str, list]] = {name: {} for name in listings}
+        reported: dict[str, WaveRow] = {}
 
         def list_arrivals(arrived: dict[str, dict]) -> None:
+            reported.update({i: self._row(batch[i], invocations.get(i), arrived[i]) for i in sorted(arrived)})
             for name, listing in listings.items():
-                to_list = [i for i in sorted(arrived) if listing.wanted(i, arrived[i])]
+                to_list = [i for i in sorted(arrived) if listing.wanted(arrived[i], reported[i])]
                 listed[name].update(zip(to_list, read_each(listing.read, to_list)))
 
         states = fresh_patch_states(ssm, sorted(batch), since, wait_for=ran, on_arrival=list_arrivals,
                                     poll_seconds=min(self.poll_interval, COMPLIANCE_REREAD_SECONDS))
         rows = {
-            instance_id: self._row(batch[instance_id], invocations.get(instance_id), states.get(instance_id))
+            instance_id: reported[instance_id] if instance_id in reported else self._row(batch[instance_id], invocations.get(instance_id), None)
             for instance_id in sorted(batch)
         }
         if manifest is not None:
@@ -354,9 +355,10 @@ class PatchWaveOperator(CommandSendingOperator):
 
 @dataclass(frozen=True)
 class PatchListing:
-    """One DescribeInstancePatches read a wave makes of some of its nodes: which nodes (by their patch state) and how."""
+    """One DescribeInstancePatches read a wave makes of some of its nodes: which (by a node's patch state and its row
+    with that state) and how."""
 
-    wanted: Callable[[str, dict], bool]
+    wanted: Callable[[dict, WaveRow], bool]
     read: Callable[[str], list]
 
 
