@@ -89,12 +89,9 @@ def test_reads_that_outlast_the_bound_still_leave_one_more_read_for_the_nodes_th
 
 
 def test_a_node_that_never_reports_is_given_up_on_at_the_bound():
-    ssm, clock = ArrivingStates({}), [0.0]
-
-    def sleep(seconds):
-        clock[0] += seconds
-
-    fresh = fresh_patch_states(ssm, ["i-silent"], SENT, wait_for=["i-silent"], timeout_seconds=30, poll_seconds=10, sleep=sleep, monotonic=lambda: clock[0])
+    ssm, clock = ArrivingStates({}), Clock()
+    fresh = fresh_patch_states(ssm, ["i-silent"], SENT, wait_for=["i-silent"], timeout_seconds=30, poll_seconds=10, sleep=clock.sleep,
+                               monotonic=lambda: clock.now)
     assert (fresh, len(ssm.reads)) == ({}, 4)
 
 
