@@ -3,10 +3,11 @@
 SLOW (about 3 minutes on 2 cores): the first test starts PostgreSQL, Redis,
 fleetsim, the API server, scheduler, dag-processor, triggerer and two Celery
 workers, triggers the demo rollout through the REST API and checks the outcome,
-the deferrals and both workers, then restarts fleetsim with a failing fleet and
+the deferrals and the workers' hostnames, then restarts fleetsim with a failing fleet and
 checks the block the same way on the same topology, then runs the load case (bench/load/rollouts.yaml):
 five rollouts of different plans at once against a throttled fleet, each ending as it does alone, the
-throttling absorbed, and the SSM calls in flight within the pool's budget. Skip with `pytest -m "not distributed"`.
+throttling absorbed, and the SSM calls in flight within the pool's budget. Both workers must
+have run tasks over the promoted and the blocked run together. Skip with `pytest -m "not distributed"`.
 Installs PostgreSQL and Redis from Debian's packages first if they are missing.
 """
 from __future__ import annotations
@@ -47,16 +48,17 @@ def test_demo_rollout_promotes_on_celery_workers_then_a_failing_fleet_shows_the_
     finished = e2e("--conf", '{"change_ticket": "CHG-1234"}', "--then", "include/fleets/failing-dev.yaml:blocked", "--load", "bench/load/rollouts.yaml",
                    "--timeout", "1500")
     assert finished.returncode == 0
-    for name in ("promoted", "deferred", "workers", "blocked", "verdicts", "throttled", "in-flight"):
+    for name in ("promoted", "deferred", "hosts", "blocked", "workers", "verdicts", "throttled", "in-flight"):
         assert f"PASS  {name}" in finished.stdout
     outcome = result()
     promoted, blocked = outcome["runs"]
-    assert [(c["name"], c["passed"]) for c in promoted["checks"]] == [("promoted", True), ("deferred", True), ("workers", True)]
-    assert [(c["name"], c["passed"]) for c in blocked["checks"]] == [("blocked", True), ("deferred", True), ("workers", True)]
+    assert [(c["name"], c["passed"]) for c in promoted["checks"]] == [("promoted", True), ("deferred", True), ("hosts", True)]
+    assert [(c["name"], c["passed"]) for c in blocked["checks"]] == [("blocked", True), ("deferred", True), ("hosts", True)]
+    assert [(c["name"], c["passed"]) for c in outcome["checks"]] == [("workers", True)]
     assert (promoted["fleet"], blocked["fleet"]) == ("include/fleets/demo.yaml", "include/fleets/failing-dev.yaml")
 
     assert (promoted["run_state"], promoted["ledger_outcome"], outcome["executor"]) == ("success", "promoted", "celery")
-    assert {ti["hostname"] for ti in promoted["task_instances"]} == {"worker-a", "worker-b"}
+    assert {ti["hostname"] for ti in [*promoted["task_instances"], *blocked["task_instances"]] if ti["hostname"]} == {"worker-a", "worker-b"}
 
     assert (blocked["run_state"], blocked["ledger_outcome"]) == ("failed", "blocked")
     states = {ti["task_id"]: ti["state"] for ti in blocked["task_instances"]}

@@ -16,7 +16,8 @@ what the API (and the run ledger) say:
     deferred    every SSM wait was handed to the triggerer (seen `deferred` with a
                 trigger over the API, and the task log says it paused as DEFERRED),
                 so no worker slot was held while SSM worked
-    workers     task instances ran on both Celery workers (TI `hostname`)
+    hosts       every task instance ran on one of the Celery workers (TI `hostname`)
+    workers     over every run on the topology, both Celery workers ran tasks
 
 With a failing fleet and `--expect blocked` it checks the block instead: run
 failed, a task of the first stage failed on the gate, ledger outcome `blocked`
@@ -53,7 +54,7 @@ import time
 from pathlib import Path
 
 from patchflow.harness.airflow_api import Api, dag_if_present, follow_run, kill_first_deferred_wave
-from patchflow.harness.checks import Check, check_blocked, check_cancelled, check_deferred, check_promoted, check_workers, is_deferring_task, task_table, verdict
+from patchflow.harness.checks import Check, check_blocked, check_cancelled, check_deferred, check_promoted, check_worker_hosts, check_workers, is_deferring_task, task_table, verdict
 from patchflow.harness.processes import Processes, SetupError, Started, free_port, step, tail, wait_for
 from patchflow.harness.services import ensure_installed, start_postgres, start_redis
 from patchflow.harness.topology import HOSTNAME_ENV, WORKER_NAMES, airflow_environment, airflow_processes
@@ -265,10 +266,17 @@ def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path, c
                         alone=args.load_alone, deadline=max(time.monotonic() + 60, give_up_at))
         lap("load")
 
+    topology_checks = []
+    if args.executor == "celery":
+        # Judged over every run together: a run blocked after six tasks may fairly have landed on one worker.
+        topology_checks.append(check_workers((ti for run in runs for ti in run["task_instances"]), WORKER_NAMES))
+        for check in topology_checks:
+            print(f"  {'PASS' if check.passed else 'FAIL'}  {check.name:<9} {check.detail}", flush=True)
     print(f"  timings: {', '.join(f'{k} {v}s' for k, v in timings.items())}", flush=True)
-    result = {"executor": args.executor, "dag_id": plan.dag_id, "runs": runs, "timings": timings, **({"load": load} if load else {})}
+    result = {"executor": args.executor, "dag_id": plan.dag_id, "runs": runs, "checks": [c.__dict__ for c in topology_checks], "timings": timings,
+              **({"load": load} if load else {})}
     (report_dir / "result.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=str))
-    return verdict(Check(**check) for run in [*runs, *([load] if load else [])] for check in run["checks"])
+    return verdict([*topology_checks, *(Check(**check) for run in [*runs, *([load] if load else [])] for check in run["checks"])])
 
 
 def input_path(given: str) -> Path:
@@ -334,7 +342,7 @@ def rollout(api: Api, plan, conf: dict, expect: str, executor: str, processes: P
     if expect != "cancelled":  # the stopped run never finishes its waits
         checks.append(check_deferred(observation))
     if executor == "celery":
-        checks.append(check_workers(observation, WORKER_NAMES))
+        checks.append(check_worker_hosts(observation, WORKER_NAMES))
     print()
     print(task_table(observation))
     print()

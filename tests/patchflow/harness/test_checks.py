@@ -11,6 +11,7 @@ from patchflow.harness.checks import (
     check_cancelled,
     check_deferred,
     check_promoted,
+    check_worker_hosts,
     check_workers,
     is_deferring_task,
     record_poll,
@@ -65,10 +66,12 @@ def test_record_poll_keeps_state_changes_in_order_and_the_trigger():
 
 def test_a_promoted_run_passes_every_check():
     observation = promoted_observation()
-    checks = [check_promoted(observation), check_deferred(observation), check_workers(observation, ["worker-a", "worker-b"])]
-    assert [c.passed for c in checks] == [True, True, True], checks
+    checks = [check_promoted(observation), check_deferred(observation), check_worker_hosts(observation, ["worker-a", "worker-b"]),
+              check_workers(observation.task_instances, ["worker-a", "worker-b"])]
+    assert [c.passed for c in checks] == [True, True, True, True], checks
     assert "dev" in checks[0].detail
     assert checks[2].detail == "tasks per worker hostname: worker-a: 3, worker-b: 3"
+    assert checks[3].detail == "tasks per worker hostname over every run: worker-a: 3, worker-b: 3"
     assert verdict(checks) == 0
 
 
@@ -109,10 +112,28 @@ def test_one_worker_doing_everything_fails_the_workers_check():
     observation = promoted_observation()
     for each in observation.task_instances:
         each["hostname"] = "worker-a"
-    check = check_workers(observation, ["worker-a", "worker-b"])
-    assert not check.passed and "no task ran on worker-b" in check.detail
+    check = check_workers(observation.task_instances, ["worker-a", "worker-b"])
+    assert check == Check("workers", False, "no task ran on worker-b (worker-a: 6)")
     observation.task_instances[0]["hostname"] = "laptop"
-    assert "unexpected hosts laptop" in check_workers(observation, ["worker-a", "worker-b"]).detail
+    assert check_workers(observation.task_instances, ["worker-a", "worker-b"]) == Check(
+        "workers", False, "no task ran on worker-b; tasks ran on unexpected hosts laptop (laptop: 1, worker-a: 5)")
+
+
+def test_a_short_run_on_one_worker_passes_its_hosts_check_and_the_workers_are_judged_over_every_run():
+    blocked_on_one_worker = [ti("start", hostname="worker-b"), ti("dev.wave_1", "failed", hostname="worker-b"),
+                             ti("dev.gate", "upstream_failed", hostname=None)]
+    assert check_worker_hosts(Observation(run={"state": "failed"}, task_instances=blocked_on_one_worker), ["worker-a", "worker-b"]) == Check(
+        "hosts", True, "tasks per worker hostname: worker-b: 2")
+    every_run = [*promoted_observation().task_instances, *blocked_on_one_worker]
+    assert check_workers(every_run, ["worker-a", "worker-b"]) == Check("workers", True, "tasks per worker hostname over every run: worker-a: 3, worker-b: 5")
+    assert check_workers(blocked_on_one_worker, ["worker-a", "worker-b"]) == Check("workers", False, "no task ran on worker-a (worker-b: 2)")
+
+
+def test_a_task_on_a_host_that_is_no_worker_fails_its_runs_hosts_check():
+    observation = promoted_observation()
+    observation.task_instances[0]["hostname"] = "laptop"
+    assert check_worker_hosts(observation, ["worker-a", "worker-b"]) == Check(
+        "hosts", False, "tasks ran on unexpected hosts laptop (laptop: 1, worker-a: 2, worker-b: 3)")
 
 
 def blocked_observation() -> Observation:
