@@ -27,3 +27,9 @@ def resolve_plan(given: str) -> RolloutPlan:
             return plan
     names = ", ".join(sorted(plan.name for plan in plans)) or "none"
     raise UnknownPlan(f"PLAN: expected a plan file or the name of one in include/rollouts ({names}), got {given!r}")
+
+
+def plan_with_dag(dag_id: str) -> RolloutPlan | None:
+    """The plan in include/rollouts whose DAG is `dag_id`; plans that do not load are passed over."""
+    plans, _broken = load_plans(PLANS_DIR) if PLANS_DIR.is_dir() else ([], {})
+    return next((plan for plan in plans if plan.dag_id == dag_id), None)

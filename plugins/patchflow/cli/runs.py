@@ -30,9 +30,9 @@ import time
 from datetime import datetime, timezone
 
 from patchflow.cli.airflow_rest import AirflowRefused, AirflowRest, AirflowUnreachable, token_for
-from patchflow.cli.plan_argument import PLAN_HELP, UnknownPlan, resolve_plan
+from patchflow.cli.plan_argument import PLAN_HELP, UnknownPlan, plan_with_dag, resolve_plan
 from patchflow.core.errors import InvalidInput
-from patchflow.core.plan import PLANS_DIR, RolloutPlan, load_plans
+from patchflow.core.plan import RolloutPlan
 from patchflow.core.run_params import validate_run_params
 from patchflow.core.run_status import RunStatus, changes, run_status
 
@@ -315,10 +315,9 @@ def find_run(api: AirflowRest, run_id: str, plan_given: str | None, needs_plan: 
 
 
 def plan_of(dag_id: str) -> RolloutPlan:
-    plans, _broken = load_plans(PLANS_DIR) if PLANS_DIR.is_dir() else ([], {})
-    for plan in plans:
-        if plan.dag_id == dag_id:
-            return plan
+    plan = plan_with_dag(dag_id)
+    if plan is not None:
+        return plan
     raise BadArgument(f"--plan: expected the plan of {dag_id} (no plan in include/rollouts has that DAG), got nothing")
 
 

@@ -301,14 +301,15 @@ class PatchWaveOperator(CommandSendingOperator):
                 to_list = [i for i in sorted(arrived) if listing.wanted(arrived[i], reported[i])]
                 listed[name].update(zip(to_list, read_each(listing.read, to_list)))
 
-        states = fresh_patch_states(ssm, sorted(batch), since, wait_for=ran, on_arrival=list_arrivals,
-                                    poll_seconds=min(self.poll_interval, COMPLIANCE_REREAD_SECONDS))
+        # Every state that arrives goes through list_arrivals, so `reported` holds a row for each node that reported.
+        fresh_patch_states(ssm, sorted(batch), since, wait_for=ran, on_arrival=list_arrivals,
+                           poll_seconds=min(self.poll_interval, COMPLIANCE_REREAD_SECONDS))
         rows = {
             instance_id: reported[instance_id] if instance_id in reported else self._row(batch[instance_id], invocations.get(instance_id), None)
             for instance_id in sorted(batch)
         }
         if manifest is not None:
-            for instance_id in (i for i in rows if i in states):
+            for instance_id in (i for i in rows if i in reported):
                 operating_system = batch[instance_id].get("operating_system") or ""
                 judgement = judge_against_manifest(manifest, operating_system, listed["pinned"].get(instance_id, []))
                 # A pinned node's listing already holds every patch it reports failed.

@@ -52,3 +52,9 @@ def test_an_empty_rollouts_folder_says_there_are_none(tmp_path, monkeypatch):
 def test_a_broken_plan_asked_for_by_its_file_stem_is_reported_as_invalid(rollouts):
     with pytest.raises(InvalidInput):
         resolve_plan("broken")
+
+
+@pytest.mark.parametrize("dag_id, name", [("rollout_weekly", "weekly"), ("rollout_monthly", None)], ids=["its-plan", "no-plan-has-it"])
+def test_a_runs_dag_finds_its_plan_in_the_rollouts_folder_past_a_broken_one(rollouts, dag_id, name):
+    found = plan_argument.plan_with_dag(dag_id)
+    assert (found.name if found else None) == name
