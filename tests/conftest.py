@@ -30,7 +30,7 @@ for leaked in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
 
 
 def pytest_collection_modifyitems(items):
-    # Longest first: with two test processes taking one file at a time, the minutes-long
+    # Longest first: with the test processes taking one file at a time, the minutes-long
     # end-to-end files must not be the last ones handed out. xdist keeps this order only with
     # --no-loadscope-reorder (as `make test` runs it); by default it hands out the files with
     # the most tests first, which puts the few-test, minutes-long files last.
