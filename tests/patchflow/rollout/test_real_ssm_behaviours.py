@@ -149,10 +149,11 @@ def test_a_pinned_version_no_longer_offered_is_named_per_patch_so_dev_is_run_aga
     ) in _facts(test_stage)
 
 
-# Installs of 7,000 simulated seconds (35 real ones at this time scale), within the document's own
-# two-hour execution time-out.
+# Installs of 7,000 simulated seconds (39 real ones at this time scale), within the document's own
+# two-hour execution time-out. The wave's deadline (31 real seconds) falls 8 seconds before they end
+# and 11 after half-way, so a test process slowed by its neighbours still cancels in time.
 SLOW_FLEET = {"groups": [_group("dev", AL, 4, 0.5, execution_seconds=[7000, 7000])]}
-slow_fleet = fleetsim_fixture(SLOW_FLEET, seed=2, time_scale=200, scope="function")
+slow_fleet = fleetsim_fixture(SLOW_FLEET, seed=2, time_scale=180, scope="function")
 
 
 def test_a_wave_past_its_deadline_is_recorded_only_after_its_cancel_settled(slow_fleet, run_rollout, demo_plan):
