@@ -114,9 +114,6 @@ def test_one_worker_doing_everything_fails_the_workers_check():
         each["hostname"] = "worker-a"
     check = check_workers(observation.task_instances, ["worker-a", "worker-b"])
     assert check == Check("workers", False, "no task ran on worker-b (worker-a: 6)")
-    observation.task_instances[0]["hostname"] = "laptop"
-    assert check_workers(observation.task_instances, ["worker-a", "worker-b"]) == Check(
-        "workers", False, "no task ran on worker-b; tasks ran on unexpected hosts laptop (laptop: 1, worker-a: 5)")
 
 
 def test_a_short_run_on_one_worker_passes_its_hosts_check_and_the_workers_are_judged_over_every_run():
