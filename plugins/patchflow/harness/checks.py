@@ -22,6 +22,10 @@ class Check:
     passed: bool
     detail: str
 
+    def line(self) -> str:
+        """How the harness prints the check: `  PASS  name      detail`."""
+        return f"  {'PASS' if self.passed else 'FAIL'}  {self.name:<9} {self.detail}"
+
 
 @dataclass
 class Observation:

@@ -271,7 +271,7 @@ def _run(args, conf: dict, work: Path, processes: Processes, report_dir: Path, c
         # Judged over every run together: a run blocked after six tasks may fairly have landed on one worker.
         topology_checks.append(check_workers((ti for run in runs for ti in run["task_instances"]), WORKER_NAMES))
         for check in topology_checks:
-            print(f"  {'PASS' if check.passed else 'FAIL'}  {check.name:<9} {check.detail}", flush=True)
+            print(check.line(), flush=True)
     print(f"  timings: {', '.join(f'{k} {v}s' for k, v in timings.items())}", flush=True)
     result = {"executor": args.executor, "dag_id": plan.dag_id, "runs": runs, "checks": [c.__dict__ for c in topology_checks], "timings": timings,
               **({"load": load} if load else {})}
@@ -347,7 +347,7 @@ def rollout(api: Api, plan, conf: dict, expect: str, executor: str, processes: P
     print(task_table(observation))
     print()
     for check in checks:
-        print(f"  {'PASS' if check.passed else 'FAIL'}  {check.name:<9} {check.detail}")
+        print(check.line())
     print(flush=True)
     return {
         "expect": expect,

@@ -116,7 +116,7 @@ def run_load(api: Api, env: dict[str, str], processes: Processes, case: LoadCase
                         SSM_READS_AT_ONCE),
     ]
     for check in checks:
-        print(f"  {'PASS' if check.passed else 'FAIL'}  {check.name:<9} {check.detail}", flush=True)
+        print(check.line(), flush=True)
     return {
         "case": str(case.source.relative_to(PROJECT_ROOT)) if case.source.resolve().is_relative_to(PROJECT_ROOT) else str(case.source),
         "pool": pool_name,

@@ -194,3 +194,14 @@ def _command(stage: str, code: str, status: str, at: str) -> dict:
 def test_check_cancelled(killed, commands, passed, detail):
     check = check_cancelled(killed, commands)
     assert (check.passed, check.detail) == (passed, detail)
+
+
+@pytest.mark.parametrize(
+    "check, line",
+    [
+        pytest.param(Check("hosts", True, "tasks per worker hostname: worker-a: 2"), "  PASS  hosts     tasks per worker hostname: worker-a: 2", id="passed"),
+        pytest.param(Check("workers", False, "no task ran on worker-a (worker-b: 6)"), "  FAIL  workers   no task ran on worker-a (worker-b: 6)", id="failed"),
+    ],
+)
+def test_a_check_prints_as_one_line_with_its_verdict_name_and_detail(check, line):
+    assert check.line() == line
